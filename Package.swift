@@ -1,0 +1,160 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Set PHIGATE_CORE_ONLY=1 to build and test only the inference core (GGUF, tokenizer, kernels,
+// engine): no server packages are resolved or compiled, which keeps core iteration fast.
+let coreOnly = Context.environment["PHIGATE_CORE_ONLY"] != nil
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+// MARK: - Inference core (no HTTP, no NIO, no YAML, no SQL)
+
+let coreTargets: [Target] = [
+    .systemLibrary(
+        name: "COpenBLAS",
+        pkgConfig: "openblas",
+        providers: [.apt(["libopenblas-dev"])]
+    ),
+    .target(
+        name: "CPhiKernels",
+        cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+    ),
+    .target(name: "GGUF", swiftSettings: swiftSettings),
+    .target(name: "PhiKernels", dependencies: ["CPhiKernels", "COpenBLAS", "GGUF"], swiftSettings: swiftSettings),
+    .target(name: "PhiTokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
+    .target(
+        name: "PhiInference",
+        dependencies: ["GGUF", "PhiKernels", "PhiTokenizer"],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: swiftSettings),
+    .testTarget(name: "PhiKernelsTests", dependencies: ["PhiKernels", "GGUF"], swiftSettings: swiftSettings),
+    .testTarget(name: "PhiTokenizerTests", dependencies: ["PhiTokenizer", "GGUF"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "PhiInferenceTests",
+        dependencies: ["PhiInference", "GGUF", "PhiTokenizer", "PhiKernels"],
+        swiftSettings: swiftSettings
+    ),
+]
+
+// MARK: - Gateway
+
+let gatewayTargets: [Target] = [
+    .target(
+        name: "OpenAIWire",
+        dependencies: [],
+        swiftSettings: swiftSettings
+    ),
+    .target(
+        name: "PhigateConfig",
+        dependencies: [.product(name: "Yams", package: "Yams")],
+        swiftSettings: swiftSettings
+    ),
+    .target(
+        name: "Routing",
+        dependencies: ["OpenAIWire"],
+        swiftSettings: swiftSettings
+    ),
+    .target(
+        name: "Backends",
+        dependencies: [
+            "OpenAIWire", "PhigateConfig", "Routing", "PhiInference",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .target(
+        name: "GatewayServer",
+        dependencies: [
+            "Backends", "OpenAIWire", "PhigateConfig", "Routing",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    // Scriptable fake upstream (OpenAI and Anthropic shapes) shared by tests and benchmarks.
+    .target(
+        name: "FakeUpstream",
+        dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+        name: "phigate",
+        dependencies: [
+            "GatewayServer", "PhigateConfig", "PhiInference", "PhiTokenizer", "GGUF", "PhiKernels",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "PhigateConfigTests",
+        dependencies: ["PhigateConfig"],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "BackendsTests",
+        dependencies: [
+            "Backends", "OpenAIWire", "PhigateConfig", "FakeUpstream",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "GatewayServerTests",
+        dependencies: [
+            "GatewayServer", "Backends", "OpenAIWire", "PhigateConfig", "FakeUpstream",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "phigateTests",
+        dependencies: ["phigate"],
+        swiftSettings: swiftSettings
+    ),
+]
+
+let package = Package(
+    name: "phigate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "phigate", targets: ["phigate"]),
+        .library(name: "PhiInference", targets: ["PhiInference"]),
+    ],
+    dependencies: coreOnly ? [] : [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.25.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: coreOnly ? coreTargets : coreTargets + gatewayTargets
+)

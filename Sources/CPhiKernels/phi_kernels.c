@@ -1,0 +1,3 @@
+#include "phi_kernels.h"
+
+int phi_kernels_abi_version(void) { return 1; }

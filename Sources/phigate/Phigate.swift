@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// The `phigate` command: the gateway server and the tools around it.
+@main
+struct Phigate: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "phigate",
+        abstract: "An OpenAI-compatible gateway that routes between an embedded Phi model and frontier APIs.",
+        version: version,
+        subcommands: []
+    )
+}
