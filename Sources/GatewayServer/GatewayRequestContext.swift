@@ -1,0 +1,17 @@
+public import Hummingbird
+
+/// Per-request state shared by the gateway's middleware and routes.
+public struct GatewayRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The request id echoed in `x-request-id` (the client's if sane, else generated).
+    public var requestID: String = ""
+    /// When the request arrived (for latency metrics).
+    public var startedAt: ContinuousClock.Instant = .now
+    /// The gateway key that authenticated the request, if keys are configured.
+    public var keyID: String?
+    public var tenant: String?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+    }
+}
