@@ -1,0 +1,182 @@
+/// The whole gateway configuration, as decoded from `config/*.yaml` (environment references already substituted).
+public struct GatewayConfig: Sendable, Hashable {
+    public var server: ServerConfig
+    public var backends: [BackendConfig]
+    /// Alternative model names: alias → served model name.
+    public var aliases: [String: String]
+    /// Gateway API keys clients present as `Authorization: Bearer …`. Empty means no authentication.
+    public var apiKeys: [GatewayKeyConfig]
+    public var database: DatabaseConfig
+    public var logLevel: LogLevel
+    /// The file it was loaded from (for messages).
+    public var sourceFile: String
+
+    public init(
+        server: ServerConfig = ServerConfig(), backends: [BackendConfig] = [], aliases: [String: String] = [:],
+        apiKeys: [GatewayKeyConfig] = [], database: DatabaseConfig = DatabaseConfig(), logLevel: LogLevel = .info,
+        sourceFile: String = "<memory>"
+    ) {
+        self.server = server
+        self.backends = backends
+        self.aliases = aliases
+        self.apiKeys = apiKeys
+        self.database = database
+        self.logLevel = logLevel
+        self.sourceFile = sourceFile
+    }
+}
+
+/// `server:` — the listening socket and request limits.
+public struct ServerConfig: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+    /// Largest accepted request body, in bytes (`max_body_size`: `4MiB`, `512KiB`, `1000000`).
+    public var maxBodySize: Int
+    /// Longest a client request may take end to end.
+    public var requestTimeout: Duration
+    /// How long in-flight requests may run after SIGINT/SIGTERM.
+    public var shutdownGracePeriod: Duration
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, maxBodySize: Int = 4 << 20,
+        requestTimeout: Duration = .seconds(600), shutdownGracePeriod: Duration = .seconds(30)
+    ) {
+        self.host = host
+        self.port = port
+        self.maxBodySize = maxBodySize
+        self.requestTimeout = requestTimeout
+        self.shutdownGracePeriod = shutdownGracePeriod
+    }
+
+    /// Whether `host` only accepts connections from this machine.
+    public var isLoopback: Bool { Self.isLoopback(host: host) }
+
+    public static func isLoopback(host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare == "localhost" || bare == "::1" { return true }
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+}
+
+/// The kind of upstream a backend talks to.
+public enum BackendKind: String, Sendable, Hashable, CaseIterable {
+    /// Any OpenAI-compatible chat completions API.
+    case openai
+    /// Anthropic's Messages API.
+    case anthropic
+}
+
+/// `backends[i]` — one upstream and the models it serves.
+public struct BackendConfig: Sendable, Hashable {
+    public var name: String
+    public var kind: BackendKind
+    /// Base URL including the version path, e.g. `https://api.openai.com/v1`; no trailing slash.
+    public var baseURL: String
+    /// The NAME of the environment variable holding the provider key (never the key itself). `nil`: no key sent.
+    public var apiKeyEnv: String?
+    public var timeouts: BackendTimeouts
+    /// Extra request headers, e.g. `anthropic-version`.
+    public var headers: [String: String]
+    public var models: [ModelConfig]
+
+    public init(
+        name: String, kind: BackendKind, baseURL: String, apiKeyEnv: String? = nil,
+        timeouts: BackendTimeouts = BackendTimeouts(), headers: [String: String] = [:], models: [ModelConfig] = []
+    ) {
+        self.name = name
+        self.kind = kind
+        self.baseURL = baseURL
+        self.apiKeyEnv = apiKeyEnv
+        self.timeouts = timeouts
+        self.headers = headers
+        self.models = models
+    }
+}
+
+/// `backends[i].timeouts`.
+public struct BackendTimeouts: Sendable, Hashable {
+    /// TCP (and TLS) connection establishment.
+    public var connect: Duration
+    /// From sending the request until the response head (streams: until the first body bytes).
+    public var firstByte: Duration
+    /// The whole exchange, including a streamed body.
+    public var total: Duration
+
+    public init(connect: Duration = .seconds(10), firstByte: Duration = .seconds(120), total: Duration = .seconds(600)) {
+        self.connect = connect
+        self.firstByte = firstByte
+        self.total = total
+    }
+}
+
+/// `backends[i].models[j]` — one served model.
+public struct ModelConfig: Sendable, Hashable {
+    /// The name clients ask for.
+    public var name: String
+    /// The name sent upstream (defaults to `name`).
+    public var upstreamName: String
+    public var price: ModelPrice
+    public var contextLength: Int?
+
+    public init(name: String, upstreamName: String? = nil, price: ModelPrice = .free, contextLength: Int? = nil) {
+        self.name = name
+        self.upstreamName = upstreamName ?? name
+        self.price = price
+        self.contextLength = contextLength
+    }
+}
+
+/// Prices in integer micro-dollars per one million tokens (`$2.50` per 1M → `2_500_000`): no float drift.
+public struct ModelPrice: Sendable, Hashable {
+    public var inputMicrosPerMillion: Int64
+    public var outputMicrosPerMillion: Int64
+
+    public init(inputMicrosPerMillion: Int64, outputMicrosPerMillion: Int64) {
+        self.inputMicrosPerMillion = inputMicrosPerMillion
+        self.outputMicrosPerMillion = outputMicrosPerMillion
+    }
+
+    public static let free = ModelPrice(inputMicrosPerMillion: 0, outputMicrosPerMillion: 0)
+
+    /// Cost in micro-dollars, rounded half up once per request.
+    public func costMicros(promptTokens: Int, completionTokens: Int) -> Int64 {
+        let scaled = Int64(max(promptTokens, 0)) * inputMicrosPerMillion
+            + Int64(max(completionTokens, 0)) * outputMicrosPerMillion
+        return (scaled + 500_000) / 1_000_000
+    }
+}
+
+/// `api_keys[i]` — a key clients may present; stored as a SHA-256 digest or read from the environment.
+public struct GatewayKeyConfig: Sendable, Hashable {
+    public var id: String
+    public var tenant: String
+    public var source: Source
+
+    public init(id: String, tenant: String, source: Source) {
+        self.id = id
+        self.tenant = tenant
+        self.source = source
+    }
+
+    public enum Source: Sendable, Hashable {
+        /// Lowercase hex SHA-256 of the key (`sha256:`).
+        case sha256(String)
+        /// Name of the environment variable that holds the key (`key_env:`).
+        case environment(String)
+    }
+}
+
+/// `database:`.
+public struct DatabaseConfig: Sendable, Hashable {
+    public var path: String
+
+    public init(path: String = "phigate.sqlite") {
+        self.path = path
+    }
+}
+
+/// `log_level:` — the swift-log levels.
+public enum LogLevel: String, Sendable, Hashable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
