@@ -1,0 +1,168 @@
+public import AsyncHTTPClient
+public import OpenAIWire
+public import PhigateConfig
+
+/// A served model resolved for one request: which backend answers it, under which upstream name, at what price.
+public struct ResolvedModel: Sendable {
+    /// The name the client asked for (possibly an alias).
+    public var requestedName: String
+    /// The served model name the alias points to (equal to `requestedName` for non-aliases).
+    public var name: String
+    public var upstreamName: String
+    public var backendName: String
+    public var backend: any ChatBackend
+    public var price: ModelPrice
+    public var contextLength: Int?
+
+    public init(
+        requestedName: String, name: String, upstreamName: String, backendName: String, backend: any ChatBackend,
+        price: ModelPrice, contextLength: Int?
+    ) {
+        self.requestedName = requestedName
+        self.name = name
+        self.upstreamName = upstreamName
+        self.backendName = backendName
+        self.backend = backend
+        self.price = price
+        self.contextLength = contextLength
+    }
+
+    /// The cost of `usage` at this model's prices.
+    public func cost(of usage: Usage) -> Cost {
+        Cost(micros: price.costMicros(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens))
+    }
+}
+
+/// An amount of money in integer micro-dollars.
+public struct Cost: Sendable, Hashable, Comparable {
+    public var micros: Int64
+
+    public init(micros: Int64) {
+        self.micros = micros
+    }
+
+    /// US dollars (for metrics; sums stay exact in `micros`).
+    public var dollars: Double { Double(micros) / 1_000_000 }
+
+    public static func < (lhs: Cost, rhs: Cost) -> Bool { lhs.micros < rhs.micros }
+    public static func + (lhs: Cost, rhs: Cost) -> Cost { Cost(micros: lhs.micros + rhs.micros) }
+}
+
+/// Why a model name cannot be served.
+public enum ModelLookupError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Neither a served model nor an alias: 404.
+    case unknownModel(String)
+    /// Served by a backend whose key variable is not set: 503.
+    case missingAPIKey(model: String, backend: String, variable: String)
+
+    public var description: String {
+        switch self {
+        case .unknownModel(let model): "unknown model '\(model)'"
+        case .missingAPIKey(let model, let backend, let variable):
+            "model '\(model)' is served by backend '\(backend)' whose API key variable \(variable) is not set"
+        }
+    }
+
+    public var openAIError: OpenAIError {
+        switch self {
+        case .unknownModel(let model): .modelNotFound(model)
+        case .missingAPIKey:
+            OpenAIError(status: 503, message: "\(description).", type: "api_error", param: "model", code: "backend_unavailable")
+        }
+    }
+}
+
+/// Model name (or alias) → backend, upstream name and prices. Built once from the configuration; immutable.
+public struct BackendRegistry: Sendable {
+    private struct Entry: Sendable {
+        var name: String
+        var model: ModelConfig
+        var backend: any ChatBackend
+        var missingKeyVariable: String?
+    }
+
+    private let entries: [String: Entry]
+    private let aliases: [String: String]
+    /// Served names then aliases, in configuration order.
+    private let listing: [(id: String, backend: String)]
+    /// Every backend, by name.
+    public let backends: [String: any ChatBackend]
+
+    /// Builds the remote backends of `config` over the shared `httpClient`.
+    public init(config: ResolvedConfig, httpClient: HTTPClient) {
+        var built: [any ChatBackend] = []
+        for backend in config.config.backends {
+            let key = config.providerKeys[backend.name]
+            switch backend.kind {
+            case .openai: built.append(OpenAIBackend(config: backend, apiKey: key, httpClient: httpClient))
+            case .anthropic: built.append(AnthropicBackend(config: backend, apiKey: key, httpClient: httpClient))
+            }
+        }
+        self.init(config: config.config, backends: built, backendsMissingKey: Set(config.backendsMissingKey))
+    }
+
+    /// Uses the given backend instances (matched to `config.backends` by name); for tests and local backends.
+    public init(config: GatewayConfig, backends: [any ChatBackend], backendsMissingKey: Set<String> = []) {
+        var byName: [String: any ChatBackend] = [:]
+        for backend in backends { byName[backend.name] = backend }
+        var entries: [String: Entry] = [:]
+        var listing: [(String, String)] = []
+        for backendConfig in config.backends {
+            guard let backend = byName[backendConfig.name] else { continue }
+            let missing = backendsMissingKey.contains(backendConfig.name) ? backendConfig.apiKeyEnv : nil
+            for model in backendConfig.models where entries[model.name] == nil {
+                entries[model.name] = Entry(name: model.name, model: model, backend: backend, missingKeyVariable: missing)
+                listing.append((model.name, backendConfig.name))
+            }
+        }
+        for alias in config.aliases.keys.sorted() {
+            if let target = config.aliases[alias], let entry = entries[target] {
+                listing.append((alias, entry.backend.name))
+            }
+        }
+        self.entries = entries
+        self.aliases = config.aliases
+        self.listing = listing
+        self.backends = byName
+    }
+
+    /// The backend and upstream name for `model` (a served name or an alias).
+    public func resolve(model: String) throws(ModelLookupError) -> ResolvedModel {
+        let name = entries[model] != nil ? model : (aliases[model] ?? model)
+        guard let entry = entries[name] else { throw .unknownModel(model) }
+        if let variable = entry.missingKeyVariable {
+            throw .missingAPIKey(model: model, backend: entry.backend.name, variable: variable)
+        }
+        return ResolvedModel(
+            requestedName: model, name: name, upstreamName: entry.model.upstreamName, backendName: entry.backend.name,
+            backend: entry.backend, price: entry.model.price, contextLength: entry.model.contextLength)
+    }
+
+    /// Served model names and aliases with their owning backend, for `GET /v1/models`.
+    public var listedModels: [(id: String, backend: String)] { listing }
+
+    /// The `GET /v1/models` body; `created` is the Unix time to report for every model.
+    public func modelList(created: Int) -> ModelList {
+        ModelList(data: listing.map { ModelList.Model(id: $0.id, created: created, ownedBy: $0.backend) })
+    }
+
+    /// An `HTTPClient` configuration suited to the backends of `config`: connect timeout (the largest configured),
+    /// no connection-establishment retries (a refused upstream fails fast), no redirects, no decompression.
+    public static func httpClientConfiguration(for config: GatewayConfig) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        let connect = config.backends.map(\.timeouts.connect).max() ?? .seconds(10)
+        configuration.timeout.connect = .milliseconds(connect.milliseconds)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.connectionPool.idleTimeout = .seconds(60)
+        configuration.redirectConfiguration = .disallow
+        configuration.decompression = .disabled
+        return configuration
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,193 @@
+public import AsyncHTTPClient
+import Foundation
+public import Logging
+import NIOCore
+import NIOFoundationCompat
+public import OpenAIWire
+public import PhigateConfig
+
+/// An OpenAI-compatible upstream (`POST {base_url}/chat/completions`). The client's request is forwarded with
+/// the upstream model name substituted and its unknown fields kept; streams are passed through chunk by chunk.
+public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
+    public let name: String
+    public var kind: BackendKind { .openai }
+    private let config: BackendConfig
+    private let apiKey: Secret?
+    private let httpClient: HTTPClient
+    private let url: String
+
+    /// `apiKey` is sent as `Authorization: Bearer`; nil with `config.apiKeyEnv` set means the key is missing and
+    /// every call fails with `UpstreamFault.missingAPIKey`. `httpClient` is the gateway's one shared client.
+    public init(config: BackendConfig, apiKey: Secret?, httpClient: HTTPClient) {
+        self.name = config.name
+        self.config = config
+        self.apiKey = apiKey
+        self.httpClient = httpClient
+        self.url = config.baseURL + "/chat/completions"
+    }
+
+    public var description: String { "OpenAIBackend(\(name), \(config.baseURL))" }
+
+    public func complete(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger) async throws
+        -> ChatCompletionResponse
+    {
+        let upstreamRequest = try makeRequest(request, upstreamModel: upstreamModel, streaming: false)
+        let client = httpClient
+        let apiKey = apiKey
+        let deadline = NIODeadline.now() + .milliseconds(config.timeouts.total.milliseconds + 1000)
+        return try await UpstreamExchange.run(timeouts: config.timeouts) { signal in
+            let response = try await client.execute(upstreamRequest, deadline: deadline, logger: logger)
+            signal.markArrived()
+            guard (200..<300).contains(response.status.code) else {
+                throw await UpstreamExchange.statusFault(response, apiKey: apiKey)
+            }
+            let body = try await response.body.collect(upTo: UpstreamExchange.maxResponseBytes)
+            do {
+                return try JSONDecoder().decode(ChatCompletionResponse.self, from: body)
+            } catch {
+                throw UpstreamFault.malformedResponse("chat completion body is not the expected JSON")
+            }
+        }
+    }
+
+    public func stream(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger)
+        -> AsyncThrowingStream<ChatStreamEvent, any Error>
+    {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ChatStreamEvent.self)
+        let upstreamRequest: HTTPClientRequest
+        do {
+            upstreamRequest = try makeRequest(request, upstreamModel: upstreamModel, streaming: true)
+        } catch {
+            continuation.finish(throwing: error)
+            return stream
+        }
+        let client = httpClient
+        let apiKey = apiKey
+        let timeouts = config.timeouts
+        let forwardUsage = request.wantsStreamUsage
+        let deadline = NIODeadline.now() + .milliseconds(timeouts.total.milliseconds + 1000)
+        let task = Task {
+            do {
+                try await UpstreamExchange.run(timeouts: timeouts) { signal in
+                    let response = try await client.execute(upstreamRequest, deadline: deadline, logger: logger)
+                    guard (200..<300).contains(response.status.code) else {
+                        throw await UpstreamExchange.statusFault(response, apiKey: apiKey)
+                    }
+                    var relay = OpenAIStreamRelay(forwardUsage: forwardUsage)
+                    let decoder = JSONDecoder()
+                    for try await piece in response.body {
+                        signal.markArrived()
+                        try piece.withUnsafeReadableBytes { bytes in
+                            try relay.feed(bytes, decoder: decoder) { continuation.yield($0) }
+                        }
+                        if relay.isDone { break }
+                    }
+                    try relay.finish()
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    private func makeRequest(_ request: ChatCompletionRequest, upstreamModel: String, streaming: Bool) throws
+        -> HTTPClientRequest
+    {
+        if let variable = config.apiKeyEnv, apiKey == nil {
+            throw UpstreamFault.missingAPIKey(backend: name, variable: variable)
+        }
+        var forwarded = request
+        forwarded.model = upstreamModel
+        if streaming {
+            forwarded.stream = true
+            var options = forwarded.streamOptions ?? StreamOptions()
+            options.includeUsage = true
+            forwarded.streamOptions = options
+        } else {
+            forwarded.stream = nil
+            forwarded.streamOptions = nil
+        }
+        let body: Data
+        do {
+            body = try UpstreamExchange.jsonEncoder.encode(forwarded)
+        } catch {
+            throw UpstreamFault.malformedResponse("request could not be encoded")
+        }
+        var upstream = HTTPClientRequest(url: url)
+        upstream.method = .POST
+        upstream.headers = UpstreamExchange.baseHeaders(config: config, streaming: streaming)
+        if let apiKey { upstream.headers.replaceOrAdd(name: "authorization", value: "Bearer \(apiKey.value)") }
+        upstream.body = .bytes(ByteBuffer(data: body))
+        return upstream
+    }
+}
+
+/// Turns an OpenAI `text/event-stream` body into `ChatStreamEvent`s: usage is always reported as `.usage`, the
+/// usage-only chunk is forwarded only when the client asked for it, and the end is `data: [DONE]`.
+struct OpenAIStreamRelay {
+    private var parser = SSEParser()
+    private let forwardUsage: Bool
+    private(set) var forwardedChunks = 0
+    private(set) var isDone = false
+    private var sawFinishReason = false
+    private var usageReported = false
+
+    init(forwardUsage: Bool) {
+        self.forwardUsage = forwardUsage
+    }
+
+    mutating func feed(
+        _ bytes: UnsafeRawBufferPointer, decoder: JSONDecoder, _ emit: (ChatStreamEvent) -> Void
+    ) throws {
+        var events: [SSEEvent] = []
+        parser.feed(bytes) { events.append($0) }
+        for event in events where !isDone {
+            try handle(event, decoder: decoder, emit)
+        }
+    }
+
+    private mutating func handle(_ event: SSEEvent, decoder: JSONDecoder, _ emit: (ChatStreamEvent) -> Void) throws {
+        if event.isDone {
+            isDone = true
+            return
+        }
+        let data = Data(event.data)
+        let chunk: ChatCompletionChunk
+        do {
+            chunk = try decoder.decode(ChatCompletionChunk.self, from: data)
+        } catch {
+            if let envelope = try? decoder.decode(JSONValue.self, from: data), let error = envelope["error"] {
+                let message = error["message"]?.stringValue ?? error.stringValue ?? "unknown error"
+                throw UpstreamFault.streamError(
+                    message: UpstreamExchange.redactingKeys(in: String(message.prefix(300)), apiKey: nil),
+                    afterChunks: forwardedChunks)
+            }
+            throw UpstreamFault.malformedResponse("stream event \(forwardedChunks + 1) is not a chat completion chunk")
+        }
+        if chunk.choices.contains(where: { $0.finishReason != nil }) { sawFinishReason = true }
+        var forwarded = chunk
+        if let usage = chunk.usage {
+            if !usageReported {
+                usageReported = true
+                emit(.usage(usage))
+            }
+            if !forwardUsage {
+                if chunk.choices.isEmpty { return }
+                forwarded.usage = nil
+            }
+        }
+        forwardedChunks += 1
+        emit(.chunk(forwarded))
+    }
+
+    /// The body ended: fine after `[DONE]`, or after a finish reason with no half-received event; else broken.
+    mutating func finish() throws {
+        let hadPartial = parser.finish()
+        if isDone { return }
+        if sawFinishReason && !hadPartial { return }
+        throw UpstreamFault.brokenStream(afterChunks: forwardedChunks)
+    }
+}
