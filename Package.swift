@@ -100,7 +100,7 @@ let gatewayTargets: [Target] = [
     .executableTarget(
         name: "phigate",
         dependencies: [
-            "GatewayServer", "PhigateConfig", "PhiInference", "PhiTokenizer", "GGUF", "PhiKernels",
+            "GatewayServer", "PhigateConfig", "PhiInference", "PhiTokenizer", "GGUF", "PhiKernels", "FakeUpstream",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ],

@@ -1,5 +1,5 @@
-import NIOConcurrencyHelpers
 public import Prometheus
+import Synchronization
 
 /// The gateway's Prometheus metrics, over an injected registry (no global `MetricsSystem` bootstrap, so
 /// tests can make as many as they like). Collectors are looked up once per label set and cached.
@@ -40,7 +40,7 @@ public final class GatewayMetrics: Sendable {
         var upstreamErrors: [UpstreamErrorKey: Counter] = [:]
     }
 
-    private let cache = NIOLockedValueBox(Cache())
+    private let cache = Mutex(Cache())
     private let inFlight: Gauge
 
     static let latencyBuckets: [Duration] = [
@@ -64,7 +64,7 @@ public final class GatewayMetrics: Sendable {
 
     /// One finished chat completion request (any status).
     func recordRequest(model: String, backend: String, status: Int, duration: Duration) {
-        let (counter, collectors) = cache.withLockedValue { cache in
+        let (counter, collectors) = cache.withLock { cache in
             let key = RequestKey(model: model, backend: backend, status: status)
             let counter: Counter
             if let cached = cache.requests[key] {
@@ -84,7 +84,7 @@ public final class GatewayMetrics: Sendable {
 
     /// Token usage and cost of one request.
     func recordUsage(model: String, backend: String, promptTokens: Int, completionTokens: Int, costUSD: Double) {
-        let collectors = cache.withLockedValue { usageCollectors(&$0, model: model, backend: backend) }
+        let collectors = cache.withLock { usageCollectors(&$0, model: model, backend: backend) }
         if promptTokens > 0 { collectors.promptTokens.increment(by: Int64(promptTokens)) }
         if completionTokens > 0 { collectors.completionTokens.increment(by: Int64(completionTokens)) }
         if costUSD > 0 { collectors.cost.increment(by: costUSD) }
@@ -92,7 +92,7 @@ public final class GatewayMetrics: Sendable {
 
     /// Time from the request's arrival to the first streamed chunk sent to the client.
     func recordTimeToFirstChunk(model: String, backend: String, duration: Duration) {
-        let histogram = cache.withLockedValue { cache in
+        let histogram = cache.withLock { cache in
             let key = BackendModelKey(model: model, backend: backend)
             if let cached = cache.firstByte[key] { return cached }
             let made = registry.makeDurationHistogram(
@@ -113,7 +113,7 @@ public final class GatewayMetrics: Sendable {
 
     /// An upstream failure, by fault kind (`timeout`, `status`, `connection_reset`, `broken_stream`, …).
     func recordUpstreamError(backend: String, kind: String) {
-        let counter = cache.withLockedValue { cache in
+        let counter = cache.withLock { cache in
             let key = UpstreamErrorKey(backend: backend, kind: kind)
             if let cached = cache.upstreamErrors[key] { return cached }
             let made = registry.makeCounter(

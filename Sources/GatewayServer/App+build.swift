@@ -1,0 +1,128 @@
+public import AsyncHTTPClient
+import Backends
+public import Foundation
+public import Hummingbird
+public import Logging
+import NIOCore
+public import PhigateConfig
+import ServiceLifecycle
+
+/// Builds the gateway application: router, middleware, backends and services. `phigate serve` and the tests
+/// both call this.
+///
+/// - Parameters:
+///   - config: the decoded configuration (`server.host`/`server.port` are where it listens; port 0 picks one).
+///   - environment: where provider keys and `key_env` gateway keys are read.
+///   - logger: the application logger (request logs are at debug level).
+///   - httpClient: the shared upstream client; when nil one is created and shut down after the server.
+///   - metrics: the metrics registry served at `/metrics`.
+///   - onServerRunning: called with the listening channel once the server accepts connections.
+public func buildApplication(
+    config: GatewayConfig,
+    environment: [String: String] = ProcessInfo.processInfo.environment,
+    logger: Logger,
+    httpClient: HTTPClient? = nil,
+    metrics: GatewayMetrics = GatewayMetrics(),
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let resolved = ConfigLoader.resolve(config, environment: environment)
+    try resolved.checkListenPolicy()
+
+    var services: [any Service] = []
+    let client: HTTPClient
+    if let httpClient {
+        client = httpClient
+    } else {
+        client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: BackendRegistry.httpClientConfiguration(for: config)
+        )
+        services.append(HTTPClientService(client: client))
+    }
+
+    let chat = ChatCompletionsHandler(
+        resolved: resolved,
+        registry: BackendRegistry(config: resolved, httpClient: client),
+        metrics: metrics,
+        logger: logger
+    )
+    let router = buildRouter(resolved: resolved, metrics: metrics, chat: chat)
+
+    var app = Application(
+        router: router,
+        configuration: ApplicationConfiguration(
+            address: .hostname(config.server.host, port: config.server.port),
+            serverName: "phigate"
+        ),
+        services: services,
+        onServerRunning: onServerRunning,
+        logger: logger
+    )
+    app.beforeServerStarts {
+        logger.info(
+            "Gateway starting",
+            metadata: ["server.host": .string(config.server.host), "server.port": .stringConvertible(config.server.port)]
+        )
+        for warning in resolved.warnings {
+            logger.warning("Configuration warning", metadata: ["config.warning": .string(warning)])
+        }
+    }
+    return app
+}
+
+/// The router: public health endpoints, then the authenticated OpenAI-compatible API.
+func buildRouter(
+    resolved: ResolvedConfig,
+    metrics: GatewayMetrics,
+    chat: ChatCompletionsHandler
+) -> Router<GatewayRequestContext> {
+    let router = Router(context: GatewayRequestContext.self)
+    router.middlewares.add(GatewayBoundaryMiddleware())
+
+    router.get("/healthz") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+    }
+    router.get("/readyz") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: chat.readinessJSON))
+    }
+    router.get("/metrics") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition()))
+        )
+    }
+
+    let api = router.group("v1").add(middleware: AuthMiddleware(resolved: resolved))
+    let modelsJSON = chat.modelsListJSON
+    api.get("models") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: modelsJSON))
+    }
+    api.post("chat/completions") { request, context in
+        try await chat.handle(request, context: context)
+    }
+    return router
+}
+
+/// Shuts the shared HTTP client down once the services after it (the server) have stopped.
+struct HTTPClientService: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}
+
+/// Runs `app` until SIGINT or SIGTERM, then shuts down gracefully: the server stops accepting, in-flight
+/// requests (streams included) get up to `gracePeriod` to finish, then the rest is cancelled.
+public func runUntilSignalled(_ app: some ApplicationProtocol, gracePeriod: Duration, logger: Logger) async throws {
+    var configuration = ServiceGroupConfiguration(
+        services: [.init(service: app)],
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        cancellationSignals: [],
+        logger: logger
+    )
+    configuration.maximumGracefulShutdownDuration = gracePeriod
+    try await ServiceGroup(configuration: configuration).run()
+}

@@ -1,0 +1,280 @@
+import Backends
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import OpenAIWire
+import PhigateConfig
+
+/// `POST /v1/chat/completions`: parse once, resolve the model, call the backend, answer JSON or SSE.
+final class ChatCompletionsHandler: Sendable {
+    let resolved: ResolvedConfig
+    let registry: BackendRegistry
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let maxBodySize: Int
+    /// `GET /v1/models`, encoded once.
+    let modelsListJSON: ByteBuffer
+    /// `GET /readyz`, encoded once.
+    let readinessJSON: ByteBuffer
+
+    init(
+        resolved: ResolvedConfig,
+        registry: BackendRegistry,
+        metrics: GatewayMetrics,
+        logger: Logger
+    ) {
+        self.resolved = resolved
+        self.registry = registry
+        self.metrics = metrics
+        self.logger = logger
+        self.maxBodySize = resolved.config.server.maxBodySize
+        self.modelsListJSON = ByteBuffer(string: Self.modelsList(registry))
+        self.readinessJSON = ByteBuffer(string: Self.readiness(resolved))
+    }
+
+    func handle(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        metrics.requestStarted()
+        var streaming = false
+        defer { if !streaming { metrics.requestFinished() } }
+
+        let chatRequest: ChatCompletionRequest
+        let model: ResolvedModel
+        do {
+            let body = try await collectBody(request)
+            do {
+                chatRequest = try ChatCompletionRequest.decode(from: Data(buffer: body, byteTransferStrategy: .noCopy))
+            } catch {
+                throw GatewayError(error)
+            }
+            do {
+                model = try registry.resolve(model: chatRequest.model)
+            } catch {
+                throw GatewayError(error.openAIError)
+            }
+        } catch let error as GatewayError {
+            metrics.recordRequest(model: "unknown", backend: "none", status: Int(error.status.code), duration: context.startedAt.duration(to: .now))
+            throw error
+        }
+
+        var requestLogger = logger
+        if logger.logLevel <= .debug {
+            requestLogger[metadataKey: "request.id"] = .string(context.requestID)
+            requestLogger[metadataKey: "route.backend"] = .string(model.backendName)
+            requestLogger[metadataKey: "route.model"] = .string(model.name)
+        }
+
+        if chatRequest.isStreaming {
+            let response = try await startStream(chatRequest, model: model, context: context, logger: requestLogger)
+            streaming = true
+            return response
+        }
+
+        let completion: ChatCompletionResponse
+        do {
+            completion = try await model.backend.complete(chatRequest, upstreamModel: model.upstreamName, logger: requestLogger)
+        } catch {
+            throw failure(error, model: model, context: context, logger: requestLogger)
+        }
+        let encoded: Data
+        do {
+            encoded = try Self.makeEncoder().encode(completion)
+        } catch {
+            throw failure(error, model: model, context: context, logger: requestLogger)
+        }
+        if let usage = completion.usage { recordUsage(usage, model: model) }
+        let duration = context.startedAt.duration(to: .now)
+        metrics.recordRequest(model: model.name, backend: model.backendName, status: 200, duration: duration)
+        requestLogger.debug("Chat completion answered", metadata: ["response.status": "200"])
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .phigateBackend: model.backendName],
+            body: ResponseBody(byteBuffer: ByteBuffer(data: encoded))
+        )
+    }
+
+    // MARK: - Streaming
+
+    /// Waits for the first upstream event (so a failure before any chunk still gets a proper status), then
+    /// answers 200 `text/event-stream` and forwards the rest chunk by chunk.
+    private func startStream(
+        _ chatRequest: ChatCompletionRequest,
+        model: ResolvedModel,
+        context: GatewayRequestContext,
+        logger: Logger
+    ) async throws -> Response {
+        let stream = model.backend.stream(chatRequest, upstreamModel: model.upstreamName, logger: logger)
+        let iterator = StreamIteratorHandoff(stream.makeAsyncIterator())
+        let first: ChatStreamEvent?
+        do {
+            first = try await iterator.next()
+        } catch {
+            throw failure(error, model: model, context: context, logger: logger)
+        }
+        let startedAt = context.startedAt
+        let body = ResponseBody { writer in
+            defer { self.metrics.requestFinished() }
+            let encoder = Self.makeEncoder()
+            var usage: Usage?
+            var chunks = 0
+            var event = first
+            var status = 200
+            do {
+                while let current = event {
+                    switch current {
+                    case .chunk(let chunk):
+                        let buffer = try Self.frame(chunk, encoder: encoder)
+                        try await writer.write(buffer)
+                        if chunks == 0 {
+                            self.metrics.recordTimeToFirstChunk(model: model.name, backend: model.backendName, duration: startedAt.duration(to: .now))
+                        }
+                        chunks += 1
+                    case .usage(let reported):
+                        usage = reported
+                    }
+                    do {
+                        event = try await iterator.next()
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        // The upstream broke mid-stream: an SSE error event and no [DONE].
+                        let gatewayError = self.gatewayError(for: error, model: model, requestID: "", logger: logger)
+                        status = Int(gatewayError.status.code)
+                        try await writer.write(ByteBuffer(bytes: SSEEncoder.frame(data: Array(gatewayError.envelopeJSON.utf8))))
+                        break
+                    }
+                }
+                if status == 200 { try await writer.write(ByteBuffer(bytes: SSEEncoder.done)) }
+                try await writer.finish(nil)
+            } catch {
+                // The client went away (a write failed) or the server is shutting down: dropping the iterator
+                // cancels the upstream request.
+                status = 499
+                iterator.cancel()
+                logger.debug("Chat completion stream abandoned by the client", metadata: ["stream.chunks": .stringConvertible(chunks)])
+                self.finishStream(model: model, status: status, usage: usage, startedAt: startedAt)
+                throw error
+            }
+            self.finishStream(model: model, status: status, usage: usage, startedAt: startedAt)
+        }
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/event-stream",
+                .cacheControl: "no-cache",
+                .phigateBackend: model.backendName,
+            ],
+            body: body
+        )
+    }
+
+    private func finishStream(model: ResolvedModel, status: Int, usage: Usage?, startedAt: ContinuousClock.Instant) {
+        if let usage { recordUsage(usage, model: model) }
+        metrics.recordRequest(model: model.name, backend: model.backendName, status: status, duration: startedAt.duration(to: .now))
+    }
+
+    /// `data: <chunk json>\n\n`
+    private static func frame(_ chunk: ChatCompletionChunk, encoder: JSONEncoder) throws -> ByteBuffer {
+        let json = try encoder.encode(chunk)
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(json.count + 8)
+        buffer.writeStaticString("data: ")
+        buffer.writeData(json)
+        buffer.writeStaticString("\n\n")
+        return buffer
+    }
+
+    // MARK: - Failures
+
+    /// Records and maps a backend failure; the error carries the backend for `x-phigate-backend`.
+    private func failure(_ error: any Error, model: ResolvedModel, context: GatewayRequestContext, logger: Logger) -> any Error {
+        if error is CancellationError { return error }
+        let mapped = gatewayError(for: error, model: model, requestID: context.requestID, logger: logger)
+        metrics.recordRequest(
+            model: model.name,
+            backend: model.backendName,
+            status: Int(mapped.status.code),
+            duration: context.startedAt.duration(to: .now)
+        )
+        return mapped
+    }
+
+    private func gatewayError(for error: any Error, model: ResolvedModel, requestID: String, logger: Logger) -> GatewayError {
+        if let fault = error as? UpstreamFault {
+            metrics.recordUpstreamError(backend: model.backendName, kind: fault.metricLabel)
+            logger.debug("Upstream failure", metadata: ["upstream.fault": .string(fault.metricLabel)])
+            return GatewayError(fault.openAIError(backend: model.backendName), backend: model.backendName)
+        }
+        var mapped = ErrorMapping.gatewayError(for: error, requestID: requestID, logger: logger)
+        mapped.backend = model.backendName
+        return mapped
+    }
+
+    private func recordUsage(_ usage: Usage, model: ResolvedModel) {
+        metrics.recordUsage(
+            model: model.name,
+            backend: model.backendName,
+            promptTokens: usage.promptTokens,
+            completionTokens: usage.completionTokens,
+            costUSD: model.cost(of: usage).dollars
+        )
+    }
+
+    static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// The body, at most `maxBodySize` bytes (413 beyond, checked on `content-length` first).
+    private func collectBody(_ request: Request) async throws -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodySize {
+            throw GatewayError.bodyTooLarge(limit: maxBodySize)
+        }
+        do {
+            return try await request.body.collect(upTo: maxBodySize)
+        } catch is NIOTooManyBytesError {
+            throw GatewayError.bodyTooLarge(limit: maxBodySize)
+        }
+    }
+
+    // MARK: - Fixed documents
+
+    /// OpenAI's list shape: every served model name and alias, owned by its backend.
+    static func modelsList(_ registry: BackendRegistry) -> String {
+        let entries = registry.listedModels.map { model in
+            #"{"id":\#(JSONEscaping.quoted(model.id)),"object":"model","created":0,"owned_by":\#(JSONEscaping.quoted(model.backend))}"#
+        }
+        return #"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#
+    }
+
+    /// `{"status":"ready","backends":{"openai":"ok","anthropic":"missing_key"}}`
+    static func readiness(_ resolved: ResolvedConfig) -> String {
+        let missing = Set(resolved.backendsMissingKey)
+        let backends = resolved.config.backends.map { backend in
+            "\(JSONEscaping.quoted(backend.name)):\(missing.contains(backend.name) ? #""missing_key""# : #""ok""#)"
+        }
+        return #"{"status":"ready","backends":{\#(backends.joined(separator: ","))}}"#
+    }
+}
+
+/// Moves a backend stream's iterator from the handler (which reads the first event) to the response body
+/// writer (which reads the rest). Invariant: the two never run at the same time — the handler has returned
+/// before Hummingbird starts the body writer — so the iterator is only ever used by one task at a time.
+private final class StreamIteratorHandoff: @unchecked Sendable {
+    private var iterator: AsyncThrowingStream<ChatStreamEvent, any Error>.Iterator?
+
+    init(_ iterator: AsyncThrowingStream<ChatStreamEvent, any Error>.Iterator) {
+        self.iterator = iterator
+    }
+
+    func next() async throws -> ChatStreamEvent? {
+        guard var current = iterator else { return nil }
+        defer { iterator = current }
+        return try await current.next()
+    }
+
+    /// Drops the iterator, which cancels the upstream request.
+    func cancel() { iterator = nil }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import GatewayServer
+import Logging
+import Foundation
+import PhigateConfig
+
+/// `phigate serve`: run the gateway until SIGINT/SIGTERM.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the OpenAI-compatible gateway.",
+        discussion: """
+            Serves POST /v1/chat/completions, GET /v1/models, /healthz, /readyz and /metrics. Provider keys are read
+            from the environment variables the configuration names; a backend whose key is missing is reported at
+            start-up and its models answer 503. Without gateway api_keys the server only listens on loopback.
+            SIGINT or SIGTERM stops accepting connections and lets in-flight requests finish for
+            server.shutdown_grace_period.
+            """
+    )
+
+    @Option(name: .shortAndLong, help: "The YAML configuration file.")
+    var config = "config/phigate.yaml"
+
+    @Option(help: "Listen on this address instead of the configuration's server.host.")
+    var host: String?
+
+    @Option(help: "Listen on this port instead of the configuration's server.port (0 picks a free port).")
+    var port: Int?
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) {
+            throw ValidationError("--port: expected 0 to 65535, found \(port)")
+        }
+    }
+
+    func run() async throws {
+        var gatewayConfig: GatewayConfig
+        do {
+            gatewayConfig = try ConfigLoader.load(file: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            printToStandardError(error.description)
+            throw ExitCode(1)
+        }
+        if let host { gatewayConfig.server.host = host }
+        if let port { gatewayConfig.server.port = port }
+
+        let level = Logger.Level(rawValue: gatewayConfig.logLevel.rawValue) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "phigate")
+
+        do {
+            let app = try buildApplication(config: gatewayConfig, logger: logger)
+            try await runUntilSignalled(app, gracePeriod: gatewayConfig.server.shutdownGracePeriod, logger: logger)
+        } catch let error as ConfigError {
+            printToStandardError(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
