@@ -1,8 +1,8 @@
 // swift-tools-version:6.2
 import PackageDescription
 
-// Set PHIGATE_CORE_ONLY=1 to build and test only the inference core (GGUF, tokenizer, kernels,
-// engine): no server packages are resolved or compiled, which keeps core iteration fast.
+// Set PHIGATE_CORE_ONLY=1 to build and test only the targets without package dependencies (the
+// inference core, wire types, routing): nothing is resolved or compiled for the server.
 let coreOnly = Context.environment["PHIGATE_CORE_ONLY"] != nil
 
 let swiftSettings: [SwiftSetting] = [
@@ -10,9 +10,13 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
-// MARK: - Inference core (no HTTP, no NIO, no YAML, no SQL)
+// MARK: - Inference core and pure logic (no HTTP, no NIO, no YAML, no SQL; no package dependencies)
 
 let coreTargets: [Target] = [
+    .target(name: "OpenAIWire", swiftSettings: swiftSettings),
+    // Pure routing: decisions are functions of request features, policy, live statistics and budgets.
+    .target(name: "Routing", dependencies: ["OpenAIWire"], swiftSettings: swiftSettings),
+    .testTarget(name: "RoutingTests", dependencies: ["Routing", "OpenAIWire"], swiftSettings: swiftSettings),
     .systemLibrary(
         name: "COpenBLAS",
         pkgConfig: "openblas",
@@ -44,18 +48,8 @@ let coreTargets: [Target] = [
 
 let gatewayTargets: [Target] = [
     .target(
-        name: "OpenAIWire",
-        dependencies: [],
-        swiftSettings: swiftSettings
-    ),
-    .target(
         name: "PhigateConfig",
         dependencies: [.product(name: "Yams", package: "Yams")],
-        swiftSettings: swiftSettings
-    ),
-    .target(
-        name: "Routing",
-        dependencies: ["OpenAIWire"],
         swiftSettings: swiftSettings
     ),
     .target(
