@@ -154,18 +154,18 @@ struct OpenAIStreamRelay {
             isDone = true
             return
         }
-        let data = Data(event.data)
         let chunk: ChatCompletionChunk
         do {
-            chunk = try decoder.decode(ChatCompletionChunk.self, from: data)
+            chunk = try decoder.decode(ChatCompletionChunk.self, from: Data(event.data))
         } catch {
-            if let envelope = try? decoder.decode(JSONValue.self, from: data), let error = envelope["error"] {
-                let message = error["message"]?.stringValue ?? error.stringValue ?? "unknown error"
-                throw UpstreamFault.streamError(
-                    message: UpstreamExchange.redactingKeys(in: String(message.prefix(300)), apiKey: nil),
-                    afterChunks: forwardedChunks)
-            }
             throw UpstreamFault.malformedResponse("stream event \(forwardedChunks + 1) is not a chat completion chunk")
+        }
+        if let error = chunk.extra["error"] {
+            // `data: {"error":{…}}` mid-stream: the upstream gave up.
+            let message = error["message"]?.stringValue ?? error.stringValue ?? "unknown error"
+            throw UpstreamFault.streamError(
+                message: UpstreamExchange.redactingKeys(in: String(message.prefix(300)), apiKey: nil),
+                afterChunks: forwardedChunks)
         }
         if chunk.choices.contains(where: { $0.finishReason != nil }) { sawFinishReason = true }
         var forwarded = chunk

@@ -145,7 +145,7 @@ enum UpstreamExchange {
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "accept", value: streaming ? "text/event-stream" : "application/json")
         headers.add(name: "user-agent", value: "phigate")
-        for (name, value) in config.headers { headers.replaceOrAdd(name: name, value: value) }
+        for (name, value) in config.headers where !value.isEmpty { headers.replaceOrAdd(name: name, value: value) }
         return headers
     }
 
