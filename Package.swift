@@ -127,7 +127,10 @@ let gatewayTargets: [Target] = [
     ),
     .testTarget(
         name: "phigateTests",
-        dependencies: ["phigate"],
+        dependencies: [
+            "phigate", "PhigateConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
         swiftSettings: swiftSettings
     ),
 ]
