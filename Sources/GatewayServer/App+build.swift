@@ -114,15 +114,32 @@ struct HTTPClientService: Service {
     }
 }
 
-/// Runs `app` until SIGINT or SIGTERM, then shuts down gracefully: the server stops accepting, in-flight
-/// requests (streams included) get up to `gracePeriod` to finish, then the rest is cancelled.
-public func runUntilSignalled(_ app: some ApplicationProtocol, gracePeriod: Duration, logger: Logger) async throws {
-    var configuration = ServiceGroupConfiguration(
-        services: [.init(service: app)],
-        gracefulShutdownSignals: [.sigterm, .sigint],
-        cancellationSignals: [],
-        logger: logger
-    )
-    configuration.maximumGracefulShutdownDuration = gracePeriod
-    try await ServiceGroup(configuration: configuration).run()
+/// Runs a gateway application with graceful shutdown: on SIGINT/SIGTERM (or `shutdown()`) the server stops
+/// accepting, in-flight requests (streams included) get up to the grace period to finish, then the rest is
+/// cancelled; the shared HTTP client is shut down after the server.
+public struct GatewayRunner: Sendable {
+    private let group: ServiceGroup
+
+    /// - Parameters:
+    ///   - handlesSignals: listen for SIGINT/SIGTERM (off in tests, which call `shutdown()`).
+    public init(_ app: some ApplicationProtocol, gracePeriod: Duration, logger: Logger, handlesSignals: Bool = true) {
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: app)],
+            gracefulShutdownSignals: handlesSignals ? [.sigterm, .sigint] : [],
+            cancellationSignals: [],
+            logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = gracePeriod
+        self.group = ServiceGroup(configuration: configuration)
+    }
+
+    /// Serves until shut down.
+    public func run() async throws {
+        try await group.run()
+    }
+
+    /// Begins graceful shutdown (what SIGTERM does).
+    public func shutdown() async {
+        await group.triggerGracefulShutdown()
+    }
 }

@@ -54,7 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         do {
             let app = try buildApplication(config: gatewayConfig, logger: logger)
-            try await runUntilSignalled(app, gracePeriod: gatewayConfig.server.shutdownGracePeriod, logger: logger)
+            try await GatewayRunner(app, gracePeriod: gatewayConfig.server.shutdownGracePeriod, logger: logger).run()
         } catch let error as ConfigError {
             printToStandardError(error.description)
             throw ExitCode(1)

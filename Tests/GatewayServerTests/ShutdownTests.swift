@@ -1,0 +1,58 @@
+import AsyncHTTPClient
+import FakeUpstream
+import Foundation
+import GatewayServer
+import Hummingbird
+import Synchronization
+import Testing
+
+@Suite("Graceful shutdown")
+struct ShutdownTests {
+    @Test("shutdown stops accepting but lets an in-flight stream finish with [DONE]")
+    func inFlightStreamFinishes() async throws {
+        let paced = FakeResponse.openAIStream(deltas: Array(repeating: "tok ", count: 30), interval: .milliseconds(20))
+        let upstream = try await FakeUpstream.start(always: paced)
+        let (logger, _) = CapturingLogHandler.makeLogger()
+        let port = Mutex<Int?>(nil)
+        let app = try buildApplication(
+            config: GatewayHarness.config(upstream: upstream),
+            environment: GatewayHarness.environment,
+            logger: logger,
+            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } }
+        )
+        let runner = GatewayRunner(app, gracePeriod: .seconds(10), logger: logger, handlesSignals: false)
+        let server = Task { try await runner.run() }
+
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        var boundPort: Int?
+        for _ in 0..<500 where boundPort == nil {
+            boundPort = port.withLock { $0 }
+            if boundPort == nil { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        let url = "http://127.0.0.1:\(try #require(boundPort))/v1/chat/completions"
+
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "authorization", value: "Bearer \(TestSecrets.gatewayKey)")
+        request.body = .bytes(ByteBuffer(string: chatBody(stream: true)))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        var body = ""
+        var iterator = response.body.makeAsyncIterator()
+        if let first = try await iterator.next() { body += String(buffer: first) }
+
+        await runner.shutdown()
+        while let piece = try await iterator.next() { body += String(buffer: piece) }
+        #expect(response.status.code == 200)
+        #expect(body.hasSuffix("data: [DONE]\n\n"))
+
+        try await server.value
+        // The listener is gone: a new request fails to connect.
+        var late = HTTPClientRequest(url: url)
+        late.method = .POST
+        late.body = .bytes(ByteBuffer(string: chatBody()))
+        await #expect(throws: (any Error).self) { _ = try await client.execute(late, timeout: .seconds(2)) }
+
+        try await client.shutdown()
+        await upstream.shutdown()
+    }
+}
