@@ -44,12 +44,13 @@ public struct AnthropicBackend: ChatBackend, CustomStringConvertible {
                 throw await UpstreamExchange.statusFault(response, apiKey: apiKey)
             }
             let body = try await response.body.collect(upTo: UpstreamExchange.maxResponseBytes)
-            let message: MessagesResponse
+            let json: JSONValue
             do {
-                message = try JSONDecoder().decode(MessagesResponse.self, from: body)
+                json = try body.withUnsafeReadableBytes { raw throws(JSONParseError) in try JSONParser.parse(raw) }
             } catch {
                 throw UpstreamFault.malformedResponse("messages body is not the expected JSON")
             }
+            let message = try MessagesResponse(json: json)
             return AnthropicTranslation.chatResponse(from: message, created: Self.now())
         }
     }
@@ -79,14 +80,13 @@ public struct AnthropicBackend: ChatBackend, CustomStringConvertible {
                     }
                     var parser = SSEParser()
                     var translator = AnthropicStreamTranslator(created: Self.now(), forwardUsage: forwardUsage)
-                    let decoder = JSONDecoder()
                     var events: [SSEEvent] = []
                     for try await piece in response.body {
                         signal.markArrived()
                         events.removeAll(keepingCapacity: true)
                         piece.withUnsafeReadableBytes { bytes in parser.feed(bytes) { events.append($0) } }
                         for event in events where !translator.isDone {
-                            try translator.handle(eventData: event.data, decoder: decoder) { continuation.yield($0) }
+                            try translator.handle(eventData: event.data) { continuation.yield($0) }
                         }
                         if translator.isDone { break }
                     }
@@ -110,19 +110,13 @@ public struct AnthropicBackend: ChatBackend, CustomStringConvertible {
         }
         let messages = try AnthropicTranslation.messagesRequest(
             from: request, upstreamModel: upstreamModel, streaming: streaming)
-        let body: Data
-        do {
-            body = try UpstreamExchange.jsonEncoder.encode(messages)
-        } catch {
-            throw UpstreamFault.malformedResponse("request could not be encoded")
-        }
         var upstream = HTTPClientRequest(url: url)
         upstream.method = .POST
         var headers = UpstreamExchange.baseHeaders(config: config, streaming: streaming)
         if !headers.contains(name: "anthropic-version") { headers.add(name: "anthropic-version", value: Self.defaultVersion) }
         if let apiKey { headers.replaceOrAdd(name: "x-api-key", value: apiKey.value) }
         upstream.headers = headers
-        upstream.body = .bytes(ByteBuffer(data: body))
+        upstream.body = .bytes(ByteBuffer(bytes: messages.jsonBytes()))
         return upstream
     }
 

@@ -24,18 +24,17 @@ struct AnthropicStreamTranslator: Sendable {
     }
 
     /// Handles one SSE event (`event:` name optional: the JSON `type` decides).
-    mutating func handle(
-        eventData: [UInt8], decoder: JSONDecoder = JSONDecoder(), _ emit: (ChatStreamEvent) -> Void
-    ) throws(UpstreamFault) {
-        let event: StreamEvent
+    mutating func handle(eventData: [UInt8], _ emit: (ChatStreamEvent) -> Void) throws(UpstreamFault) {
+        let event: JSONValue
         do {
-            event = try decoder.decode(StreamEvent.self, from: Data(eventData))
+            event = try eventData.withUnsafeBytes { raw throws(JSONParseError) in try JSONParser.parse(raw) }
         } catch {
             throw .malformedResponse("anthropic stream event is not the expected JSON")
         }
-        switch event.type {
+        switch event["type"]?.stringValue {
         case "message_start":
-            if let message = event.message {
+            if let messageJSON = event["message"] {
+                let message = try MessagesResponse(json: messageJSON)
                 id = AnthropicTranslation.chatID(message.id)
                 model = message.model
                 promptTokens = message.usage.promptTokens
@@ -43,7 +42,8 @@ struct AnthropicStreamTranslator: Sendable {
             }
             send(ChatCompletionChunk.Delta(role: "assistant", content: ""), emit)
         case "content_block_start":
-            guard let block = event.contentBlock, let index = event.index else { return }
+            guard let blockJSON = event["content_block"], let index = Self.int(event["index"]) else { return }
+            let block = MessagesResponse.ContentBlock(json: blockJSON)
             switch block.type {
             case "tool_use":
                 let toolIndex = nextToolIndex
@@ -59,23 +59,24 @@ struct AnthropicStreamTranslator: Sendable {
                 break
             }
         case "content_block_delta":
-            guard let delta = event.delta else { return }
-            switch delta.type {
+            guard let delta = event["delta"] else { return }
+            switch delta["type"]?.stringValue {
             case "text_delta":
-                if let text = delta.text, !text.isEmpty { send(ChatCompletionChunk.Delta(content: text), emit) }
+                if let text = delta["text"]?.stringValue, !text.isEmpty { send(ChatCompletionChunk.Delta(content: text), emit) }
             case "input_json_delta":
-                guard let index = event.index, let toolIndex = toolIndexByBlock[index],
-                      let json = delta.partialJSON, !json.isEmpty else { return }
+                guard let index = Self.int(event["index"]), let toolIndex = toolIndexByBlock[index],
+                      let json = delta["partial_json"]?.stringValue, !json.isEmpty else { return }
                 send(ChatCompletionChunk.Delta(toolCalls: [ToolCallDelta(index: toolIndex, function: .init(arguments: json))]), emit)
             default:
                 break  // thinking_delta, signature_delta, citations: not part of the chat completions shape
             }
         case "message_delta":
-            if let usage = event.usage {
+            if let usageJSON = event["usage"] {
+                let usage = MessagesUsage(json: usageJSON)
                 if let output = usage.outputTokens { completionTokens = max(completionTokens, output) }
                 if usage.inputTokens != nil { promptTokens = max(promptTokens, usage.promptTokens) }
             }
-            if let stopReason = event.delta?.stopReason {
+            if let stopReason = event["delta"]?["stop_reason"]?.stringValue {
                 send(ChatCompletionChunk.Delta(), finishReason: AnthropicTranslation.finishReason(stopReason), emit)
             }
         case "message_stop":
@@ -87,12 +88,17 @@ struct AnthropicStreamTranslator: Sendable {
                 emit(.chunk(ChatCompletionChunk(id: id, created: created, model: model, choices: [], usage: usage)))
             }
         case "error":
-            let type = event.error?.type ?? "error"
-            let message = event.error?.message ?? "unknown error"
+            let type = event["error"]?["type"]?.stringValue ?? "error"
+            let message = event["error"]?["message"]?.stringValue ?? "unknown error"
             throw .streamError(message: "\(type): \(message.prefix(300))", afterChunks: emittedChunks)
         default:
             break  // ping, content_block_stop, future event types
         }
+    }
+
+    private static func int(_ value: JSONValue?) -> Int? {
+        if case .integer(let number)? = value { return Int(number) }
+        return nil
     }
 
     /// The body ended: an error unless `message_stop` arrived.
@@ -107,38 +113,5 @@ struct AnthropicStreamTranslator: Sendable {
         emit(.chunk(ChatCompletionChunk(
             id: id, created: created, model: model,
             choices: [.init(index: 0, delta: delta, finishReason: finishReason)])))
-    }
-
-    struct StreamEvent: Decodable {
-        var type: String
-        var message: MessagesResponse?
-        var index: Int?
-        var contentBlock: MessagesResponse.ContentBlock?
-        var delta: Delta?
-        var usage: MessagesUsage?
-        var error: ErrorBody?
-
-        enum CodingKeys: String, CodingKey {
-            case type, message, index, delta, usage, error
-            case contentBlock = "content_block"
-        }
-
-        struct Delta: Decodable {
-            var type: String?
-            var text: String?
-            var partialJSON: String?
-            var stopReason: String?
-
-            enum CodingKeys: String, CodingKey {
-                case type, text
-                case partialJSON = "partial_json"
-                case stopReason = "stop_reason"
-            }
-        }
-
-        struct ErrorBody: Decodable {
-            var type: String?
-            var message: String?
-        }
     }
 }

@@ -157,9 +157,9 @@ public enum AnthropicTranslation {
     static func chatID(_ messageID: String) -> String { "chatcmpl-" + messageID }
 
     static func jsonText(_ value: JSONValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        var writer = JSONWriter(capacity: 128)
+        writer.value(value)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 }
 
@@ -324,4 +324,158 @@ public struct MessagesUsage: Sendable, Hashable, Decodable {
     var promptTokens: Int { (inputTokens ?? 0) + (cacheCreationInputTokens ?? 0) + (cacheReadInputTokens ?? 0) }
 
     var openAIUsage: Usage { Usage(promptTokens: promptTokens, completionTokens: outputTokens ?? 0) }
+}
+
+// MARK: - Fast JSON
+
+extension MessagesRequest {
+    /// Compact JSON of the request body (hand-rolled writer).
+    public func jsonBytes() -> [UInt8] {
+        var writer = JSONWriter(capacity: 1024)
+        writer.beginObject()
+        writer.key("model")
+        writer.string(model)
+        writer.key("max_tokens")
+        writer.int(maxTokens)
+        writer.member("system", system)
+        writer.key("messages")
+        writer.beginArray()
+        for message in messages {
+            writer.beginObject()
+            writer.key("role")
+            writer.string(message.role)
+            writer.key("content")
+            writer.beginArray()
+            for block in message.content { block.write(to: &writer) }
+            writer.endArray()
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.member("temperature", temperature)
+        writer.member("top_p", topP)
+        if let stopSequences {
+            writer.key("stop_sequences")
+            writer.beginArray()
+            for sequence in stopSequences { writer.string(sequence) }
+            writer.endArray()
+        }
+        writer.member("stream", stream)
+        if let metadata {
+            writer.key("metadata")
+            writer.beginObject()
+            writer.key("user_id")
+            writer.string(metadata.userID)
+            writer.endObject()
+        }
+        if let tools {
+            writer.key("tools")
+            writer.beginArray()
+            for tool in tools {
+                writer.beginObject()
+                writer.key("name")
+                writer.string(tool.name)
+                writer.member("description", tool.description)
+                writer.key("input_schema")
+                writer.value(tool.inputSchema)
+                writer.endObject()
+            }
+            writer.endArray()
+        }
+        if let toolChoice {
+            writer.key("tool_choice")
+            writer.beginObject()
+            writer.key("type")
+            writer.string(toolChoice.type)
+            writer.member("name", toolChoice.name)
+            writer.member("disable_parallel_tool_use", toolChoice.disableParallelToolUse)
+            writer.endObject()
+        }
+        writer.endObject()
+        return writer.bytes
+    }
+}
+
+extension MessagesRequest.Block {
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        switch self {
+        case .text(let text):
+            writer.key("type")
+            writer.string("text")
+            writer.key("text")
+            writer.string(text)
+        case .image(let source):
+            writer.key("type")
+            writer.string("image")
+            writer.key("source")
+            writer.beginObject()
+            writer.key("type")
+            writer.string(source.type)
+            writer.member("media_type", source.mediaType)
+            writer.member("data", source.data)
+            writer.member("url", source.url)
+            writer.endObject()
+        case .toolUse(let id, let name, let input):
+            writer.key("type")
+            writer.string("tool_use")
+            writer.key("id")
+            writer.string(id)
+            writer.key("name")
+            writer.string(name)
+            writer.key("input")
+            writer.value(input)
+        case .toolResult(let toolUseID, let content):
+            writer.key("type")
+            writer.string("tool_result")
+            writer.key("tool_use_id")
+            writer.string(toolUseID)
+            writer.key("content")
+            writer.string(content)
+        }
+        writer.endObject()
+    }
+}
+
+extension MessagesResponse {
+    /// Reads a parsed Messages API response (or the `message` of `message_start`).
+    init(json: JSONValue) throws(UpstreamFault) {
+        guard case .object(let members) = json, case .string(let id)? = members["id"] else {
+            throw .malformedResponse("messages body is not the expected JSON")
+        }
+        self.id = id
+        model = members["model"]?.stringValue ?? ""
+        stopReason = members["stop_reason"]?.stringValue
+        usage = MessagesUsage(json: members["usage"])
+        content = []
+        if case .array(let blocks)? = members["content"] {
+            for block in blocks { content.append(ContentBlock(json: block)) }
+        }
+    }
+}
+
+extension MessagesResponse.ContentBlock {
+    init(json: JSONValue) {
+        type = json["type"]?.stringValue ?? ""
+        text = json["text"]?.stringValue
+        id = json["id"]?.stringValue
+        name = json["name"]?.stringValue
+        input = json["input"]
+    }
+}
+
+extension MessagesUsage {
+    init(json: JSONValue?) {
+        self.init()
+        func count(_ key: String) -> Int? {
+            switch json?[key] {
+            case .integer(let value)?: Int(value)
+            case .number(let value)? where value.isFinite && abs(value) < 1e15: Int(value)
+            default: nil
+            }
+        }
+        inputTokens = count("input_tokens")
+        outputTokens = count("output_tokens")
+        cacheCreationInputTokens = count("cache_creation_input_tokens")
+        cacheReadInputTokens = count("cache_read_input_tokens")
+    }
 }

@@ -43,7 +43,7 @@ public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
             }
             let body = try await response.body.collect(upTo: UpstreamExchange.maxResponseBytes)
             do {
-                return try JSONDecoder().decode(ChatCompletionResponse.self, from: body)
+                return try body.withUnsafeReadableBytes { raw throws(OpenAIError) in try ChatCompletionResponse(jsonBytes: raw) }
             } catch {
                 throw UpstreamFault.malformedResponse("chat completion body is not the expected JSON")
             }
@@ -74,11 +74,10 @@ public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
                         throw await UpstreamExchange.statusFault(response, apiKey: apiKey)
                     }
                     var relay = OpenAIStreamRelay(forwardUsage: forwardUsage)
-                    let decoder = JSONDecoder()
                     for try await piece in response.body {
                         signal.markArrived()
                         try piece.withUnsafeReadableBytes { bytes in
-                            try relay.feed(bytes, decoder: decoder) { continuation.yield($0) }
+                            try relay.feed(bytes) { continuation.yield($0) }
                         }
                         if relay.isDone { break }
                     }
@@ -110,17 +109,11 @@ public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
             forwarded.stream = nil
             forwarded.streamOptions = nil
         }
-        let body: Data
-        do {
-            body = try UpstreamExchange.jsonEncoder.encode(forwarded)
-        } catch {
-            throw UpstreamFault.malformedResponse("request could not be encoded")
-        }
         var upstream = HTTPClientRequest(url: url)
         upstream.method = .POST
         upstream.headers = UpstreamExchange.baseHeaders(config: config, streaming: streaming)
         if let apiKey { upstream.headers.replaceOrAdd(name: "authorization", value: "Bearer \(apiKey.value)") }
-        upstream.body = .bytes(ByteBuffer(data: body))
+        upstream.body = .bytes(ByteBuffer(bytes: forwarded.jsonBytes()))
         return upstream
     }
 }
@@ -139,24 +132,22 @@ struct OpenAIStreamRelay {
         self.forwardUsage = forwardUsage
     }
 
-    mutating func feed(
-        _ bytes: UnsafeRawBufferPointer, decoder: JSONDecoder, _ emit: (ChatStreamEvent) -> Void
-    ) throws {
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (ChatStreamEvent) -> Void) throws {
         var events: [SSEEvent] = []
         parser.feed(bytes) { events.append($0) }
         for event in events where !isDone {
-            try handle(event, decoder: decoder, emit)
+            try handle(event, emit)
         }
     }
 
-    private mutating func handle(_ event: SSEEvent, decoder: JSONDecoder, _ emit: (ChatStreamEvent) -> Void) throws {
+    private mutating func handle(_ event: SSEEvent, _ emit: (ChatStreamEvent) -> Void) throws {
         if event.isDone {
             isDone = true
             return
         }
         let chunk: ChatCompletionChunk
         do {
-            chunk = try decoder.decode(ChatCompletionChunk.self, from: Data(event.data))
+            chunk = try event.data.withUnsafeBytes { raw throws(OpenAIError) in try ChatCompletionChunk(jsonBytes: raw) }
         } catch {
             throw UpstreamFault.malformedResponse("stream event \(forwardedChunks + 1) is not a chat completion chunk")
         }

@@ -148,10 +148,4 @@ enum UpstreamExchange {
         for (name, value) in config.headers where !value.isEmpty { headers.replaceOrAdd(name: name, value: value) }
         return headers
     }
-
-    static let jsonEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
 }

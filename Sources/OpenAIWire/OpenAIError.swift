@@ -44,8 +44,23 @@ public struct OpenAIError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The envelope as JSON bytes.
-    public func jsonData() -> Data {
-        (try? JSONEncoder().encode(envelope)) ?? Data(#"{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}"#.utf8)
+    public func jsonData() -> Data { Data(jsonBytes()) }
+
+    /// The envelope as JSON bytes.
+    public func jsonBytes() -> [UInt8] {
+        var writer = JSONWriter(capacity: 160 + message.utf8.count)
+        writer.beginObject()
+        writer.key("error")
+        writer.beginObject()
+        writer.key("message")
+        writer.string(message)
+        writer.key("type")
+        writer.string(type)
+        writer.nullableMember("param", param)
+        writer.nullableMember("code", code)
+        writer.endObject()
+        writer.endObject()
+        return writer.bytes
     }
 }
 
@@ -82,18 +97,13 @@ extension OpenAIError {
 }
 
 extension ChatCompletionRequest {
-    /// Decodes and validates a request body; every failure is a 400 naming the field.
-    public static func decode(from data: Data, decoder: JSONDecoder = JSONDecoder()) throws(OpenAIError) -> ChatCompletionRequest {
-        let request: ChatCompletionRequest
-        do {
-            request = try decoder.decode(ChatCompletionRequest.self, from: data)
-        } catch let error as DecodingError {
-            throw OpenAIError(decodingError: error)
-        } catch {
-            throw .invalidRequest("We could not parse the JSON body of your request.")
+    /// Decodes and validates a request body (hand-rolled parser, no `JSONDecoder`); every failure is a 400
+    /// naming the field.
+    public static func decode(from data: Data) throws(OpenAIError) -> ChatCompletionRequest {
+        let result = data.withUnsafeBytes { raw in
+            Result { () throws(OpenAIError) in try decode(bytes: raw) }
         }
-        try request.validate()
-        return request
+        return try result.get()
     }
 }
 

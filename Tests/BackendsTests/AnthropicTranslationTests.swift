@@ -9,7 +9,7 @@ import Testing
     }
 
     private func encoded(_ body: MessagesRequest) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(body))
+        try JSONParser.parse(body.jsonBytes())
     }
 
     @Test func translatesSystemRolesToolsAndParameters() throws {
@@ -30,7 +30,7 @@ import Testing
         #expect(json["model"] == .string("claude-sonnet-4-20250514"))
         #expect(json["system"] == .string("You are terse.\n\nAnswer in French."))
         #expect(json["max_tokens"] == .integer(300))
-        #expect(json["temperature"] == .integer(1) || json["temperature"] == .number(1))
+        #expect(json["temperature"] == .number(1))
         #expect(json["top_p"] == .number(0.5))
         #expect(json["stop_sequences"] == .array([.string("END")]))
         #expect(json["stream"] == .bool(true))

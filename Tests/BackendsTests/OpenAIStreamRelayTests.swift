@@ -22,7 +22,7 @@ import Testing
         // Feed in awkward 7-byte pieces.
         for start in stride(from: 0, to: bytes.count, by: 7) {
             try bytes[start..<min(start + 7, bytes.count)].withUnsafeBytes { raw in
-                try relay.feed(raw, decoder: JSONDecoder()) { events.append($0) }
+                try relay.feed(raw) { events.append($0) }
             }
         }
         try relay.finish()
