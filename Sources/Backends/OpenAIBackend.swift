@@ -73,6 +73,29 @@ public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
                     guard (200..<300).contains(response.status.code) else {
                         throw await UpstreamExchange.statusFault(response, apiKey: apiKey)
                     }
+                    if let type = response.headers.first(name: "content-type"), type.hasPrefix("application/json") {
+                        // The upstream ignored `stream`: replay its one body as chunks.
+                        let body = try await response.body.collect(upTo: UpstreamExchange.maxResponseBytes)
+                        signal.markArrived()
+                        let completion: ChatCompletionResponse
+                        do {
+                            completion = try body.withUnsafeReadableBytes { raw throws(OpenAIError) in
+                                try ChatCompletionResponse(jsonBytes: raw)
+                            }
+                        } catch {
+                            throw UpstreamFault.malformedResponse("chat completion body is not the expected JSON")
+                        }
+                        for chunk in completion.streamChunks() { continuation.yield(.chunk(chunk)) }
+                        if let usage = completion.usage {
+                            continuation.yield(.usage(usage))
+                            if forwardUsage {
+                                continuation.yield(.chunk(ChatCompletionChunk(
+                                    id: completion.id, created: completion.created, model: completion.model, choices: [],
+                                    usage: usage)))
+                            }
+                        }
+                        return
+                    }
                     var relay = OpenAIStreamRelay(forwardUsage: forwardUsage)
                     for try await piece in response.body {
                         signal.markArrived()

@@ -318,3 +318,31 @@ extension ModelList {
         return writer.bytes
     }
 }
+
+extension ChatCompletionResponse {
+    /// The same completion as stream chunks (role, content, tool calls, finish per choice); for upstreams that
+    /// answer a streamed request with one JSON body. Usage is not included.
+    public func streamChunks() -> [ChatCompletionChunk] {
+        var chunks: [ChatCompletionChunk] = []
+        func chunk(_ choice: ChatCompletionChunk.Choice) -> ChatCompletionChunk {
+            ChatCompletionChunk(id: id, created: created, model: model, choices: [choice], systemFingerprint: systemFingerprint)
+        }
+        for choice in choices {
+            chunks.append(chunk(.init(index: choice.index, delta: .init(role: choice.message.role, content: ""))))
+            if let content = choice.message.content, !content.isEmpty {
+                chunks.append(chunk(.init(index: choice.index, delta: .init(content: content), logprobs: choice.logprobs)))
+            }
+            if let refusal = choice.message.refusal {
+                chunks.append(chunk(.init(index: choice.index, delta: .init(refusal: refusal))))
+            }
+            for (position, call) in (choice.message.toolCalls ?? []).enumerated() {
+                let delta = ToolCallDelta(
+                    index: position, id: call.id, type: call.type,
+                    function: .init(name: call.function.name, arguments: call.function.arguments))
+                chunks.append(chunk(.init(index: choice.index, delta: .init(toolCalls: [delta]))))
+            }
+            chunks.append(chunk(.init(index: choice.index, delta: .init(), finishReason: choice.finishReason ?? "stop")))
+        }
+        return chunks
+    }
+}

@@ -300,3 +300,22 @@ import Testing
         }
     }
 }
+
+extension RemoteBackendTests {
+    @Test func jsonAnswerToAStreamedRequestIsReplayedAsChunks() async throws {
+        let script: FakeUpstream.Script = { _ in
+            .openAIChat(content: "Whole", toolCalls: [FakeToolCall(id: "call_9", name: "f", argumentsJSON: #"{"a":1}"#)],
+                        promptTokens: 4, completionTokens: 2)
+        }
+        try await Self.withBackend(.openai, script: script) { backend, _ in
+            let (events, error) = await Self.collect(backend.stream(
+                try Self.chatRequest(stream: true), upstreamModel: "m", logger: Self.logger))
+            #expect(error == nil)
+            let chunks = events.compactMap { if case .chunk(let chunk) = $0 { chunk } else { nil } }
+            #expect(chunks.compactMap { $0.choices.first?.delta.content }.joined() == "Whole")
+            #expect(chunks.contains { $0.choices.first?.delta.toolCalls?.first?.id == "call_9" })
+            #expect(chunks.last?.choices.first?.finishReason == "tool_calls")
+            #expect(events.last == .usage(Usage(promptTokens: 4, completionTokens: 2)))
+        }
+    }
+}
