@@ -141,8 +141,7 @@ let gatewayTargets: [Target] = [
 let package = Package(
     name: "phigate",
     platforms: [.macOS(.v15)],
-    products: [
-        .executable(name: "phigate", targets: ["phigate"]),
+    products: (coreOnly ? [] : [.executable(name: "phigate", targets: ["phigate"])]) + [
         .library(name: "PhiInference", targets: ["PhiInference"]),
     ],
     dependencies: coreOnly ? [] : [
