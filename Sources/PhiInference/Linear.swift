@@ -1,33 +1,34 @@
 // A linear layer `y = x·Wᵀ + b` over a weight in place in its file (any supported ggml type), and the
 // token embedding lookup.
 
-/// `y[n × outputSize] = x[n × inputSize] · Wᵀ (+ bias)`, in float32 over exactly dequantized weights.
+import PhiKernels
+
+/// `y[n × outputSize] = x[n × inputSize] · Wᵀ (+ bias)`, in float32 over exactly dequantized weights
+/// (PhiKernels' `matmul`: dequantized tiles + OpenBLAS sgemm).
 struct Linear: Sendable {
-    let weight: TensorView
+    let weight: WeightMatrix
     let bias: [Float]?
 
-    var inputSize: Int { weight.rowLength }
-    var outputSize: Int { weight.rowCount }
+    var inputSize: Int { weight.columns }
+    var outputSize: Int { weight.rows }
 
-    func callAsFunction(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>) throws(PhiInferenceError) {
-        try MatrixMultiply.multiply(x, rows: n, weight: weight, into: y)
+    func callAsFunction(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>) {
+        let input = UnsafeBufferPointer(start: x, count: n * inputSize)
+        let output = UnsafeMutableBufferPointer(start: y, count: n * outputSize)
         if let bias {
-            bias.withUnsafeBufferPointer { b in
-                for r in 0..<n {
-                    let row = y + r * outputSize
-                    for i in 0..<outputSize { row[i] += b[i] }
-                }
-            }
+            bias.withUnsafeBufferPointer { matmul(input, rows: n, weight: weight, bias: $0, into: output) }
+        } else {
+            matmul(input, rows: n, weight: weight, bias: nil, into: output)
         }
     }
 }
 
 /// Rows of the token embedding matrix.
 struct Embedding: Sendable {
-    let weight: TensorView
+    let weight: WeightMatrix
 
-    var vocabularySize: Int { weight.rowCount }
-    var dimension: Int { weight.rowLength }
+    var vocabularySize: Int { weight.rows }
+    var dimension: Int { weight.columns }
 
     /// Writes the embedding of each token (row-major `tokens.count × dimension`).
     func lookup(_ tokens: [Int], into y: UnsafeMutablePointer<Float>) throws(PhiInferenceError) {
@@ -35,7 +36,7 @@ struct Embedding: Sendable {
             guard token >= 0, token < vocabularySize else {
                 throw .invalidTokenID(token, vocabularySize: vocabularySize)
             }
-            try weight.dequantizeRow(token, into: y + r * dimension)
+            weight.row(token, into: UnsafeMutableBufferPointer(start: y + r * dimension, count: dimension))
         }
     }
 }

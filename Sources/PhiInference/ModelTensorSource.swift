@@ -2,6 +2,8 @@
 // ggml shapes (`[ne0 = input size, ne1 = output size]`), in place in the mapped files.
 
 import GGUF
+import PhiKernels
+
 
 /// One weight tensor in place in a mapped file.
 ///
@@ -15,7 +17,7 @@ struct TensorView: @unchecked Sendable {
     /// ggml order: `shape[0]` is the row length.
     let shape: [Int]
     let bytes: UnsafeRawBufferPointer
-    let owner: AnyObject
+    let owner: any AnyObject & Sendable
 
     var rowLength: Int { shape.first ?? 1 }
     var rowCount: Int { shape.dropFirst().reduce(1, *) }
@@ -23,20 +25,20 @@ struct TensorView: @unchecked Sendable {
 
     /// All values as Float32 (for small tensors: norms, biases).
     func floats() throws(PhiInferenceError) -> [Float] {
-        var out = [Float](repeating: 0, count: elementCount)
-        for row in 0..<rowCount {
-            try out.withUnsafeMutableBufferPointer { (buffer) throws(PhiInferenceError) in
-                try dequantizeRow(row, into: buffer.baseAddress! + row * rowLength)
-            }
+        do {
+            return try Dequantizer.floats(type: type, from: bytes, count: elementCount)
+        } catch {
+            throw .invalidTensor(file: "", tensor: fileName, reason: "\(error)")
         }
-        return out
     }
 
-    /// Row `row` as Float32 into `destination` (`rowLength` floats).
-    func dequantizeRow(_ row: Int, into destination: UnsafeMutablePointer<Float>) throws(PhiInferenceError) {
-        let rowBytes = rowLength / type.blockSize * type.bytesPerBlock
-        let start = bytes.baseAddress! + row * rowBytes
-        try RowDequantizer.dequantize(type: type, source: start, destination: destination, count: rowLength, tensor: name)
+    /// A `WeightMatrix` view (rows = `shape[1]`, columns = `shape[0]`) without copying.
+    func matrix(source: String) throws(PhiInferenceError) -> WeightMatrix {
+        do {
+            return try WeightMatrix(name: name, type: type, rows: rowCount, columns: rowLength, bytes: bytes, owner: owner)
+        } catch {
+            throw .invalidTensor(file: source, tensor: fileName, reason: "\(error)")
+        }
     }
 }
 
@@ -67,6 +69,11 @@ extension ModelTensorSource {
                                  reason: "row length \(tensor.rowLength) is not a multiple of the \(tensor.type) block size")
         }
         return tensor
+    }
+
+    /// A matrix with `input` columns and `output` rows (ggml shape `[input, output]`).
+    func matrix(_ name: String, input: Int, output: Int) throws(PhiInferenceError) -> WeightMatrix {
+        try required(name, shape: [input, output]).matrix(source: sourceName)
     }
 
     /// A 1-D tensor of `count` values as Float32.

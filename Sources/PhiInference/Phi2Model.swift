@@ -41,11 +41,11 @@ public struct Phi2Model: CausalLanguageModel {
         let d = config.headDimension
         let qRows = config.headCount * d
         let kvRows = config.kvHeadCount * d
-        let embeddingWeight = try tensors.required("token_embd.weight", shape: [hidden, config.vocabularySize])
+        let embeddingWeight = try tensors.matrix("token_embd.weight", input: hidden, output: config.vocabularySize)
         embedding = Embedding(weight: embeddingWeight)
         func linear(_ name: String, input: Int, output: Int) throws(PhiInferenceError) -> Linear {
             Linear(
-                weight: try tensors.required(name + ".weight", shape: [input, output]),
+                weight: try tensors.matrix(name + ".weight", input: input, output: output),
                 bias: try tensors.vector(name + ".bias", count: output)
             )
         }
@@ -113,11 +113,11 @@ public struct Phi2Model: CausalLanguageModel {
             layer.inputNorm(x.pointer, rows: n, into: h.pointer)
             switch layer.attention.projection {
             case .fused(let projection):
-                try projection(h.pointer, rows: n, into: qkv.pointer)
+                projection(h.pointer, rows: n, into: qkv.pointer)
             case .split(let q, let k, let v):
                 // Interleave into [q | k | v] rows so both layouts share the code below.
                 for (linear, offset) in [(q, 0), (k, heads * d), (v, (heads + kvHeads) * d)] {
-                    try linear(h.pointer, rows: n, into: part.pointer)
+                    linear(h.pointer, rows: n, into: part.pointer)
                     let width = linear.outputSize
                     for r in 0..<n {
                         (qkv.pointer + r * qkvWidth + offset).update(from: part.pointer + r * width, count: width)
@@ -137,14 +137,14 @@ public struct Phi2Model: CausalLanguageModel {
                 queries: qkv.pointer, queryStride: qkvWidth, rows: n, start: start,
                 cache: cache, layer: index, heads: heads, output: attended.pointer
             )
-            try layer.attention.dense(attended.pointer, rows: n, into: attentionOut.pointer)
-            try layer.mlp.fc1(h.pointer, rows: n, into: up.pointer)
+            layer.attention.dense(attended.pointer, rows: n, into: attentionOut.pointer)
+            layer.mlp.fc1(h.pointer, rows: n, into: up.pointer)
             Activation.geluTanh(up.pointer, count: n * inter)
-            try layer.mlp.fc2(up.pointer, rows: n, into: h.pointer)
+            layer.mlp.fc2(up.pointer, rows: n, into: h.pointer)
             x.add(attentionOut)
             x.add(h)
         }
         cache.commit(n)
-        return try LogitsHead.logits(x, rows: n, hidden: hidden, selection: logits, norm: finalNorm, lmHead: lmHead)
+        return LogitsHead.logits(x, rows: n, hidden: hidden, selection: logits, norm: finalNorm, lmHead: lmHead)
     }
 }

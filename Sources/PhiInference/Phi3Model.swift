@@ -46,7 +46,7 @@ public struct Phi3Model: CausalLanguageModel {
         let hidden = config.hiddenSize
         let d = config.headDimension
         let qkvRows = (config.headCount + 2 * config.kvHeadCount) * d
-        let embeddingWeight = try tensors.required("token_embd.weight", shape: [hidden, config.vocabularySize])
+        let embeddingWeight = try tensors.matrix("token_embd.weight", input: hidden, output: config.vocabularySize)
         embedding = Embedding(weight: embeddingWeight)
         var layers: [Phi3DecoderLayer] = []
         for i in 0..<config.layerCount {
@@ -54,13 +54,13 @@ public struct Phi3Model: CausalLanguageModel {
             layers.append(Phi3DecoderLayer(
                 inputNorm: RMSNorm(weight: try tensors.vector(p + "attn_norm.weight", count: hidden), epsilon: config.normEpsilon),
                 attention: Phi3Attention(
-                    qkv: Linear(weight: try tensors.required(p + "attn_qkv.weight", shape: [hidden, qkvRows]), bias: nil),
-                    output: Linear(weight: try tensors.required(p + "attn_output.weight", shape: [config.headCount * d, hidden]), bias: nil)
+                    qkv: Linear(weight: try tensors.matrix(p + "attn_qkv.weight", input: hidden, output: qkvRows), bias: nil),
+                    output: Linear(weight: try tensors.matrix(p + "attn_output.weight", input: config.headCount * d, output: hidden), bias: nil)
                 ),
                 postAttentionNorm: RMSNorm(weight: try tensors.vector(p + "ffn_norm.weight", count: hidden), epsilon: config.normEpsilon),
                 mlp: Phi3MLP(
-                    gateUp: Linear(weight: try tensors.required(p + "ffn_up.weight", shape: [hidden, 2 * config.intermediateSize]), bias: nil),
-                    down: Linear(weight: try tensors.required(p + "ffn_down.weight", shape: [config.intermediateSize, hidden]), bias: nil)
+                    gateUp: Linear(weight: try tensors.matrix(p + "ffn_up.weight", input: hidden, output: 2 * config.intermediateSize), bias: nil),
+                    down: Linear(weight: try tensors.matrix(p + "ffn_down.weight", input: config.intermediateSize, output: hidden), bias: nil)
                 )
             ))
         }
@@ -69,7 +69,7 @@ public struct Phi3Model: CausalLanguageModel {
         if config.tieWordEmbeddings {
             lmHead = Linear(weight: embeddingWeight, bias: nil)
         } else {
-            lmHead = Linear(weight: try tensors.required("output.weight", shape: [hidden, config.vocabularySize]), bias: nil)
+            lmHead = Linear(weight: try tensors.matrix("output.weight", input: hidden, output: config.vocabularySize), bias: nil)
         }
         if let longRoPE = config.longRoPE {
             shortRope = RotaryEmbedding(dimension: config.ropeDimension, theta: config.ropeTheta,
@@ -111,7 +111,7 @@ public struct Phi3Model: CausalLanguageModel {
         try embedding.lookup(tokens, into: x.pointer)
         for (index, layer) in layers.enumerated() {
             layer.inputNorm(x.pointer, rows: n, into: h.pointer)
-            try layer.attention.qkv(h.pointer, rows: n, into: qkv.pointer)
+            layer.attention.qkv(h.pointer, rows: n, into: qkv.pointer)
             for i in 0..<n {
                 let row = qkv.pointer + i * qkvWidth
                 rope.apply(row, heads: heads, headDimension: d, position: start + i)
@@ -125,21 +125,21 @@ public struct Phi3Model: CausalLanguageModel {
                 queries: qkv.pointer, queryStride: qkvWidth, rows: n, start: start,
                 cache: cache, layer: index, heads: heads, output: attended.pointer
             )
-            try layer.attention.output(attended.pointer, rows: n, into: h.pointer)
+            layer.attention.output(attended.pointer, rows: n, into: h.pointer)
             x.add(h)
 
             layer.postAttentionNorm(x.pointer, rows: n, into: h.pointer)
-            try layer.mlp.gateUp(h.pointer, rows: n, into: gateUp.pointer)
+            layer.mlp.gateUp(h.pointer, rows: n, into: gateUp.pointer)
             for r in 0..<n {
                 let gate = gateUp.pointer + r * 2 * inter
                 let up = gate + inter
                 let out = activated.pointer + r * inter
                 for i in 0..<inter { out[i] = Activation.silu(gate[i]) * up[i] }
             }
-            try layer.mlp.down(activated.pointer, rows: n, into: h.pointer)
+            layer.mlp.down(activated.pointer, rows: n, into: h.pointer)
             x.add(h)
         }
         cache.commit(n)
-        return try LogitsHead.logits(x, rows: n, hidden: hidden, selection: logits, norm: norm, lmHead: lmHead)
+        return LogitsHead.logits(x, rows: n, hidden: hidden, selection: logits, norm: norm, lmHead: lmHead)
     }
 }

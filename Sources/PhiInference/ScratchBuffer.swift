@@ -37,13 +37,13 @@ enum LogitsHead {
     static func logits(
         _ x: ScratchBuffer, rows n: Int, hidden: Int, selection: LogitPositions, norm: some RowNormalization,
         lmHead: Linear
-    ) throws(PhiInferenceError) -> [Float] {
+    ) -> [Float] {
         let first = selection == .last ? n - 1 : 0
         let rows = n - first
         let normed = ScratchBuffer(count: rows * hidden)
         norm(x.pointer + first * hidden, rows: rows, into: normed.pointer)
         let out = ScratchBuffer(count: rows * lmHead.outputSize)
-        try lmHead(normed.pointer, rows: rows, into: out.pointer)
+        lmHead(normed.pointer, rows: rows, into: out.pointer)
         return out.array
     }
 }
