@@ -78,8 +78,8 @@ struct GGUFParser {
         // Each metadata entry takes at least 13 bytes, each tensor info at least 32: bound counts by the file.
         guard kvCount <= UInt64(remaining / 13) else {
             throw error(
-                .invalidValue, nil,
-                "metadata count \(kvCount) cannot fit in the \(remaining) bytes left (at most \(remaining / 13))")
+                .truncated, nil,
+                "truncated: metadata count \(kvCount) cannot fit in the \(remaining) bytes left (at most \(remaining / 13))")
         }
         var metadata: [String: GGUFValue] = [:]
         var keys: [String] = []
@@ -112,8 +112,8 @@ struct GGUFParser {
 
         guard tensorCount <= UInt64(remaining / 32) else {
             throw error(
-                .invalidValue, nil,
-                "tensor count \(tensorCount) cannot fit in the \(remaining) bytes left (at most \(remaining / 32))")
+                .truncated, nil,
+                "truncated: tensor count \(tensorCount) cannot fit in the \(remaining) bytes left (at most \(remaining / 32))")
         }
         var tensors: [GGUFTensorInfo] = []
         tensors.reserveCapacity(Int(tensorCount))
