@@ -17,6 +17,11 @@ public struct StopStringMatcher: Sendable {
     public struct Step: Sendable, Equatable {
         public var text: String
         public var isStopped: Bool
+
+        public init(text: String, isStopped: Bool) {
+            self.text = text
+            self.isStopped = isStopped
+        }
     }
 
     public mutating func append(_ piece: String) -> Step {
