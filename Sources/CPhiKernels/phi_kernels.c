@@ -115,6 +115,8 @@ int phi_simd_active(void) {
     return s && __atomic_load_n(&simd_enabled, __ATOMIC_RELAXED);
 }
 
+int phi_simd_enabled(void) { return __atomic_load_n(&simd_enabled, __ATOMIC_RELAXED); }
+
 int phi_set_simd_enabled(int enabled) {
     return __atomic_exchange_n(&simd_enabled, enabled ? 1 : 0, __ATOMIC_RELAXED);
 }

@@ -41,6 +41,16 @@ public enum Dequantizer {
         GGMLType.allCases.filter(\.isSupportedForCompute).map(\.name).joined(separator: ", ")
     }
 
+    /// Whether the AVX2/F16C kernels may be used (default true; they run only where the CPU and OS support them).
+    /// Both paths produce identical bits; switching is process-wide and meant for tests and benchmarks.
+    public static var isSIMDEnabled: Bool {
+        get { phi_simd_enabled() != 0 }
+        set { _ = phi_set_simd_enabled(newValue ? 1 : 0) }
+    }
+
+    /// Whether the AVX2/F16C kernels are in use now.
+    public static var isSIMDActive: Bool { phi_simd_active() != 0 }
+
     /// Unchecked fast path for callers that validated type and sizes (WeightMatrix).
     static func dequantizeUnchecked(type: GGMLType, from src: UnsafeRawPointer, count: Int, into dst: UnsafeMutablePointer<Float>) {
         let status = phi_dequantize_row(type.rawValue, src, dst, Int64(count))

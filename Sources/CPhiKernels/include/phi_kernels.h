@@ -48,6 +48,8 @@ size_t phi_row_size(uint32_t type, int64_t n);
 /// Uses the AVX2/F16C paths when the CPU and OS support them (the default); 0 forces the portable scalar code.
 /// Both paths produce identical bits. Returns the previous setting.
 int phi_set_simd_enabled(int enabled);
+/// The current setting of `phi_set_simd_enabled`.
+int phi_simd_enabled(void);
 /// 1 when the AVX2 + FMA + F16C paths are available and enabled.
 int phi_simd_active(void);
 
