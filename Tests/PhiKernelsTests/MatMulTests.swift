@@ -163,3 +163,18 @@ struct HalfConversionTests {
         #expect(HalfConversion.floats(fromF16: [0x3C00, 0x4000]) == [1, 2])
     }
 }
+
+@Suite("Vector helpers")
+struct VectorMathTests {
+    @Test(arguments: [0, 1, 7, 8, 9, 33])
+    func dotAndAxpyMatchNaiveLoops(n: Int) {
+        let a = (0..<n).map { Float($0) * 0.5 - 3 }
+        let b = (0..<n).map { Float(n - $0) * 0.25 }
+        let expected = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let dot = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { VectorMath.dot(pa, $0) } }
+        #expect(abs(Double(dot) - expected) <= 1e-5 * max(1, abs(expected)))
+        var y = b
+        a.withUnsafeBufferPointer { pa in y.withUnsafeMutableBufferPointer { VectorMath.axpy(2, pa, $0) } }
+        #expect(y == zip(a, b).map { 2 * $0 + $1 })
+    }
+}
