@@ -17,6 +17,10 @@ public enum PhiInferenceError: Error, Equatable, Sendable, CustomStringConvertib
     case invalidTokenID(Int, vocabularySize: Int)
     /// Generation parameters out of range.
     case invalidParameter(name: String, reason: String)
+    /// The engine's request queue is full (the server answers 429).
+    case queueFull(capacity: Int)
+    /// The engine was shut down.
+    case engineStopped
     /// The operation was cancelled.
     case cancelled
 
@@ -36,6 +40,10 @@ public enum PhiInferenceError: Error, Equatable, Sendable, CustomStringConvertib
             return "token id \(id) is outside the vocabulary (0..<\(vocabularySize))"
         case .invalidParameter(let name, let reason):
             return "\(name): \(reason)"
+        case .queueFull(let capacity):
+            return "the model is busy: \(capacity) requests are already waiting"
+        case .engineStopped:
+            return "the inference engine has stopped"
         case .cancelled:
             return "cancelled"
         }
