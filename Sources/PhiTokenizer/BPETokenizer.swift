@@ -277,3 +277,15 @@ public final class BPETokenizer: Tokenizer {
         out.append(contentsOf: merger.apply(symbols))
     }
 }
+
+extension BPETokenizer {
+    /// One line for `phigate model inspect`: kind, pre-tokenizer and size.
+    public var summary: String {
+        let kind: String
+        switch definition.model {
+        case let .byteLevel(pre): kind = "byte-level BPE (\(pre.rawValue) pre-tokenizer)"
+        case .sentencePiece: kind = "SentencePiece BPE with byte fallback"
+        }
+        return "\(kind), \(vocabularySize) tokens, \(definition.addedTokens.count) added tokens"
+    }
+}

@@ -123,3 +123,10 @@ import PhiTokenizer
         }
     }
 }
+
+@Suite struct TokenizerSummaryTests {
+    @Test func summariesNameTheKind() throws {
+        #expect(try Fixtures.tokenizer("phi2-gguf").summary == "byte-level BPE (gpt2 pre-tokenizer), 51200 tokens, 39 added tokens")
+        #expect(try Fixtures.tokenizer("phi3-gguf").summary.hasPrefix("SentencePiece BPE with byte fallback, 32064 tokens"))
+    }
+}
