@@ -14,73 +14,85 @@ extension BPETokenizer {
 
     /// The tokenizer of a `tokenizer.json` file and an optional `tokenizer_config.json`.
     public convenience init(tokenizerJSON: URL, config: URL? = nil) throws(TokenizerError) {
-        let json = try Self.jsonObject(at: tokenizerJSON)
-        let configJSON = try config.map { url throws(TokenizerError) in try Self.jsonObject(at: url) }
+        let json = try Self.jsonValue(at: tokenizerJSON)
+        let configJSON = try config.map { url throws(TokenizerError) in try Self.jsonValue(at: url) }
         try self.init(Self.definition(tokenizerJSON: json, config: configJSON, path: tokenizerJSON.path))
     }
 
-    static func jsonObject(at url: URL) throws(TokenizerError) -> [String: Any] {
+    /// The definition described by the text of a `tokenizer.json` and optionally a `tokenizer_config.json`.
+    public static func definition(
+        tokenizerJSON: String, config: String? = nil
+    ) throws(TokenizerError) -> TokenizerDefinition {
+        let json = try jsonValue(Array(tokenizerJSON.utf8), path: "tokenizer.json")
+        let configJSON = try config.map { text throws(TokenizerError) in
+            try jsonValue(Array(text.utf8), path: "tokenizer_config.json")
+        }
+        return try definition(tokenizerJSON: json, config: configJSON, path: "tokenizer.json")
+    }
+
+    static func jsonValue(at url: URL) throws(TokenizerError) -> JSONValue {
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
             throw .invalidFile(path: url.path, reason: "cannot read: \(error.localizedDescription)")
         }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw .invalidFile(path: url.path, reason: "not valid JSON")
-        }
-        guard let dict = object as? [String: Any] else {
-            throw .invalidFile(path: url.path, reason: "expected a JSON object at the top level")
-        }
-        return dict
+        return try jsonValue([UInt8](data), path: url.path)
     }
 
-    /// The definition described by parsed `tokenizer.json` / `tokenizer_config.json` objects.
+    static func jsonValue(_ bytes: [UInt8], path: String) throws(TokenizerError) -> JSONValue {
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(bytes)
+        } catch {
+            throw .invalidFile(path: path, reason: "invalid JSON at byte \(error.offset): \(error.reason)")
+        }
+        guard value.members != nil else { throw .invalidFile(path: path, reason: "expected a JSON object") }
+        return value
+    }
+
     static func definition(
-        tokenizerJSON json: [String: Any], config: [String: Any]?, path: String
+        tokenizerJSON json: JSONValue, config: JSONValue?, path: String
     ) throws(TokenizerError) -> TokenizerDefinition {
         func invalid(_ key: String, _ reason: String) -> TokenizerError {
             .invalidValue(source: path, key: key, reason: reason)
         }
-        guard let modelJSON = json["model"] as? [String: Any] else { throw invalid("model", "missing object") }
-        guard (modelJSON["type"] as? String) == "BPE" else {
-            throw .unsupported(source: path, what: "model.type '\(modelJSON["type"] ?? "none")' (expected BPE)")
+        guard let modelJSON = json["model"], modelJSON.members != nil else { throw invalid("model", "missing object") }
+        guard modelJSON["type"]?.string == "BPE" else {
+            throw .unsupported(source: path, what: "model.type '\(modelJSON["type"]?.string ?? "none")' (expected BPE)")
         }
-        guard let vocab = modelJSON["vocab"] as? [String: Any] else { throw invalid("model.vocab", "missing object") }
-        let addedJSON = json["added_tokens"] as? [[String: Any]] ?? []
+        guard let vocab = modelJSON["vocab"]?.members else { throw invalid("model.vocab", "missing object") }
 
         var maxId = -1
         var entries: [(String, Int)] = []
         entries.reserveCapacity(vocab.count)
         for (piece, value) in vocab {
-            guard let id = (value as? NSNumber)?.intValue, id >= 0 else {
+            guard let id = value.int, id >= 0, id < Int(Int32.max) else {
                 throw invalid("model.vocab['\(piece)']", "expected a non-negative integer id")
             }
             entries.append((piece, id))
             maxId = max(maxId, id)
         }
         var added: [AddedToken] = []
-        for (i, token) in addedJSON.enumerated() {
-            guard let id = (token["id"] as? NSNumber)?.intValue, id >= 0, let content = token["content"] as? String else {
+        for (i, token) in (json["added_tokens"]?.array ?? []).enumerated() {
+            guard let id = token["id"]?.int, id >= 0, id < Int(Int32.max), let content = token["content"]?.string else {
                 throw invalid("added_tokens[\(i)]", "expected 'id' and 'content'")
             }
             added.append(AddedToken(
-                id: Int32(id), content: content, isSpecial: token["special"] as? Bool ?? false,
-                stripsLeft: token["lstrip"] as? Bool ?? false, stripsRight: token["rstrip"] as? Bool ?? false))
+                id: Int32(id), content: content, isSpecial: token["special"]?.bool ?? false,
+                stripsLeft: token["lstrip"]?.bool ?? false, stripsRight: token["rstrip"]?.bool ?? false))
             maxId = max(maxId, id)
         }
-        guard maxId >= 0, maxId < Int(Int32.max) else { throw invalid("model.vocab", "empty vocabulary") }
+        guard maxId >= 0 else { throw invalid("model.vocab", "empty vocabulary") }
         var pieces = [String](repeating: "", count: maxId + 1)
         var types = [TokenType](repeating: .unused, count: maxId + 1)
+        var idsByPiece: [[UInt8]: Int32] = [:]
         for (piece, id) in entries {
             pieces[id] = piece
             types[id] = .normal
+            idsByPiece[Array(piece.utf8)] = Int32(id)
         }
-        let byteFallback = modelJSON["byte_fallback"] as? Bool ?? false
-        if byteFallback {
+        if modelJSON["byte_fallback"]?.bool ?? false {
             for (i, piece) in pieces.enumerated() where types[i] == .normal && Self.byteValue(ofPiece: piece) != nil {
                 types[i] = .byte
             }
@@ -92,12 +104,12 @@ extension BPETokenizer {
 
         // Merges: ["a b", …] (tokenizers < 0.20) or [["a", "b"], …].
         var merges: [MergeRule] = []
-        if let list = modelJSON["merges"] as? [Any] {
+        if let list = modelJSON["merges"]?.array {
             merges.reserveCapacity(list.count)
             for (i, item) in list.enumerated() {
-                if let pair = item as? [String], pair.count == 2 {
-                    merges.append(MergeRule(left: pair[0], right: pair[1]))
-                } else if let line = item as? String {
+                if let pair = item.array, pair.count == 2, let l = pair[0].string, let r = pair[1].string {
+                    merges.append(MergeRule(left: l, right: r))
+                } else if let line = item.string {
                     let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
                     guard parts.count == 2 else { throw invalid("model.merges[\(i)]", "expected 'left right'") }
                     merges.append(MergeRule(left: String(parts[0]), right: String(parts[1])))
@@ -109,80 +121,73 @@ extension BPETokenizer {
 
         let (model, spacePrefix) = try Self.modelKind(json, path: path)
 
-        func tokenId(of value: Any?) -> Int32? {
-            let content: String? = (value as? String) ?? ((value as? [String: Any])?["content"] as? String)
-            guard let content else { return nil }
-            if let token = added.first(where: { $0.content == content }) { return token.id }
-            if let id = vocab[content] as? NSNumber { return Int32(id.intValue) }
-            return nil
+        func tokenId(of value: JSONValue?) -> Int32? {
+            guard let content = value?.string ?? value?["content"]?.string else { return nil }
+            let bytes = Array(content.utf8)
+            if let token = added.first(where: { Array($0.content.utf8) == bytes }) { return token.id }
+            return idsByPiece[bytes]
         }
         var bos = tokenId(of: config?["bos_token"])
         let eos = tokenId(of: config?["eos_token"])
-        var addsBOS = config?["add_bos_token"] as? Bool
-        if let processor = json["post_processor"] as? [String: Any], processor["type"] as? String == "TemplateProcessing",
-            let single = processor["single"] as? [[String: Any]], let first = single.first,
-            let special = first["SpecialToken"] as? [String: Any], let name = special["id"] as? String
+        var addsBOS = config?["add_bos_token"]?.bool
+        if let processor = json["post_processor"], processor["type"]?.string == "TemplateProcessing",
+            let first = processor["single"]?.array?.first, let name = first["SpecialToken"]?["id"]?.string
         {
             addsBOS = addsBOS ?? true
-            bos = bos ?? tokenId(of: name)
+            bos = bos ?? tokenId(of: .string(name))
         }
-        if let id = (modelJSON["unk_token"] as? String).flatMap({ tokenId(of: $0) }), types[Int(id)] == .normal {
-            types[Int(id)] = .unknown
-        }
+        let unknown = tokenId(of: modelJSON["unk_token"])
+        if let id = unknown, types[Int(id)] == .normal { types[Int(id)] = .unknown }
 
-        var chatTemplate: String? = config?["chat_template"] as? String
-        if chatTemplate == nil, let list = config?["chat_template"] as? [[String: Any]] {
-            chatTemplate = (list.first { $0["name"] as? String == "default" } ?? list.first)?["template"] as? String
+        var chatTemplate = config?["chat_template"]?.string
+        if chatTemplate == nil, let list = config?["chat_template"]?.array {
+            chatTemplate = (list.first { $0["name"]?.string == "default" } ?? list.first)?["template"]?.string
         }
         return TokenizerDefinition(
             model: model, pieces: pieces, types: types, merges: merges, addedTokens: added,
-            bosTokenId: bos, eosTokenId: eos,
-            unknownTokenId: (modelJSON["unk_token"] as? String).flatMap { tokenId(of: $0) },
+            bosTokenId: bos, eosTokenId: eos, unknownTokenId: unknown,
             paddingTokenId: tokenId(of: config?["pad_token"]),
-            addsBOS: addsBOS ?? false, addsEOS: config?["add_eos_token"] as? Bool ?? false,
+            addsBOS: addsBOS ?? false, addsEOS: config?["add_eos_token"]?.bool ?? false,
             spacePrefix: spacePrefix, chatTemplate: chatTemplate)
     }
 
     /// Byte-level (with its split pattern) or SentencePiece, from the normalizer / pre-tokenizer / decoder.
     private static func modelKind(
-        _ json: [String: Any], path: String
+        _ json: JSONValue, path: String
     ) throws(TokenizerError) -> (TokenizerDefinition.Model, TokenizerDefinition.SpacePrefix) {
-        func flatten(_ value: Any?, _ listKey: String) -> [[String: Any]] {
-            guard let dict = value as? [String: Any] else { return [] }
-            if dict["type"] as? String == "Sequence", let items = dict[listKey] as? [[String: Any]] {
+        func flatten(_ value: JSONValue?, _ listKey: String) -> [JSONValue] {
+            guard let value, value.members != nil else { return [] }
+            if value["type"]?.string == "Sequence", let items = value[listKey]?.array {
                 return items.flatMap { flatten($0, listKey) }
             }
-            return [dict]
+            return [value]
         }
         let pre = flatten(json["pre_tokenizer"], "pretokenizers")
         let normalizers = flatten(json["normalizer"], "normalizers")
         let decoders = flatten(json["decoder"], "decoders")
+        func has(_ steps: [JSONValue], _ type: String) -> Bool { steps.contains { $0["type"]?.string == type } }
 
-        for step in pre where step["type"] as? String == "Split" {
-            let pattern = ((step["pattern"] as? [String: Any])?["Regex"] as? String) ?? ""
+        for step in pre where step["type"]?.string == "Split" {
+            let pattern = step["pattern"]?["Regex"]?.string ?? step["pattern"]?["String"]?.string ?? ""
             if pattern.contains("\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}") { return (.byteLevel(.o200k), .none) }
             throw .unsupported(source: path, what: "pre_tokenizer Split pattern '\(pattern)'")
         }
-        if pre.contains(where: { $0["type"] as? String == "ByteLevel" })
-            || decoders.contains(where: { $0["type"] as? String == "ByteLevel" })
-        {
-            return (.byteLevel(.gpt2), .none)
-        }
-        if let metaspace = pre.first(where: { $0["type"] as? String == "Metaspace" }) {
-            switch metaspace["prepend_scheme"] as? String {
+        if has(pre, "ByteLevel") || has(decoders, "ByteLevel") { return (.byteLevel(.gpt2), .none) }
+        if let metaspace = pre.first(where: { $0["type"]?.string == "Metaspace" }) {
+            switch metaspace["prepend_scheme"]?.string {
             case "first": return (.sentencePiece, .first)
             case "never": return (.sentencePiece, .none)
             case "always": return (.sentencePiece, .always)
-            default: return (.sentencePiece, (metaspace["add_prefix_space"] as? Bool ?? true) ? .always : .none)
+            default: return (.sentencePiece, (metaspace["add_prefix_space"]?.bool ?? true) ? .always : .none)
             }
         }
         let prepends = normalizers.contains {
-            $0["type"] as? String == "Prepend" && $0["prepend"] as? String == "\u{2581}"
+            $0["type"]?.string == "Prepend" && $0["prepend"]?.string == "\u{2581}"
         }
         let replacesSpace = normalizers.contains {
-            $0["type"] as? String == "Replace" && $0["content"] as? String == "\u{2581}"
+            $0["type"]?.string == "Replace" && $0["content"]?.string == "\u{2581}"
         }
-        if prepends || replacesSpace || decoders.contains(where: { $0["type"] as? String == "ByteFallback" }) {
+        if prepends || replacesSpace || has(decoders, "ByteFallback") {
             return (.sentencePiece, prepends ? .always : .none)
         }
         throw .unsupported(source: path, what: "tokenizer layout (neither byte-level nor SentencePiece BPE)")

@@ -7,7 +7,8 @@ import Synchronization
 /// one with `BPETokenizer(tokenizerJSON:)` / `BPETokenizer(gguf:)`.
 public final class BPETokenizer: Tokenizer {
     public let definition: TokenizerDefinition
-    private let pieceIds: [String: Int32]
+    /// Piece → id keyed by UTF-8 bytes: `String` keys would merge canonically equivalent pieces.
+    private let pieceIds: [[UInt8]: Int32]
     private let merger: BPEMerger
     private let splitter: AddedTokenSplitter
     /// Byte-level: the id of the one-character token of each byte. SentencePiece: `<0xNN>` ids.
@@ -46,10 +47,10 @@ public final class BPETokenizer: Tokenizer {
         }
         self.definition = definition
 
-        var ids: [String: Int32] = [:]
+        var ids: [[UInt8]: Int32] = [:]
         ids.reserveCapacity(definition.pieces.count)
-        for (i, piece) in definition.pieces.enumerated() where ids[piece] == nil {
-            ids[piece] = Int32(i)
+        for (i, piece) in definition.pieces.enumerated() where ids[Array(piece.utf8)] == nil {
+            ids[Array(piece.utf8)] = Int32(i)
         }
         pieceIds = ids
         splitter = AddedTokenSplitter(definition.addedTokens)
@@ -62,7 +63,9 @@ public final class BPETokenizer: Tokenizer {
         var merger = BPEMerger()
         if let merges = definition.merges {
             for (rank, rule) in merges.enumerated() {
-                guard let l = ids[rule.left], let r = ids[rule.right], let m = ids[rule.left + rule.right] else {
+                let left = Array(rule.left.utf8)
+                let right = Array(rule.right.utf8)
+                guard let l = ids[left], let r = ids[right], let m = ids[left + right] else {
                     continue
                 }
                 merger.add(left: l, right: r, result: m, priority: Float(rank))
@@ -70,14 +73,10 @@ public final class BPETokenizer: Tokenizer {
         } else if let scores = definition.scores {
             // SentencePiece BPE: any two pieces whose concatenation is a piece merge, best score first.
             for (i, piece) in definition.pieces.enumerated() where isMergeable(Int32(i)) {
-                let scalars = Array(piece.unicodeScalars)
-                guard scalars.count > 1 else { continue }
-                for cut in 1..<scalars.count {
-                    var left = String.UnicodeScalarView()
-                    left.append(contentsOf: scalars[..<cut])
-                    var right = String.UnicodeScalarView()
-                    right.append(contentsOf: scalars[cut...])
-                    guard let l = ids[String(left)], let r = ids[String(right)],
+                let bytes = Array(piece.utf8)
+                guard bytes.count > 1 else { continue }
+                for cut in 1..<bytes.count where bytes[cut] & 0xC0 != 0x80 {
+                    guard let l = ids[Array(bytes[..<cut])], let r = ids[Array(bytes[cut...])],
                         isMergeable(l), isMergeable(r)
                     else { continue }
                     merger.add(left: l, right: r, result: Int32(i), priority: -scores[i])
@@ -91,12 +90,12 @@ public final class BPETokenizer: Tokenizer {
         switch definition.model {
         case .byteLevel:
             for b in 0..<256 {
-                byteIds[b] = ids[String(ByteLevel.byteToScalar[b])]
+                byteIds[b] = ids[Array(String(ByteLevel.byteToScalar[b]).utf8)]
             }
         case .sentencePiece:
             for b in 0..<256 {
                 let hex = String(b, radix: 16, uppercase: true)
-                byteIds[b] = ids["<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"]
+                byteIds[b] = ids[Array(("<0x" + (hex.count == 1 ? "0" + hex : hex) + ">").utf8)]
             }
             for (i, piece) in definition.pieces.enumerated() where isMergeable(Int32(i)) {
                 let scalars = piece.unicodeScalars
@@ -112,7 +111,7 @@ public final class BPETokenizer: Tokenizer {
         if let e = definition.eosTokenId { eos.insert(e) }
         eos.formUnion(definition.endOfTurnTokenIds)
         for name in ["<|end|>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<end_of_turn>"] {
-            if let id = ids[name], types[Int(id)] == .control || types[Int(id)] == .userDefined {
+            if let id = ids[Array(name.utf8)], types[Int(id)] == .control || types[Int(id)] == .userDefined {
                 eos.insert(id)
             }
         }
@@ -145,7 +144,7 @@ public final class BPETokenizer: Tokenizer {
         return definition.pieces[Int(id)]
     }
 
-    public func tokenId(forPiece piece: String) -> Int32? { pieceIds[piece] }
+    public func tokenId(forPiece piece: String) -> Int32? { pieceIds[Array(piece.utf8)] }
 
     public func tokenType(_ id: Int32) -> TokenType? {
         guard id >= 0, Int(id) < definition.types.count else { return nil }
@@ -276,5 +275,17 @@ public final class BPETokenizer: Tokenizer {
         if spacePrefix { append("\u{2581}") }
         for s in text { append(s == " " ? "\u{2581}" : s) }
         out.append(contentsOf: merger.apply(symbols))
+    }
+}
+
+extension BPETokenizer {
+    /// One line for `phigate model inspect`: kind, pre-tokenizer and size.
+    public var summary: String {
+        let kind: String
+        switch definition.model {
+        case let .byteLevel(pre): kind = "byte-level BPE (\(pre.rawValue) pre-tokenizer)"
+        case .sentencePiece: kind = "SentencePiece BPE with byte fallback"
+        }
+        return "\(kind), \(vocabularySize) tokens, \(definition.addedTokens.count) added tokens"
     }
 }
