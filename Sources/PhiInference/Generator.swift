@@ -72,7 +72,7 @@ public final class Generator {
     private let cache: KVCache
     private var sampler: TokenSampler
     private var stopMatcher: StopStringMatcher
-    private var textBytes = TextAssembler()
+    private var detokenizer: StreamingDetokenizer?
     private let stopTokenIDs: Set<Int>
     private var pendingLogits: [Float]?
     private var generated: [Int] = []
@@ -83,8 +83,8 @@ public final class Generator {
 
     /// Prepares generation; the prompt pass runs on the first `next()`.
     /// - Parameters:
-    ///   - tokenizer: decodes text pieces and gives the ids to mask; without one, pieces are empty and only
-    ///     ids ≥ the tokenizer-less vocabulary are unmasked.
+    ///   - tokenizer: decodes text pieces (`StreamingDetokenizer`) and gives the padding ids to mask and the
+    ///     end-of-turn ids; without one, pieces are empty and nothing is masked.
     ///   - cache: reuse a cache (its positions come before the prompt); a fresh one by default.
     public init(
         model: LoadedModel, tokenizer: (any Tokenizer)?, promptTokens: [Int], parameters: GenerationParameters,
@@ -120,7 +120,7 @@ public final class Generator {
             if let tokenizer { stops.formUnion(tokenizer.eosTokenIds.map(Int.init)) }
         }
         stopTokenIDs = stops
-        textBytes.stripsLeadingSpace = tokenizer?.stripsLeadingSpaceOnDecode ?? false
+        detokenizer = tokenizer.map { StreamingDetokenizer(tokenizer: $0) }
     }
 
     /// Generated ids so far.
@@ -150,10 +150,7 @@ public final class Generator {
         }
         sampler.accept(choice.id)
         generated.append(choice.id)
-        var piece = ""
-        if let tokenizer {
-            piece = textBytes.append(tokenizer.tokenBytes(Int32(clamping: choice.id), skipSpecialTokens: true))
-        }
+        let piece = detokenizer?.append(Int32(clamping: choice.id)) ?? ""
         let step = stopMatcher.append(piece)
         var token = GeneratedToken(id: choice.id, text: step.text, logprob: choice.logprob, topLogprobs: choice.topLogprobs)
         if step.isStopped {
@@ -200,56 +197,9 @@ public final class Generator {
     }
 
     private func flushText() -> String {
-        let rest = textBytes.flush()
+        let rest = detokenizer?.finish() ?? ""
         var text = rest.isEmpty ? "" : stopMatcher.append(rest).text
         text += stopMatcher.flush()
         return text
-    }
-}
-
-/// Accumulates token bytes and releases the longest prefix that is complete UTF-8, so a character split over
-/// tokens is never emitted in halves.
-struct TextAssembler {
-    var stripsLeadingSpace = false
-    private var pending: [UInt8] = []
-    private var isAtStart = true
-
-    mutating func append(_ bytes: [UInt8]) -> String {
-        pending.append(contentsOf: bytes)
-        if isAtStart {
-            guard !pending.isEmpty else { return "" }
-            if stripsLeadingSpace, pending.first == 0x20 { pending.removeFirst() }
-            isAtStart = false
-        }
-        let complete = Self.completePrefixLength(pending)
-        let text = String(decoding: pending[..<complete], as: UTF8.self)
-        pending.removeFirst(complete)
-        return text
-    }
-
-    /// Whatever is left (an incomplete sequence becomes U+FFFD).
-    mutating func flush() -> String {
-        defer { pending.removeAll() }
-        return pending.isEmpty ? "" : String(decoding: pending, as: UTF8.self)
-    }
-
-    /// Length of `bytes` without a trailing incomplete UTF-8 sequence.
-    static func completePrefixLength(_ bytes: [UInt8]) -> Int {
-        var i = bytes.count - 1
-        var continuation = 0
-        while i >= 0, continuation < 3, bytes[i] & 0xC0 == 0x80 {
-            continuation += 1
-            i -= 1
-        }
-        guard i >= 0 else { return bytes.count }
-        let lead = bytes[i]
-        let needed: Int
-        switch lead {
-        case 0xC0...0xDF: needed = 1
-        case 0xE0...0xEF: needed = 2
-        case 0xF0...0xF7: needed = 3
-        default: return bytes.count
-        }
-        return continuation >= needed ? bytes.count : i
     }
 }

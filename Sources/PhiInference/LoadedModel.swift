@@ -62,12 +62,15 @@ public final class LoadedModel: Sendable {
             throw .invalidFile(file: path, reason: "no such file or folder")
         }
         progress?(LoadProgress(fraction: 0, stage: "opening"))
-        let loaded = isDirectory.boolValue ? try loadHuggingFace(folder: path) : try loadGGUF(path: path)
+        let loaded = isDirectory.boolValue
+            ? try loadHuggingFace(folder: path, progress: progress) : try loadGGUF(path: path, progress: progress)
         progress?(LoadProgress(fraction: 1, stage: "ready"))
         return loaded
     }
 
-    private static func loadGGUF(path: String) throws(PhiInferenceError) -> LoadedModel {
+    private static func loadGGUF(
+        path: String, progress: (@Sendable (LoadProgress) -> Void)?
+    ) throws(PhiInferenceError) -> LoadedModel {
         let file: GGUFFile
         do {
             file = try GGUFFile(url: URL(fileURLWithPath: path))
@@ -77,7 +80,7 @@ public final class LoadedModel: Sendable {
             throw .invalidFile(file: path, reason: "\(error)")
         }
         let config = try PhiModelConfig(gguf: file)
-        let model = try makeModel(config: config, tensors: GGUFTensorSource(file: file))
+        let model = try makeModel(config: config, tensors: GGUFTensorSource(file: file), progress: progress)
         var special = SpecialTokenIDs(bos: file.int("tokenizer.ggml.bos_token_id"))
         for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"] {
             if let id = file.int(key), !special.eos.contains(id) { special.eos.append(id) }
@@ -87,7 +90,9 @@ public final class LoadedModel: Sendable {
         )
     }
 
-    private static func loadHuggingFace(folder: String) throws(PhiInferenceError) -> LoadedModel {
+    private static func loadHuggingFace(
+        folder: String, progress: (@Sendable (LoadProgress) -> Void)?
+    ) throws(PhiInferenceError) -> LoadedModel {
         let configPath = folder + "/config.json"
         guard let configData = FileManager.default.contents(atPath: configPath) else {
             throw .invalidFile(file: configPath, reason: "missing or unreadable")
@@ -95,7 +100,7 @@ public final class LoadedModel: Sendable {
         let config = try PhiModelConfig(huggingFaceConfig: configData, source: configPath)
         let checkpoint = try SafetensorsCheckpoint(folder: folder)
         let source = SafetensorsTensorSource(checkpoint: checkpoint, architecture: config.architecture, sourceName: folder)
-        let model = try makeModel(config: config, tensors: source)
+        let model = try makeModel(config: config, tensors: source, progress: progress)
         var special = try specialTokenIDs(json: configData, source: configPath)
         let generationPath = folder + "/generation_config.json"
         if let data = FileManager.default.contents(atPath: generationPath) {
@@ -109,10 +114,23 @@ public final class LoadedModel: Sendable {
         )
     }
 
-    static func makeModel(config: PhiModelConfig, tensors: some ModelTensorSource) throws(PhiInferenceError) -> any CausalLanguageModel {
+    /// Builds the model; reports one progress step per layer (after touching the layer's weight pages, so a
+    /// cold file is read from disk here rather than during the first request).
+    static func makeModel(
+        config: PhiModelConfig, tensors: some ModelTensorSource, progress: (@Sendable (LoadProgress) -> Void)? = nil
+    ) throws(PhiInferenceError) -> any CausalLanguageModel {
+        progress?(LoadProgress(fraction: 0.05, stage: "configuration"))
+        let onLayer: (Int) -> Void = { layer in
+            guard let progress else { return }
+            for suffix in ["attn_qkv", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_down"] {
+                if let tensor = tensors.tensor("blk.\(layer).\(suffix).weight") { tensor.touchPages() }
+            }
+            let fraction = 0.05 + 0.9 * Double(layer + 1) / Double(config.layerCount)
+            progress(LoadProgress(fraction: fraction, stage: "layer \(layer + 1)/\(config.layerCount)"))
+        }
         switch config.architecture {
-        case .phi2: try Phi2Model(config: config, tensors: tensors)
-        case .phi3: try Phi3Model(config: config, tensors: tensors)
+        case .phi2: return try Phi2Model(config: config, tensors: tensors, onLayer: onLayer)
+        case .phi3: return try Phi3Model(config: config, tensors: tensors, onLayer: onLayer)
         }
     }
 

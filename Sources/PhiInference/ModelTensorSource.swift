@@ -32,6 +32,18 @@ struct TensorView: @unchecked Sendable {
         }
     }
 
+    /// Reads one byte per page so the mapping is resident (used while loading, for an honest progress line).
+    func touchPages() {
+        guard let base = bytes.baseAddress else { return }
+        var sum: UInt8 = 0
+        var offset = 0
+        while offset < bytes.count {
+            sum &+= base.load(fromByteOffset: offset, as: UInt8.self)
+            offset += 4096
+        }
+        withExtendedLifetime(sum) {}
+    }
+
     /// A `WeightMatrix` view (rows = `shape[1]`, columns = `shape[0]`) without copying.
     func matrix(source: String) throws(PhiInferenceError) -> WeightMatrix {
         do {

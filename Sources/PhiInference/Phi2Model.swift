@@ -35,7 +35,9 @@ public struct Phi2Model: CausalLanguageModel {
     let lmHead: Linear
     let rope: RotaryEmbedding
 
-    init(config: PhiModelConfig, tensors: some ModelTensorSource) throws(PhiInferenceError) {
+    init(
+        config: PhiModelConfig, tensors: some ModelTensorSource, onLayer: (Int) -> Void = { _ in }
+    ) throws(PhiInferenceError) {
         self.config = config
         let hidden = config.hiddenSize
         let d = config.headDimension
@@ -74,6 +76,7 @@ public struct Phi2Model: CausalLanguageModel {
                     fc2: try linear(p + "ffn_down", input: config.intermediateSize, output: hidden)
                 )
             ))
+            onLayer(i)
         }
         self.layers = layers
         finalNorm = LayerNorm(

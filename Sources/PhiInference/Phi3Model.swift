@@ -41,7 +41,9 @@ public struct Phi3Model: CausalLanguageModel {
     let shortRope: RotaryEmbedding
     let longRope: RotaryEmbedding?
 
-    init(config: PhiModelConfig, tensors: some ModelTensorSource) throws(PhiInferenceError) {
+    init(
+        config: PhiModelConfig, tensors: some ModelTensorSource, onLayer: (Int) -> Void = { _ in }
+    ) throws(PhiInferenceError) {
         self.config = config
         let hidden = config.hiddenSize
         let d = config.headDimension
@@ -63,6 +65,7 @@ public struct Phi3Model: CausalLanguageModel {
                     down: Linear(weight: try tensors.matrix(p + "ffn_down.weight", input: config.intermediateSize, output: hidden), bias: nil)
                 )
             ))
+            onLayer(i)
         }
         self.layers = layers
         norm = RMSNorm(weight: try tensors.vector("output_norm.weight", count: hidden), epsilon: config.normEpsilon)
