@@ -1,12 +1,15 @@
 // Linear layer Y = X·Wᵀ + b (torch.nn.functional.linear) in float32, over dequantized tiles and OpenBLAS.
 import COpenBLAS
+import CPhiKernels
 
-/// Computes `y[n×rows] = x[n×columns] · weightᵀ (+ bias)` in float32: F32 weights go straight to BLAS; other
-/// types are dequantized in tiles of rows into a scratch buffer, then `cblas_sgemm` (n > 1) or `cblas_sgemv`.
+/// Computes `y[n×rows] = x[n×columns] · weightᵀ (+ bias)`. With `ComputeSettings.activationQuantization == .off`
+/// (default), in float32: F32 weights go straight to BLAS; other types are dequantized in tiles of rows into a
+/// scratch buffer, then `cblas_sgemm` (n > 1) or `cblas_sgemv`. With `.llamaCpp`, non-F32 weights go through the
+/// quantized kernels (`phi_matmul_quantized`: activations rounded per block, integer block dot products, threads).
 /// `x` and `y` are row-major and must not overlap.
 public func matmul(
     _ x: UnsafeBufferPointer<Float>, rows n: Int, weight: WeightMatrix, bias: UnsafeBufferPointer<Float>? = nil,
-    into y: UnsafeMutableBufferPointer<Float>
+    into y: UnsafeMutableBufferPointer<Float>, quantization: ActivationQuantization? = nil
 ) {
     let k = weight.columns
     let m = weight.rows
@@ -16,6 +19,14 @@ public func matmul(
     guard n > 0, m > 0, let yBase = y.baseAddress else { return }
     guard k > 0, let xBase = x.baseAddress else {
         for i in 0..<n { for j in 0..<m { yBase[i * m + j] = bias?[j] ?? 0 } }
+        return
+    }
+    if (quantization ?? ComputeSettings.activationQuantization) == .llamaCpp, weight.type != .f32,
+        phi_quant_supported(weight.type.rawValue) != 0, let w = weight.bytes.baseAddress
+    {
+        let status = phi_matmul_quantized(
+            weight.type.rawValue, w, weight.rowByteCount, Int64(m), Int64(k), xBase, Int64(n), bias?.baseAddress, yBase)
+        precondition(status == 0, "phi_matmul_quantized failed (\(status)) for '\(weight.name)'")
         return
     }
     BLAS.configureOnce()
@@ -42,14 +53,18 @@ public func matmul(
 }
 
 /// Array convenience for `matmul(_:rows:weight:bias:into:)`: returns `n × weight.rows` floats.
-public func matmul(_ x: [Float], rows n: Int, weight: WeightMatrix, bias: [Float]? = nil) -> [Float] {
+public func matmul(
+    _ x: [Float], rows n: Int, weight: WeightMatrix, bias: [Float]? = nil, quantization: ActivationQuantization? = nil
+) -> [Float] {
     let count = n * weight.rows
     return [Float](unsafeUninitializedCapacity: count) { y, initialized in
         x.withUnsafeBufferPointer { xb in
             if let bias {
-                bias.withUnsafeBufferPointer { matmul(xb, rows: n, weight: weight, bias: $0, into: y) }
+                bias.withUnsafeBufferPointer {
+                    matmul(xb, rows: n, weight: weight, bias: $0, into: y, quantization: quantization)
+                }
             } else {
-                matmul(xb, rows: n, weight: weight, bias: nil, into: y)
+                matmul(xb, rows: n, weight: weight, bias: nil, into: y, quantization: quantization)
             }
         }
         initialized = count
