@@ -7,7 +7,7 @@ import Testing
 struct Phi3ReferenceTests {
     static let folder = "phi3-tiny-gqa"
 
-    @Test("safetensors folder: logits at every position and greedy generation match transformers",
+    @Test("safetensors folder and F16 GGUF: argmax at every position, last logits and greedy ids match transformers",
           arguments: ["hf", "phi3-tiny-gqa-F16.gguf"])
     func matchesTransformers(file: String) throws {
         let model = try LoadedModel.load(path: Fixtures.path("\(Self.folder)/\(file)"))
