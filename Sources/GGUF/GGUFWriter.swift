@@ -99,6 +99,91 @@ public struct GGUFWriter: Sendable {
     public func write(to url: URL) throws {
         try Data(serialized()).write(to: url)
     }
+
+    /// A tensor whose bytes are produced while streaming (see `writeStreaming`).
+    public struct StreamedTensor: Sendable {
+        public var name: String
+        public var type: GGMLType
+        /// `ne` order: row length first.
+        public var shape: [Int]
+
+        public init(name: String, type: GGMLType, shape: [Int]) {
+            self.name = name
+            self.type = type
+            self.shape = shape
+        }
+
+        /// Bytes of the tensor's data (nil when the row length is not a whole number of blocks).
+        public var byteCount: Int? {
+            guard let first = shape.first, let row = type.byteCount(forElements: first) else { return nil }
+            return shape.dropFirst().reduce(row, *)
+        }
+    }
+
+    /// Writes the metadata set on this writer and `tensors` to `url` without holding the tensor data in memory:
+    /// `fill(tensorIndex, byteOffsetInTensor, chunk)` fills each chunk (at most `chunkBytes`, a multiple of the
+    /// type's block bytes) in order; `progress(bytesWritten, totalBytes)` is called after each chunk.
+    public func writeStreaming(
+        to url: URL, tensors: [StreamedTensor], chunkBytes: Int = 8 << 20,
+        fill: (Int, Int, UnsafeMutableRawBufferPointer) -> Void, progress: ((Int, Int) -> Void)? = nil
+    ) throws {
+        let alignment = alignment
+        var header: [UInt8] = []
+        header.appendLittleEndian(UInt32(0x4655_4747))
+        header.appendLittleEndian(version)
+        header.appendLittleEndian(UInt64(tensors.count))
+        header.appendLittleEndian(UInt64(metadata.count))
+        for (key, value) in metadata {
+            header.appendString(key)
+            header.appendLittleEndian(value.type.rawValue)
+            header.appendValue(value)
+        }
+        var sizes: [Int] = []
+        for t in tensors {
+            guard let n = t.byteCount else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "tensor '\(t.name)': shape \(t.shape) is not whole \(t.type.name) blocks"])
+            }
+            sizes.append(n)
+        }
+        var running = 0
+        for (t, size) in zip(tensors, sizes) {
+            header.appendString(t.name)
+            header.appendLittleEndian(UInt32(t.shape.count))
+            for ne in t.shape { header.appendLittleEndian(UInt64(ne)) }
+            header.appendLittleEndian(t.type.rawValue)
+            header.appendLittleEndian(UInt64(running))
+            running = (running + size + alignment - 1) / alignment * alignment
+        }
+        header.padTo(alignment)
+        let total = header.count + running
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: url.path])
+        }
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        try handle.write(contentsOf: header)
+        var written = header.count
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(chunkBytes, 1 << 16) + alignment, alignment: 64)
+        defer { buffer.deallocate() }
+        for (index, (t, size)) in zip(tensors, sizes).enumerated() {
+            let unit = t.type.bytesPerBlock
+            let step = max(unit, max(chunkBytes, 1 << 16) / unit * unit)
+            var offset = 0
+            while offset < size {
+                let count = min(step, size - offset)
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+                fill(index, offset, chunk)
+                try handle.write(contentsOf: UnsafeRawBufferPointer(chunk))
+                offset += count
+                written += count
+                progress?(written, total)
+            }
+            let padded = (size + alignment - 1) / alignment * alignment
+            if padded > size { try handle.write(contentsOf: [UInt8](repeating: 0, count: padded - size)) }
+            written += padded - size
+        }
+        progress?(written, total)
+    }
 }
 
 extension [UInt8] {

@@ -9,6 +9,6 @@ struct Phigate: AsyncParsableCommand {
         commandName: "phigate",
         abstract: "An OpenAI-compatible gateway that routes between an embedded Phi model and frontier APIs.",
         version: version,
-        subcommands: [ModelCommand.self, TokenizeCommand.self, GenerateCommand.self]
+        subcommands: [ModelCommand.self, TokenizeCommand.self, GenerateCommand.self, BenchCommand.self]
     )
 }
