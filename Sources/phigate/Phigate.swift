@@ -12,6 +12,10 @@ struct Phigate: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self,
             ConfigCommand.self,
+            ModelCommand.self,
+            TokenizeCommand.self,
+            GenerateCommand.self,
+            BenchCommand.self,
             DevCommand.self,
         ]
     )

@@ -1,0 +1,84 @@
+// phi_quant.h: quantized matrix products as ggml-cpu computes them (activations rounded per block to Q8_0 / Q8_1 /
+// Q8_K, integer dot products per block, ggml's `ggml_vec_dot_*` semantics), F16/BF16/F32 weights converted on the
+// fly, a persistent worker pool, and a memory read-bandwidth probe. Every exported symbol starts with `phi_`.
+#ifndef PHI_QUANT_H
+#define PHI_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Instruction-set levels of the quantized kernels.
+enum {
+    PHI_LEVEL_SCALAR = 0,
+    PHI_LEVEL_AVX2 = 1,     // AVX2 + FMA + F16C, OS-enabled YMM state
+    PHI_LEVEL_AVX512 = 2,   // + AVX-512 F/BW/VL/VNNI, OS-enabled opmask/ZMM state (XCR0 bits 5-7). Never AMX.
+};
+
+/// Highest level the CPU and the OS support (cpuid AND XGETBV/XCR0).
+int phi_quant_detected_level(void);
+/// The level in use: min(detected, cap), 0 when `phi_set_simd_enabled(0)` or the environment variable
+/// `PHI_FORCE_SCALAR=1` is set at first use.
+int phi_quant_level(void);
+/// Caps the level (tests compare each path with the scalar one). Returns the previous cap.
+int phi_quant_set_level_cap(int cap);
+
+/// 1 when the product can be computed for weights of ggml type `type` (quantized, F16, BF16, F32).
+int phi_quant_supported(uint32_t type);
+/// Bytes of one activation row of `k` values prepared for weights of `type` (0 when unsupported or `k` is not a
+/// whole number of the type's blocks).
+size_t phi_act_row_size(uint32_t type, int64_t k);
+/// Prepares activations `x[k]` for weights of `type`: Q8_0 blocks of 32 (Q4_0/Q5_0/Q8_0), Q8_1 (Q4_1/Q5_1), Q8_K
+/// blocks of 256 (K-quants), float32 copies for F16/BF16/F32. Rounding as ggml-cpu on x86: Q8_0/Q8_1 use
+/// `d = amax/127` (stored as fp16), `q = nearbyint(x * 127/amax)`; Q8_K uses `iscale = -127/max`, nearest int,
+/// `d = 1/iscale` (float32), 16-value sums.
+int phi_quantize_act_row(uint32_t type, const float *x, void *dst, int64_t k);
+/// The dot product of one weight row (`k` values of `type`) with one prepared activation row.
+float phi_vec_dot(uint32_t type, const void *w_row, const void *act_row, int64_t k);
+
+/// `phi_vec_dot` on a given level (clamped to the detected one), for tests.
+float phi_vec_dot_at_level(uint32_t type, const void *w_row, const void *act_row, int64_t k, int level);
+
+/// `y[t*ldy + r] = dot(row r of w, act row t) (+ bias[r])` for rows r in [r0, r1) and tokens t in [0, n).
+void phi_qgemm_range(uint32_t type, const void *w, size_t w_row_bytes, const void *act, size_t act_row_bytes,
+                     int64_t k, int64_t n, const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1);
+
+/// `y[n×m] = x[n×k] · Wᵀ (+ bias)` with `W` (`m` rows of `w_row_bytes`, type `type`) in place: activations
+/// prepared per row, rows split across the worker pool. Returns 0, or a negative code for an unsupported type /
+/// shape / allocation failure.
+int phi_matmul_quantized(uint32_t type, const void *w, size_t w_row_bytes, int64_t m, int64_t k, const float *x,
+                         int64_t n, const float *bias, float *y);
+
+/// Process-wide switch read by PhiKernels' `matmul`: 1 routes quantized/F16/BF16 weights through
+/// `phi_matmul_quantized` (llama.cpp-style activation rounding, threaded); 0 (default) keeps the exact path
+/// (dequantized tiles + OpenBLAS). Returns the previous value.
+int phi_set_quantized_matmul(int enabled);
+int phi_quantized_matmul(void);
+
+// MARK: - Worker pool
+
+/// A unit of parallel work: called once on each of `nth` threads with `ith` in [0, nth).
+typedef void (*phi_task_fn)(void *ctx, int ith, int nth);
+/// Runs `fn` on all pool threads (the caller is thread 0) and returns when all have finished. The pool's workers
+/// are persistent (created once), spin briefly, then park. When another thread is already using the pool, `fn`
+/// runs on the caller alone (`nth` = 1).
+void phi_pool_run(phi_task_fn fn, void *ctx);
+/// Threads the pool uses (default: physical cores). Returns the previous count.
+int phi_pool_set_threads(int n);
+int phi_pool_threads(void);
+/// Physical cores (distinct core ids in /sys, else online CPUs).
+int phi_physical_cores(void);
+/// Mean nanoseconds per empty `phi_pool_run` (dispatch + barrier) over `iterations`.
+double phi_pool_barrier_ns(int iterations);
+
+/// Memory read bandwidth in bytes/s: all pool threads sum disjoint parts of a `bytes` buffer (best of `reps`).
+double phi_read_bandwidth(size_t bytes, int reps);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,809 @@
+// Quantized matrix products reproducing ggml-cpu's `quantize_row_q8_0/q8_1/q8_K` and `ggml_vec_dot_*_q8_*`
+// semantics (integer dot products per block, fp16 block scales), F16/BF16/F32 weights converted on the fly.
+// Portable scalar reference, AVX2/FMA/F16C and AVX-512 VNNI paths chosen at run time.
+#include "phi_quant.h"
+#include "phi_kernels.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QK 32
+#define QKK 256
+#define ACT32_BLOCK 64  // qs[32] + corr[8] int32
+
+// Q8_K activation block: ggml's block_q8_K.
+typedef struct {
+    float d;
+    int8_t qs[QKK];
+    int16_t bsums[QKK / 16];
+} phi_q8k;
+
+static inline uint16_t rd16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+static inline float f16f(const uint8_t *p) { return phi_f16_to_f32(rd16(p)); }
+static inline float round_f16(float x) { return phi_f16_to_f32(phi_f32_to_f16(x)); }
+
+// MARK: - Type geometry
+
+static int is_block32(uint32_t t) {
+    return t == PHI_TYPE_Q4_0 || t == PHI_TYPE_Q4_1 || t == PHI_TYPE_Q5_0 || t == PHI_TYPE_Q5_1 || t == PHI_TYPE_Q8_0;
+}
+static int is_kquant(uint32_t t) { return t == PHI_TYPE_Q4_K || t == PHI_TYPE_Q5_K || t == PHI_TYPE_Q6_K; }
+static int is_float(uint32_t t) { return t == PHI_TYPE_F32 || t == PHI_TYPE_F16 || t == PHI_TYPE_BF16; }
+
+int phi_quant_supported(uint32_t type) { return is_block32(type) || is_kquant(type) || is_float(type); }
+
+// Offset that makes a weight quant unsigned (VNNI path): stored u8 = q + offset.
+static int weight_offset(uint32_t t) {
+    switch (t) {
+    case PHI_TYPE_Q4_0: return 8;
+    case PHI_TYPE_Q5_0: return 16;
+    case PHI_TYPE_Q8_0: return 128;
+    default: return 0;
+    }
+}
+
+size_t phi_act_row_size(uint32_t type, int64_t k) {
+    if (k < 0) return 0;
+    if (is_block32(type)) return k % QK ? 0 : (size_t)(k / QK) * (ACT32_BLOCK + 8);
+    if (is_kquant(type)) return k % QKK ? 0 : (size_t)(k / QKK) * sizeof(phi_q8k);
+    if (is_float(type)) return (size_t)k * sizeof(float);
+    return 0;
+}
+
+// MARK: - CPU levels
+
+#if defined(__x86_64__) || defined(__i386__)
+#define PHI_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#define T_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define T_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+static int detect_level(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const int avx = (c >> 28) & 1, fma = (c >> 12) & 1, f16c = (c >> 29) & 1, osxsave = (c >> 27) & 1;
+    if (!osxsave || !avx || !fma || !f16c) return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    if ((lo & 0x6) != 0x6) return 0;  // XMM + YMM state
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (!((b >> 5) & 1)) return 0;  // AVX2
+    const int f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1, vnni = (c >> 11) & 1;
+    if (f && bw && vl && vnni && (lo & 0xe0) == 0xe0) return PHI_LEVEL_AVX512;  // opmask, ZMM_Hi256, Hi16_ZMM
+    return PHI_LEVEL_AVX2;
+}
+#else
+static int detect_level(void) { return 0; }
+#endif
+
+static int detected_level = -1;
+static int level_cap = 2;
+
+int phi_quant_detected_level(void) {
+    int l = __atomic_load_n(&detected_level, __ATOMIC_RELAXED);
+    if (l < 0) {
+        l = detect_level();
+        const char *env = getenv("PHI_FORCE_SCALAR");
+        if (env && env[0] == '1') __atomic_store_n(&level_cap, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&detected_level, l, __ATOMIC_RELAXED);
+    }
+    return l;
+}
+
+int phi_quant_level(void) {
+    int l = phi_quant_detected_level();
+    if (!phi_simd_enabled()) return 0;
+    int cap = __atomic_load_n(&level_cap, __ATOMIC_RELAXED);
+    return l < cap ? l : cap;
+}
+
+int phi_quant_set_level_cap(int cap) {
+    (void)phi_quant_detected_level();
+    return __atomic_exchange_n(&level_cap, cap, __ATOMIC_RELAXED);
+}
+
+// MARK: - Activation quantization (scalar; exact same bits on every path)
+
+static void quantize_act32(uint32_t type, const float *x, uint8_t *dst, int64_t k) {
+    const int64_t nb = k / QK;
+    float *ds = (float *)(void *)(dst + nb * ACT32_BLOCK);
+    float *sds = ds + nb;
+    const int off = weight_offset(type);
+    for (int64_t b = 0; b < nb; b++, x += QK) {
+        float amax = 0;
+        for (int j = 0; j < QK; j++) {
+            const float a = fabsf(x[j]);
+            amax = a > amax ? a : amax;
+        }
+        const float d = amax / 127.f;
+        const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+        int8_t *qs = (int8_t *)(dst + b * ACT32_BLOCK);
+        int32_t corr[8];
+        int sum = 0;
+        for (int g = 0; g < 8; g++) {
+            int gs = 0;
+            for (int j = 4 * g; j < 4 * g + 4; j++) {
+                const int q = (int)nearbyintf(x[j] * id);
+                qs[j] = (int8_t)q;
+                gs += q;
+            }
+            corr[g] = -off * gs;
+            sum += gs;
+        }
+        memcpy(dst + b * ACT32_BLOCK + QK, corr, sizeof corr);
+        ds[b] = round_f16(d);
+        sds[b] = round_f16(d * (float)sum);
+    }
+}
+
+static void quantize_act_k(const float *x, phi_q8k *y, int64_t k) {
+    for (int64_t i = 0; i < k / QKK; i++, x += QKK) {
+        float max = 0, amax = 0;
+        for (int j = 0; j < QKK; j++) {
+            const float ax = fabsf(x[j]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[j];
+            }
+        }
+        if (amax == 0) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        const float iscale = -127.f / max;
+        for (int j = 0; j < QKK; j++) {
+            const int v = (int)nearbyintf(iscale * x[j]);
+            y[i].qs[j] = (int8_t)(v < 127 ? v : 127);
+        }
+        for (int j = 0; j < QKK / 16; j++) {
+            int s = 0;
+            for (int l = 0; l < 16; l++) s += y[i].qs[16 * j + l];
+            y[i].bsums[j] = (int16_t)s;
+        }
+        y[i].d = 1 / iscale;
+    }
+}
+
+int phi_quantize_act_row(uint32_t type, const float *x, void *dst, int64_t k) {
+    if (phi_act_row_size(type, k) == 0 && k != 0) return PHI_ERR_BAD_COUNT;
+    if (is_block32(type)) quantize_act32(type, x, dst, k);
+    else if (is_kquant(type)) quantize_act_k(x, dst, k);
+    else if (is_float(type)) memcpy(dst, x, (size_t)k * sizeof(float));
+    else return PHI_ERR_UNSUPPORTED_TYPE;
+    return PHI_OK;
+}
+
+// MARK: - Scalar dot products (ggml_vec_dot_*_q8_* generic semantics: exact integer sums per block)
+
+static inline void scale_min_k4(int j, const uint8_t *q, int *sc, int *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+static inline int q5_hbit(uint32_t qh, int j) { return (int)((qh >> j) & 1) << 4; }
+
+static float dot32_scalar(uint32_t type, const uint8_t *w, const uint8_t *act, int64_t k) {
+    const int64_t nb = k / QK;
+    const float *ds = (const float *)(const void *)(act + nb * ACT32_BLOCK);
+    const float *sds = ds + nb;
+    float sum = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        const int8_t *y = (const int8_t *)(act + b * ACT32_BLOCK);
+        int sumi = 0;
+        float term;
+        switch (type) {
+        case PHI_TYPE_Q4_0: {
+            const uint8_t *x = w + b * 18;
+            for (int j = 0; j < 16; j++) sumi += ((x[2 + j] & 15) - 8) * y[j] + ((x[2 + j] >> 4) - 8) * y[j + 16];
+            term = (float)sumi * (f16f(x) * ds[b]);
+            break;
+        }
+        case PHI_TYPE_Q8_0: {
+            const uint8_t *x = w + b * 34;
+            const int8_t *q = (const int8_t *)(x + 2);
+            for (int j = 0; j < 32; j++) sumi += q[j] * y[j];
+            term = (float)sumi * (f16f(x) * ds[b]);
+            break;
+        }
+        case PHI_TYPE_Q5_0: {
+            const uint8_t *x = w + b * 22;
+            uint32_t qh;
+            memcpy(&qh, x + 2, 4);
+            for (int j = 0; j < 16; j++) {
+                sumi += (((x[6 + j] & 15) | q5_hbit(qh, j)) - 16) * y[j];
+                sumi += (((x[6 + j] >> 4) | q5_hbit(qh, j + 16)) - 16) * y[j + 16];
+            }
+            term = (float)sumi * (f16f(x) * ds[b]);
+            break;
+        }
+        case PHI_TYPE_Q4_1: {
+            const uint8_t *x = w + b * 20;
+            for (int j = 0; j < 16; j++) sumi += (x[4 + j] & 15) * y[j] + (x[4 + j] >> 4) * y[j + 16];
+            term = (float)sumi * (f16f(x) * ds[b]) + f16f(x + 2) * sds[b];
+            break;
+        }
+        default: {  // Q5_1
+            const uint8_t *x = w + b * 24;
+            uint32_t qh;
+            memcpy(&qh, x + 4, 4);
+            for (int j = 0; j < 16; j++) {
+                sumi += ((x[8 + j] & 15) | q5_hbit(qh, j)) * y[j];
+                sumi += ((x[8 + j] >> 4) | q5_hbit(qh, j + 16)) * y[j + 16];
+            }
+            term = (float)sumi * (f16f(x) * ds[b]) + f16f(x + 2) * sds[b];
+            break;
+        }
+        }
+        sum += term;
+    }
+    return sum;
+}
+
+static float dot_q4_K_scalar(const uint8_t *w, const phi_q8k *y, int64_t nb) {
+    float sum = 0;
+    for (int64_t i = 0; i < nb; i++, w += 144) {
+        const float d = f16f(w) * y[i].d, dmin = f16f(w + 2) * y[i].d;
+        int isum = 0, msum = 0;
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *q = w + 16 + 32 * j;
+            const int8_t *a = y[i].qs + 64 * j;
+            int s1 = 0, s2 = 0;
+            for (int l = 0; l < 32; l++) {
+                s1 += (q[l] & 15) * a[l];
+                s2 += (q[l] >> 4) * a[l + 32];
+            }
+            int sc, m;
+            scale_min_k4(2 * j, w + 4, &sc, &m);
+            isum += sc * s1;
+            msum += m * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]);
+            scale_min_k4(2 * j + 1, w + 4, &sc, &m);
+            isum += sc * s2;
+            msum += m * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
+        }
+        sum += d * (float)isum - dmin * (float)msum;
+    }
+    return sum;
+}
+
+static float dot_q5_K_scalar(const uint8_t *w, const phi_q8k *y, int64_t nb) {
+    float sum = 0;
+    for (int64_t i = 0; i < nb; i++, w += 176) {
+        const float d = f16f(w) * y[i].d, dmin = f16f(w + 2) * y[i].d;
+        const uint8_t *qh = w + 16;
+        int isum = 0, msum = 0;
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *q = w + 48 + 32 * j;
+            const int8_t *a = y[i].qs + 64 * j;
+            int s1 = 0, s2 = 0;
+            for (int l = 0; l < 32; l++) {
+                s1 += ((q[l] & 15) + (((qh[l] >> (2 * j)) & 1) << 4)) * a[l];
+                s2 += ((q[l] >> 4) + (((qh[l] >> (2 * j + 1)) & 1) << 4)) * a[l + 32];
+            }
+            int sc, m;
+            scale_min_k4(2 * j, w + 4, &sc, &m);
+            isum += sc * s1;
+            msum += m * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]);
+            scale_min_k4(2 * j + 1, w + 4, &sc, &m);
+            isum += sc * s2;
+            msum += m * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
+        }
+        sum += d * (float)isum - dmin * (float)msum;
+    }
+    return sum;
+}
+
+static float dot_q6_K_scalar(const uint8_t *w, const phi_q8k *y, int64_t nb) {
+    float sum = 0;
+    for (int64_t i = 0; i < nb; i++, w += 210) {
+        const uint8_t *ql = w, *qh = w + 128;
+        const int8_t *sc = (const int8_t *)(w + 192);
+        const int8_t *a = y[i].qs;
+        int isum = 0;
+        for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8, a += 128) {
+            int s[8] = {0};
+            for (int l = 0; l < 32; l++) {
+                const int is = l / 16;
+                s[is + 0] += ((int)((ql[l] & 15) | (((qh[l] >> 0) & 3) << 4)) - 32) * a[l];
+                s[is + 2] += ((int)((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32) * a[l + 32];
+                s[is + 4] += ((int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * a[l + 64];
+                s[is + 6] += ((int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * a[l + 96];
+            }
+            for (int j = 0; j < 8; j++) isum += sc[j] * s[j];
+        }
+        sum += (f16f(w + 208) * y[i].d) * (float)isum;
+    }
+    return sum;
+}
+
+static float dot_float_scalar(uint32_t type, const uint8_t *w, const float *x, int64_t k) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8)
+        for (int l = 0; l < 8; l++) {
+            const int64_t e = i + l;
+            const float v = type == PHI_TYPE_F32   ? ((const float *)(const void *)w)[e]
+                            : type == PHI_TYPE_F16 ? f16f(w + 2 * e)
+                                                   : phi_bf16_to_f32(rd16(w + 2 * e));
+            acc[l] += v * x[e];
+        }
+    float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < k; i++) {
+        const float v = type == PHI_TYPE_F32   ? ((const float *)(const void *)w)[i]
+                        : type == PHI_TYPE_F16 ? f16f(w + 2 * i)
+                                               : phi_bf16_to_f32(rd16(w + 2 * i));
+        sum += v * x[i];
+    }
+    return sum;
+}
+
+static float vec_dot_scalar(uint32_t type, const void *w, const void *act, int64_t k) {
+    if (is_block32(type)) return dot32_scalar(type, w, act, k);
+    switch (type) {
+    case PHI_TYPE_Q4_K: return dot_q4_K_scalar(w, act, k / QKK);
+    case PHI_TYPE_Q5_K: return dot_q5_K_scalar(w, act, k / QKK);
+    case PHI_TYPE_Q6_K: return dot_q6_K_scalar(w, act, k / QKK);
+    default: return dot_float_scalar(type, w, act, k);
+    }
+}
+
+// MARK: - AVX2 / FMA / F16C
+
+#ifdef PHI_X86
+T_AVX2 static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+T_AVX2 static inline float h2f(const uint8_t *p) { return _cvtsh_ss(rd16(p)); }
+
+// 32 nibbles of 16 bytes: low nibbles -> bytes 0..15, high nibbles -> bytes 16..31.
+T_AVX2 static inline __m256i nibbles32(const uint8_t *p) {
+    const __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)p);
+    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+// Bit j of the 32-bit word at p -> byte j = 0x10 (else 0).
+T_AVX2 static inline __m256i bits32_x16(const uint8_t *p) {
+    uint32_t x;
+    memcpy(&x, p, 4);
+    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
+    const __m256i mask = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    bytes = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, mask), mask);
+    return _mm256_and_si256(bytes, _mm256_set1_epi8(0x10));
+}
+
+// Unsigned weight quants (q + offset) of block b.
+T_AVX2 static inline __m256i unpack_u8(uint32_t type, const uint8_t *x) {
+    switch (type) {
+    case PHI_TYPE_Q4_0: return nibbles32(x + 2);
+    case PHI_TYPE_Q5_0: return _mm256_or_si256(nibbles32(x + 6), bits32_x16(x + 2));
+    case PHI_TYPE_Q4_1: return nibbles32(x + 4);
+    case PHI_TYPE_Q5_1: return _mm256_or_si256(nibbles32(x + 8), bits32_x16(x + 4));
+    default: return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(x + 2)), _mm256_set1_epi8((char)0x80));
+    }
+}
+
+static int block32_bytes(uint32_t t) {
+    switch (t) {
+    case PHI_TYPE_Q4_0: return 18;
+    case PHI_TYPE_Q4_1: return 20;
+    case PHI_TYPE_Q5_0: return 22;
+    case PHI_TYPE_Q5_1: return 24;
+    default: return 34;
+    }
+}
+
+// Σ (u - off) * y over 32 values, 8 int32 lanes (AVX2 sign trick: |w| * sign(y, w)).
+T_AVX2 static inline __m256i dot32_i32_avx2(__m256i u, int off, __m256i y) {
+    const __m256i w = _mm256_sub_epi8(u, _mm256_set1_epi8((char)off));
+    const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w));
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+T_AVX2 static float dot32_avx2(uint32_t type, const uint8_t *w, const uint8_t *act, int64_t k) {
+    const int64_t nb = k / QK;
+    const int bs = block32_bytes(type), off = weight_offset(type);
+    const int hasmin = type == PHI_TYPE_Q4_1 || type == PHI_TYPE_Q5_1;
+    const float *ds = (const float *)(const void *)(act + nb * ACT32_BLOCK);
+    const float *sds = ds + nb;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float summ = 0;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const uint8_t *x0 = w + b * bs, *x1 = x0 + bs;
+        const __m256i y0 = _mm256_loadu_si256((const __m256i *)(const void *)(act + b * ACT32_BLOCK));
+        const __m256i y1 = _mm256_loadu_si256((const __m256i *)(const void *)(act + (b + 1) * ACT32_BLOCK));
+        __m256i s0, s1;
+        if (hasmin) {
+            s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack_u8(type, x0), y0), _mm256_set1_epi16(1));
+            s1 = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack_u8(type, x1), y1), _mm256_set1_epi16(1));
+            summ += h2f(x0 + 2) * sds[b] + h2f(x1 + 2) * sds[b + 1];
+        } else {
+            s0 = dot32_i32_avx2(unpack_u8(type, x0), off, y0);
+            s1 = dot32_i32_avx2(unpack_u8(type, x1), off, y1);
+        }
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x0) * ds[b]), _mm256_cvtepi32_ps(s0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x1) * ds[b + 1]), _mm256_cvtepi32_ps(s1), acc1);
+    }
+    for (; b < nb; b++) {
+        const uint8_t *x0 = w + b * bs;
+        const __m256i y0 = _mm256_loadu_si256((const __m256i *)(const void *)(act + b * ACT32_BLOCK));
+        __m256i s0;
+        if (hasmin) {
+            s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack_u8(type, x0), y0), _mm256_set1_epi16(1));
+            summ += h2f(x0 + 2) * sds[b];
+        } else {
+            s0 = dot32_i32_avx2(unpack_u8(type, x0), off, y0);
+        }
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x0) * ds[b]), _mm256_cvtepi32_ps(s0), acc0);
+    }
+    return hsum8(_mm256_add_ps(acc0, acc1)) + summ;
+}
+
+T_AVX2 static inline void k4_scales(const uint8_t *s, int sc[8], int m[8]) {
+    for (int j = 0; j < 8; j++) scale_min_k4(j, s, &sc[j], &m[j]);
+}
+
+T_AVX2 static float dot_q4_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    float accm = 0;
+    for (int64_t i = 0; i < nb; i++, w += 144) {
+        int sc[8], m[8];
+        k4_scales(w + 4, sc, m);
+        int msum = 0;
+        for (int j = 0; j < 8; j++) msum += m[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        accm += f16f(w + 2) * y[i].d * (float)msum;
+        __m256i isum = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(w + 16 + 32 * j));
+            const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            const __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)(y[i].qs + 64 * j));
+            const __m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(y[i].qs + 64 * j + 32));
+            const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a0), _mm256_set1_epi16((short)sc[2 * j]));
+            const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), _mm256_set1_epi16((short)sc[2 * j + 1]));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16f(w) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+    }
+    return hsum8(acc) - accm;
+}
+
+T_AVX2 static float dot_q5_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float accm = 0;
+    for (int64_t i = 0; i < nb; i++, w += 176) {
+        int sc[8], m[8];
+        k4_scales(w + 4, sc, m);
+        int msum = 0;
+        for (int j = 0; j < 8; j++) msum += m[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        accm += f16f(w + 2) * y[i].d * (float)msum;
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)(w + 16));
+        __m256i isum = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(w + 48 + 32 * j));
+            const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4);
+            const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4);
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), h0);
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1);
+            const __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)(y[i].qs + 64 * j));
+            const __m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(y[i].qs + 64 * j + 32));
+            const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a0), _mm256_set1_epi16((short)sc[2 * j]));
+            const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), _mm256_set1_epi16((short)sc[2 * j + 1]));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16f(w) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+    }
+    return hsum8(acc) - accm;
+}
+
+T_AVX2 static float dot_q6_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++, w += 210) {
+        const uint8_t *ql = w, *qh = w + 128;
+        const int8_t *sc = (const int8_t *)(w + 192);
+        int corr = 0;
+        for (int j = 0; j < 16; j++) corr += sc[j] * y[i].bsums[j];
+        __m256i isum = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++, ql += 64, qh += 32) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+            for (int t = 0; t < 4; t++) {
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(y[i].qs + 128 * half + 32 * t));
+                const __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(sc[8 * half + 2 * t + 1]), _mm_set1_epi16(sc[8 * half + 2 * t]));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q[t], a), s16));
+            }
+        }
+        // Σ sc * (q - 32) * y = Σ sc * q * y - 32 Σ sc * bsum.
+        isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(32 * corr, 0, 0, 0, 0, 0, 0, 0));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16f(w + 208) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+    }
+    return hsum8(acc);
+}
+
+T_AVX2 static inline __m256 load8_weights(uint32_t type, const uint8_t *w, int64_t e) {
+    if (type == PHI_TYPE_F32) return _mm256_loadu_ps((const float *)(const void *)w + e);
+    const __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(w + 2 * e));
+    if (type == PHI_TYPE_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+T_AVX2 static float dot_float_avx2(uint32_t type, const uint8_t *w, const float *x, int64_t k) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= k; i += 32) {
+        a0 = _mm256_fmadd_ps(load8_weights(type, w, i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(load8_weights(type, w, i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load8_weights(type, w, i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load8_weights(type, w, i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= k; i += 8) a0 = _mm256_fmadd_ps(load8_weights(type, w, i), _mm256_loadu_ps(x + i), a0);
+    float sum = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < k; i++) {
+        const float v = type == PHI_TYPE_F32   ? ((const float *)(const void *)w)[i]
+                        : type == PHI_TYPE_F16 ? f16f(w + 2 * i)
+                                               : phi_bf16_to_f32(rd16(w + 2 * i));
+        sum += v * x[i];
+    }
+    return sum;
+}
+
+static float vec_dot_avx2(uint32_t type, const void *w, const void *act, int64_t k) {
+    if (is_block32(type)) return dot32_avx2(type, w, act, k);
+    switch (type) {
+    case PHI_TYPE_Q4_K: return dot_q4_K_avx2(w, act, k / QKK);
+    case PHI_TYPE_Q5_K: return dot_q5_K_avx2(w, act, k / QKK);
+    case PHI_TYPE_Q6_K: return dot_q6_K_avx2(w, act, k / QKK);
+    default: return dot_float_avx2(type, w, act, k);
+    }
+}
+
+// MARK: - AVX-512 VNNI (256-bit vpdpbusd): Q4_0 / Q5_0 / Q8_0 with the offset folded into the activation's
+// per-lane correction (acc starts at -off·Σy, so one vpdpbusd yields Σ (u - off)·y exactly).
+
+static int vnni_type(uint32_t t) { return t == PHI_TYPE_Q4_0 || t == PHI_TYPE_Q5_0 || t == PHI_TYPE_Q8_0; }
+
+#define LOADI(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+
+T_AVX512 static inline float dot_vnni_impl(uint32_t type, const uint8_t *w, const uint8_t *act, int64_t k) {
+    const int64_t nb = k / QK;
+    const int bs = block32_bytes(type);
+    const float *ds = (const float *)(const void *)(act + nb * ACT32_BLOCK);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const uint8_t *x0 = w + b * bs, *x1 = x0 + bs;
+        const uint8_t *a0 = act + b * ACT32_BLOCK, *a1 = a0 + ACT32_BLOCK;
+        const __m256i s0 = _mm256_dpbusd_epi32(LOADI(a0 + 32), unpack_u8(type, x0), LOADI(a0));
+        const __m256i s1 = _mm256_dpbusd_epi32(LOADI(a1 + 32), unpack_u8(type, x1), LOADI(a1));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x0) * ds[b]), _mm256_cvtepi32_ps(s0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x1) * ds[b + 1]), _mm256_cvtepi32_ps(s1), acc1);
+    }
+    for (; b < nb; b++) {
+        const uint8_t *x0 = w + b * bs, *a0 = act + b * ACT32_BLOCK;
+        const __m256i s0 = _mm256_dpbusd_epi32(LOADI(a0 + 32), unpack_u8(type, x0), LOADI(a0));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x0) * ds[b]), _mm256_cvtepi32_ps(s0), acc0);
+    }
+    return hsum8(_mm256_add_ps(acc0, acc1));
+}
+
+T_AVX512 static float dot_vnni_q4_0(const uint8_t *w, const uint8_t *a, int64_t k) { return dot_vnni_impl(PHI_TYPE_Q4_0, w, a, k); }
+T_AVX512 static float dot_vnni_q5_0(const uint8_t *w, const uint8_t *a, int64_t k) { return dot_vnni_impl(PHI_TYPE_Q5_0, w, a, k); }
+T_AVX512 static float dot_vnni_q8_0(const uint8_t *w, const uint8_t *a, int64_t k) { return dot_vnni_impl(PHI_TYPE_Q8_0, w, a, k); }
+
+static float vec_dot_avx512(uint32_t type, const void *w, const void *act, int64_t k) {
+    switch (type) {
+    case PHI_TYPE_Q4_0: return dot_vnni_q4_0(w, act, k);
+    case PHI_TYPE_Q5_0: return dot_vnni_q5_0(w, act, k);
+    case PHI_TYPE_Q8_0: return dot_vnni_q8_0(w, act, k);
+    default: return vec_dot_avx2(type, w, act, k);
+    }
+}
+
+// 2 weight rows × 4 tokens: out[r][t].
+T_AVX512 static inline void gemm_vnni_2x4_impl(uint32_t type, const uint8_t *w0, const uint8_t *w1, const uint8_t *const act[4],
+                                               int64_t k, float out[2][4]) {
+    const int64_t nb = k / QK;
+    const int bs = block32_bytes(type);
+    const float *ds[4];
+    for (int t = 0; t < 4; t++) ds[t] = (const float *)(const void *)(act[t] + nb * ACT32_BLOCK);
+    __m256 acc[2][4];
+    for (int r = 0; r < 2; r++)
+        for (int t = 0; t < 4; t++) acc[r][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *x0 = w0 + b * bs, *x1 = w1 + b * bs;
+        const __m256i u0 = unpack_u8(type, x0), u1 = unpack_u8(type, x1);
+        const __m256 d0 = _mm256_set1_ps(h2f(x0)), d1 = _mm256_set1_ps(h2f(x1));
+        for (int t = 0; t < 4; t++) {
+            const uint8_t *a = act[t] + b * ACT32_BLOCK;
+            const __m256i q = LOADI(a), c = LOADI(a + 32);
+            const __m256 dx = _mm256_broadcast_ss(ds[t] + b);
+            const __m256i s0 = _mm256_dpbusd_epi32(c, u0, q), s1 = _mm256_dpbusd_epi32(c, u1, q);
+            acc[0][t] = _mm256_fmadd_ps(_mm256_mul_ps(d0, dx), _mm256_cvtepi32_ps(s0), acc[0][t]);
+            acc[1][t] = _mm256_fmadd_ps(_mm256_mul_ps(d1, dx), _mm256_cvtepi32_ps(s1), acc[1][t]);
+        }
+    }
+    for (int r = 0; r < 2; r++)
+        for (int t = 0; t < 4; t++) out[r][t] = hsum8(acc[r][t]);
+}
+
+T_AVX512 static void gemm_vnni_2x4(uint32_t type, const uint8_t *w0, const uint8_t *w1, const uint8_t *const act[4], int64_t k,
+                                   float out[2][4]) {
+    switch (type) {
+    case PHI_TYPE_Q4_0: gemm_vnni_2x4_impl(PHI_TYPE_Q4_0, w0, w1, act, k, out); break;
+    case PHI_TYPE_Q5_0: gemm_vnni_2x4_impl(PHI_TYPE_Q5_0, w0, w1, act, k, out); break;
+    default: gemm_vnni_2x4_impl(PHI_TYPE_Q8_0, w0, w1, act, k, out); break;
+    }
+}
+#endif
+
+// MARK: - Dispatch
+
+typedef float (*vec_dot_fn)(uint32_t, const void *, const void *, int64_t);
+
+static vec_dot_fn vec_dot_for_level(int level) {
+#ifdef PHI_X86
+    if (level >= PHI_LEVEL_AVX512) return vec_dot_avx512;
+    if (level >= PHI_LEVEL_AVX2) return vec_dot_avx2;
+#else
+    (void)level;
+#endif
+    return vec_dot_scalar;
+}
+
+float phi_vec_dot(uint32_t type, const void *w_row, const void *act_row, int64_t k) {
+    if (!phi_quant_supported(type) || k <= 0) return 0;
+    return vec_dot_for_level(phi_quant_level())(type, w_row, act_row, k);
+}
+
+float phi_vec_dot_at_level(uint32_t type, const void *w_row, const void *act_row, int64_t k, int level) {
+    if (!phi_quant_supported(type) || k <= 0) return 0;
+    const int detected = phi_quant_detected_level();
+    return vec_dot_for_level(level < detected ? level : detected)(type, w_row, act_row, k);
+}
+
+void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, size_t arb, int64_t k, int64_t n,
+                     const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    const int level = phi_quant_level();
+    const vec_dot_fn dot = vec_dot_for_level(level);
+    const uint8_t *W = w, *A = act;
+    int64_t r = r0;
+#ifdef PHI_X86
+    if (level >= PHI_LEVEL_AVX512 && vnni_type(type) && n >= 4) {
+        for (; r + 2 <= r1; r += 2) {
+            int64_t t = 0;
+            for (; t + 4 <= n; t += 4) {
+                const uint8_t *at[4] = {A + t * arb, A + (t + 1) * arb, A + (t + 2) * arb, A + (t + 3) * arb};
+                float out[2][4];
+                gemm_vnni_2x4(type, W + r * wrb, W + (r + 1) * wrb, at, k, out);
+                for (int i = 0; i < 4; i++) {
+                    y[(t + i) * ldy + r] = out[0][i] + (bias ? bias[r] : 0.0f);
+                    y[(t + i) * ldy + r + 1] = out[1][i] + (bias ? bias[r + 1] : 0.0f);
+                }
+            }
+            for (; t < n; t++)
+                for (int64_t rr = r; rr < r + 2; rr++)
+                    y[t * ldy + rr] = dot(type, W + rr * wrb, A + t * arb, k) + (bias ? bias[rr] : 0.0f);
+        }
+    }
+#endif
+    // Row blocks of 16 × every token: the block's weights stay in cache while the tokens stream.
+    for (int64_t rb = r; rb < r1; rb += 16) {
+        const int64_t re = rb + 16 < r1 ? rb + 16 : r1;
+        for (int64_t t = 0; t < n; t++)
+            for (int64_t rr = rb; rr < re; rr++)
+                y[t * ldy + rr] = dot(type, W + rr * wrb, A + t * arb, k) + (bias ? bias[rr] : 0.0f);
+    }
+}
+
+// MARK: - Threaded matmul
+
+static int quantized_matmul = 0;
+int phi_set_quantized_matmul(int enabled) { return __atomic_exchange_n(&quantized_matmul, enabled ? 1 : 0, __ATOMIC_RELAXED); }
+int phi_quantized_matmul(void) { return __atomic_load_n(&quantized_matmul, __ATOMIC_RELAXED); }
+
+typedef struct {
+    uint32_t type;
+    const uint8_t *w;
+    size_t wrb;
+    int64_t m, k, n;
+    const float *x;
+    const float *bias;
+    float *y;
+    uint8_t *act;
+    size_t arb;
+    int64_t rows_per_chunk, chunks;
+    atomic_llong next;
+} mm_job;
+
+static void quantize_task(void *p, int ith, int nth) {
+    mm_job *j = p;
+    for (int64_t t = ith; t < j->n; t += nth) phi_quantize_act_row(j->type, j->x + t * j->k, j->act + (size_t)t * j->arb, j->k);
+}
+
+static void matmul_task(void *p, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    mm_job *j = p;
+    for (;;) {
+        const long long c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (c >= j->chunks) break;
+        const int64_t r0 = c * j->rows_per_chunk;
+        const int64_t r1 = r0 + j->rows_per_chunk < j->m ? r0 + j->rows_per_chunk : j->m;
+        phi_qgemm_range(j->type, j->w, j->wrb, j->act, j->arb, j->k, j->n, j->bias, j->y, j->m, r0, r1);
+    }
+}
+
+int phi_matmul_quantized(uint32_t type, const void *w, size_t wrb, int64_t m, int64_t k, const float *x, int64_t n,
+                         const float *bias, float *y) {
+    if (!phi_quant_supported(type)) return PHI_ERR_UNSUPPORTED_TYPE;
+    const size_t arb = phi_act_row_size(type, k);
+    if (m < 0 || n < 0 || k <= 0 || arb == 0) return PHI_ERR_BAD_COUNT;
+    if (m == 0 || n == 0) return PHI_OK;
+    mm_job j;
+    j.type = type;
+    j.w = w;
+    j.wrb = wrb;
+    j.m = m;
+    j.k = k;
+    j.n = n;
+    j.x = x;
+    j.bias = bias;
+    j.y = y;
+    j.arb = arb;
+    uint8_t *owned = NULL;
+    if (is_float(type)) {
+        j.act = (uint8_t *)(uintptr_t)x;
+    } else {
+        const size_t total = ((size_t)n * arb + 63) & ~(size_t)63;
+        owned = aligned_alloc(64, total);
+        if (!owned) return -3;
+        j.act = owned;
+        if (n * k >= 65536) phi_pool_run(quantize_task, &j);
+        else quantize_task(&j, 0, 1);
+    }
+    const int nth = phi_pool_threads();
+    int64_t rpc;
+    if (n == 1) {
+        rpc = (m + nth * 8 - 1) / (nth * 8);
+        if (rpc < 16) rpc = 16;
+    } else {
+        rpc = 16;
+    }
+    rpc = (rpc + 1) & ~(int64_t)1;
+    j.rows_per_chunk = rpc;
+    j.chunks = (m + rpc - 1) / rpc;
+    atomic_init(&j.next, 0);
+    if (j.chunks > 1 && (int64_t)m * k * n >= 32768) phi_pool_run(matmul_task, &j);
+    else matmul_task(&j, 0, 1);
+    free(owned);
+    return PHI_OK;
+}

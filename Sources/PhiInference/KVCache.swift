@@ -1,0 +1,75 @@
+// Per-sequence key/value cache (float32), laid out [layer][position][kvHead][headDim] like llama.cpp's F32 cache.
+
+/// Keys (after RoPE) and values of every layer for one sequence, up to the model's context length.
+///
+/// A cache belongs to one sequence and one model, and is used by one thread at a time (the engine's compute
+/// thread); it is a class so the forward pass can append to it in place.
+public final class KVCache {
+    public let layerCount: Int
+    public let kvHeadCount: Int
+    public let headDimension: Int
+    /// Capacity in positions (the model's context length unless a smaller one was asked for).
+    public let capacity: Int
+    /// Positions filled so far; the next token goes at position `count`.
+    public private(set) var count: Int = 0
+    /// Whether the cached keys were rotated with LongRoPE's long factors (see `Phi3Model`).
+    var usesLongRoPEFactors = false
+
+    var keys: [[Float]]
+    var values: [[Float]]
+
+    /// Floats per position in one layer.
+    var rowWidth: Int { kvHeadCount * headDimension }
+
+    public init(config: PhiModelConfig, capacity: Int? = nil) {
+        self.layerCount = config.layerCount
+        self.kvHeadCount = config.kvHeadCount
+        self.headDimension = config.headDimension
+        self.capacity = min(capacity ?? config.contextLength, config.contextLength)
+        // Storage grows with use (reserved lazily) so a 128k-context model does not allocate gigabytes up front.
+        self.keys = Array(repeating: [], count: config.layerCount)
+        self.values = Array(repeating: [], count: config.layerCount)
+    }
+
+    /// Forgets every position (the storage is kept).
+    public func reset() {
+        count = 0
+        usesLongRoPEFactors = false
+        for layer in 0..<layerCount {
+            keys[layer].removeAll(keepingCapacity: true)
+            values[layer].removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Drops positions from `newCount` on (e.g. to reuse a shared prompt prefix).
+    public func truncate(to newCount: Int) {
+        precondition(newCount >= 0 && newCount <= count, "truncate(to:) beyond the cached length")
+        count = newCount
+        for layer in 0..<layerCount {
+            keys[layer].removeSubrange((newCount * rowWidth)...)
+            values[layer].removeSubrange((newCount * rowWidth)...)
+        }
+    }
+
+    /// Appends `n` rows of keys and values for `layer` (each row `rowWidth` floats, rows `stride` apart).
+    func append(
+        layer: Int, keys newKeys: UnsafePointer<Float>, values newValues: UnsafePointer<Float>,
+        rows n: Int, stride: Int
+    ) {
+        let width = rowWidth
+        if keys[layer].capacity < (count + n) * width {
+            let target = min(capacity, max(count + n, 2 * max(count, 64))) * width
+            keys[layer].reserveCapacity(target)
+            values[layer].reserveCapacity(target)
+        }
+        for r in 0..<n {
+            keys[layer].append(contentsOf: UnsafeBufferPointer(start: newKeys + r * stride, count: width))
+            values[layer].append(contentsOf: UnsafeBufferPointer(start: newValues + r * stride, count: width))
+        }
+    }
+
+    /// Marks `n` appended positions as filled (after every layer has appended them).
+    func commit(_ n: Int) {
+        count += n
+    }
+}

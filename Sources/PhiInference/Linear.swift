@@ -1,0 +1,42 @@
+// A linear layer `y = x·Wᵀ + b` over a weight in place in its file (any supported ggml type), and the
+// token embedding lookup.
+
+import PhiKernels
+
+/// `y[n × outputSize] = x[n × inputSize] · Wᵀ (+ bias)`, in float32 over exactly dequantized weights
+/// (PhiKernels' `matmul`: dequantized tiles + OpenBLAS sgemm).
+struct Linear: Sendable {
+    let weight: WeightMatrix
+    let bias: [Float]?
+
+    var inputSize: Int { weight.columns }
+    var outputSize: Int { weight.rows }
+
+    func callAsFunction(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>) {
+        let input = UnsafeBufferPointer(start: x, count: n * inputSize)
+        let output = UnsafeMutableBufferPointer(start: y, count: n * outputSize)
+        if let bias {
+            bias.withUnsafeBufferPointer { matmul(input, rows: n, weight: weight, bias: $0, into: output) }
+        } else {
+            matmul(input, rows: n, weight: weight, bias: nil, into: output)
+        }
+    }
+}
+
+/// Rows of the token embedding matrix.
+struct Embedding: Sendable {
+    let weight: WeightMatrix
+
+    var vocabularySize: Int { weight.rows }
+    var dimension: Int { weight.columns }
+
+    /// Writes the embedding of each token (row-major `tokens.count × dimension`).
+    func lookup(_ tokens: [Int], into y: UnsafeMutablePointer<Float>) throws(PhiInferenceError) {
+        for (r, token) in tokens.enumerated() {
+            guard token >= 0, token < vocabularySize else {
+                throw .invalidTokenID(token, vocabularySize: vocabularySize)
+            }
+            weight.row(token, into: UnsafeMutableBufferPointer(start: y + r * dimension, count: dimension))
+        }
+    }
+}

@@ -1,0 +1,181 @@
+// `phigate bench local`: prefill and decode speed of a GGUF model on this machine, against the decode roofline
+// (memory read bandwidth ÷ weight bytes per token) measured in the same run with the same threads.
+
+import Foundation
+public import PhiKernels
+
+/// What to measure.
+public struct LocalBenchmarkOptions: Sendable {
+    public var threads: Int?
+    public var promptTokens: [Int]
+    public var generatedTokens: Int
+    public var repetitions: Int
+    public var quantization: ActivationQuantization
+    /// Bytes of the bandwidth probe's buffer (well above the last-level cache).
+    public var bandwidthProbeBytes: Int
+
+    public init(
+        threads: Int? = nil, promptTokens: [Int] = [128, 512], generatedTokens: Int = 64, repetitions: Int = 3,
+        quantization: ActivationQuantization = .llamaCpp, bandwidthProbeBytes: Int = 512 << 20
+    ) {
+        self.threads = threads
+        self.promptTokens = promptTokens
+        self.generatedTokens = generatedTokens
+        self.repetitions = repetitions
+        self.quantization = quantization
+        self.bandwidthProbeBytes = bandwidthProbeBytes
+    }
+}
+
+/// Measured numbers (rates are medians over repetitions).
+public struct LocalBenchmarkResult: Sendable, Codable {
+    public struct Prefill: Sendable, Codable {
+        public var tokens: Int
+        public var tokensPerSecond: Double
+        public var samples: [Double]
+    }
+
+    public var model: String
+    public var fileBytes: Int
+    public var tensorTypes: [String: Int]
+    public var threads: Int
+    public var kernelLevel: String
+    public var activationQuantization: Bool
+    public var prefill: [Prefill]
+    public var decodeTokens: Int
+    public var decodeTokensPerSecond: Double
+    public var decodeSamples: [Double]
+    public var weightBytesPerToken: Int
+    public var readBandwidthBytesPerSecond: Double
+    public var decodeRooflineTokensPerSecond: Double
+    public var rooflineFraction: Double
+    public var barrierNanoseconds: Double
+    public var peakRSSBytes: Int
+    public var weightBytes: Int
+    public var kvCacheBytes: Int
+    /// peak RSS ÷ (weights + KV cache).
+    public var rssRatio: Double
+}
+
+/// Runs the benchmark.
+public enum LocalBenchmark {
+    public static func run(
+        path: String, options: LocalBenchmarkOptions, log: (String) -> Void = { _ in }
+    ) throws -> LocalBenchmarkResult {
+        if let threads = options.threads { ComputeSettings.threadCount = threads }
+        let previousMode = ComputeSettings.activationQuantization
+        ComputeSettings.activationQuantization = options.quantization
+        defer { ComputeSettings.activationQuantization = previousMode }
+        let threads = ComputeSettings.threadCount
+
+        log("measuring read bandwidth (\(threads) threads)…")
+        let barrier = ComputeSettings.barrierNanoseconds(iterations: 2000)
+        let bandwidth = ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 5)
+        resetPeakRSS()
+
+        log("loading \(path)…")
+        let loaded = try LoadedModel.load(path: path)
+        let model = loaded.model
+        let config = loaded.config
+        guard let gguf = loaded.gguf else {
+            throw PhiInferenceError.invalidFile(file: path, reason: "bench local needs a GGUF file")
+        }
+        var types: [String: Int] = [:]
+        var weightBytes = 0
+        var perToken = 0
+        let tied = gguf.tensor(named: "output.weight") == nil
+        for t in gguf.tensors {
+            let bytes = gguf.bytes(of: t).count
+            types[t.type.name, default: 0] += 1
+            weightBytes += bytes
+            if t.name == "token_embd.weight" && !tied {
+                perToken += bytes / max(1, t.rowCount)  // one embedding row
+            } else {
+                perToken += bytes
+            }
+        }
+        var rng = Xoshiro256(seed: 42)
+        func randomTokens(_ n: Int) -> [Int] { (0..<n).map { _ in Int(rng.next() % UInt64(config.vocabularySize)) } }
+        let reps = max(1, options.repetitions)
+        let maxPrompt = options.promptTokens.max() ?? 0
+
+        // Warm-up: page the weights in and start the workers.
+        log("warming up…")
+        do {
+            let cache = model.makeCache(capacity: 8)
+            _ = try model.forward(randomTokens(4), cache: cache, logits: .last)
+        }
+
+        var prefill: [LocalBenchmarkResult.Prefill] = []
+        for n in options.promptTokens where n > 0 {
+            var samples: [Double] = []
+            for rep in 0..<reps {
+                let cache = model.makeCache(capacity: n)
+                let tokens = randomTokens(n)
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = try model.forward(tokens, cache: cache, logits: .last)
+                let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+                samples.append(Double(n) / dt)
+                log("prefill \(n) rep \(rep + 1): \(String(format: "%.2f", Double(n) / dt)) tok/s")
+            }
+            prefill.append(.init(tokens: n, tokensPerSecond: median(samples), samples: samples))
+        }
+
+        var decodeSamples: [Double] = []
+        let gen = max(1, options.generatedTokens)
+        for rep in 0..<reps {
+            let cache = model.makeCache(capacity: gen + 1)
+            var logits = try model.forward(randomTokens(1), cache: cache, logits: .last)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<gen {
+                let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
+                logits = try model.forward([next], cache: cache, logits: .last)
+            }
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            decodeSamples.append(Double(gen) / dt)
+            log("decode \(gen) rep \(rep + 1): \(String(format: "%.2f", Double(gen) / dt)) tok/s")
+        }
+        let decode = median(decodeSamples)
+        let kvBytes = config.layerCount * 2 * config.kvHeadCount * config.headDimension * MemoryLayout<Float>.size
+            * max(maxPrompt, gen + 1)
+        let peak = peakRSS()
+        let roofline = bandwidth / Double(max(1, perToken))
+        return LocalBenchmarkResult(
+            model: path, fileBytes: gguf.fileSize, tensorTypes: types, threads: threads,
+            kernelLevel: ComputeSettings.level.description,
+            activationQuantization: options.quantization == .llamaCpp, prefill: prefill, decodeTokens: gen,
+            decodeTokensPerSecond: decode, decodeSamples: decodeSamples, weightBytesPerToken: perToken,
+            readBandwidthBytesPerSecond: bandwidth, decodeRooflineTokensPerSecond: roofline,
+            rooflineFraction: decode / roofline, barrierNanoseconds: barrier, peakRSSBytes: peak,
+            weightBytes: weightBytes, kvCacheBytes: kvBytes,
+            rssRatio: Double(peak) / Double(max(1, weightBytes + kvBytes)))
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        guard !s.isEmpty else { return 0 }
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// Peak resident set size (VmHWM on Linux, ru_maxrss elsewhere), bytes.
+    static func peakRSS() -> Int {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        {
+            let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            return kb * 1024
+        }
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        return Int(usage.ru_maxrss) * 1024
+    }
+
+    /// Resets the peak RSS (Linux: `5` to /proc/self/clear_refs) so the bandwidth probe's buffer is not counted.
+    static func resetPeakRSS() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+}

@@ -1,0 +1,72 @@
+// torch.nn.LayerNorm (phi2) and Phi3RMSNorm (phi3), in float32 with double accumulation of the statistics.
+
+import Foundation
+
+/// `y = (x − mean) / sqrt(var + eps) · weight + bias` over the last dimension (biased variance).
+struct LayerNorm: Sendable {
+    let weight: [Float]
+    let bias: [Float]
+    let epsilon: Float
+
+    /// Normalizes `n` rows of `weight.count` floats from `x` into `y`.
+    func callAsFunction(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>) {
+        let width = weight.count
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                for r in 0..<n {
+                    let row = x + r * width
+                    var sum = 0.0
+                    for i in 0..<width { sum += Double(row[i]) }
+                    let mean = sum / Double(width)
+                    var squares = 0.0
+                    for i in 0..<width {
+                        let d = Double(row[i]) - mean
+                        squares += d * d
+                    }
+                    let inverse = 1 / (squares / Double(width) + Double(epsilon)).squareRoot()
+                    let out = y + r * width
+                    for i in 0..<width {
+                        out[i] = Float((Double(row[i]) - mean) * inverse) * w[i] + b[i]
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `y = weight · x / sqrt(mean(x²) + eps)` over the last dimension.
+struct RMSNorm: Sendable {
+    let weight: [Float]
+    let epsilon: Float
+
+    func callAsFunction(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>) {
+        let width = weight.count
+        weight.withUnsafeBufferPointer { w in
+            for r in 0..<n {
+                let row = x + r * width
+                var squares = 0.0
+                for i in 0..<width { squares += Double(row[i]) * Double(row[i]) }
+                let inverse = Float(1 / (squares / Double(width) + Double(epsilon)).squareRoot())
+                let out = y + r * width
+                for i in 0..<width { out[i] = w[i] * (row[i] * inverse) }
+            }
+        }
+    }
+}
+
+/// Element-wise activations with transformers' formulas.
+enum Activation {
+    /// `gelu_new` / `gelu_pytorch_tanh`: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, evaluated in double.
+    static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        let c = (2.0 / Double.pi).squareRoot()
+        for i in 0..<count {
+            let v = Double(x[i])
+            x[i] = Float(0.5 * v * (1 + tanh(c * (v + 0.044715 * v * v * v))))
+        }
+    }
+
+    /// `silu(x) = x / (1 + e^−x)`.
+    static func silu(_ x: Float) -> Float {
+        Float(Double(x) / (1 + exp(-Double(x))))
+    }
+}

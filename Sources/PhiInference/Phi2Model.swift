@@ -1,0 +1,153 @@
+// PhiForCausalLM (transformers `modeling_phi.py`; phi-1, phi-1.5, phi-2): one LayerNorm feeding attention and
+// MLP in parallel, `out = x + attn(ln(x)) + mlp(ln(x))`, partial rotary, gelu_new (tanh form), biases
+// everywhere, untied `lm_head` with bias. Both q/k/v layouts of GGUF files: split `attn_q/k/v` and fused `attn_qkv`.
+
+/// Phi attention: q/k/v projections (split or fused, with biases), then `dense`.
+struct PhiAttention: Sendable {
+    enum Projection: Sendable {
+        case split(q: Linear, k: Linear, v: Linear)
+        case fused(Linear)
+    }
+
+    let projection: Projection
+    let dense: Linear
+}
+
+/// Phi MLP: `fc2(gelu_new(fc1(x)))`.
+struct PhiMLP: Sendable {
+    let fc1: Linear
+    let fc2: Linear
+}
+
+/// `out = x + attn(ln(x)) + mlp(ln(x))`.
+struct PhiDecoderLayer: Sendable {
+    let inputNorm: LayerNorm
+    let attention: PhiAttention
+    let mlp: PhiMLP
+}
+
+/// A loaded phi2-architecture model (weights in place in their mapped files).
+public struct Phi2Model: CausalLanguageModel {
+    public let config: PhiModelConfig
+    let embedding: Embedding
+    let layers: [PhiDecoderLayer]
+    let finalNorm: LayerNorm
+    let lmHead: Linear
+    let rope: RotaryEmbedding
+
+    init(
+        config: PhiModelConfig, tensors: some ModelTensorSource, onLayer: (Int) -> Void = { _ in }
+    ) throws(PhiInferenceError) {
+        self.config = config
+        let hidden = config.hiddenSize
+        let d = config.headDimension
+        let qRows = config.headCount * d
+        let kvRows = config.kvHeadCount * d
+        let embeddingWeight = try tensors.matrix("token_embd.weight", input: hidden, output: config.vocabularySize)
+        embedding = Embedding(weight: embeddingWeight)
+        func linear(_ name: String, input: Int, output: Int) throws(PhiInferenceError) -> Linear {
+            Linear(
+                weight: try tensors.matrix(name + ".weight", input: input, output: output),
+                bias: try tensors.vector(name + ".bias", count: output)
+            )
+        }
+        var layers: [PhiDecoderLayer] = []
+        for i in 0..<config.layerCount {
+            let p = "blk.\(i)."
+            let projection: PhiAttention.Projection
+            if tensors.tensor(p + "attn_qkv.weight") != nil {
+                projection = .fused(try linear(p + "attn_qkv", input: hidden, output: qRows + 2 * kvRows))
+            } else {
+                projection = .split(
+                    q: try linear(p + "attn_q", input: hidden, output: qRows),
+                    k: try linear(p + "attn_k", input: hidden, output: kvRows),
+                    v: try linear(p + "attn_v", input: hidden, output: kvRows)
+                )
+            }
+            layers.append(PhiDecoderLayer(
+                inputNorm: LayerNorm(
+                    weight: try tensors.vector(p + "attn_norm.weight", count: hidden),
+                    bias: try tensors.vector(p + "attn_norm.bias", count: hidden),
+                    epsilon: config.normEpsilon
+                ),
+                attention: PhiAttention(projection: projection, dense: try linear(p + "attn_output", input: qRows, output: hidden)),
+                mlp: PhiMLP(
+                    fc1: try linear(p + "ffn_up", input: hidden, output: config.intermediateSize),
+                    fc2: try linear(p + "ffn_down", input: config.intermediateSize, output: hidden)
+                )
+            ))
+            onLayer(i)
+        }
+        self.layers = layers
+        finalNorm = LayerNorm(
+            weight: try tensors.vector("output_norm.weight", count: hidden),
+            bias: try tensors.vector("output_norm.bias", count: hidden),
+            epsilon: config.normEpsilon
+        )
+        if config.tieWordEmbeddings {
+            let bias = tensors.tensor("output.bias") != nil ? try tensors.vector("output.bias", count: config.vocabularySize) : nil
+            lmHead = Linear(weight: embeddingWeight, bias: bias)
+        } else {
+            lmHead = try linear("output", input: hidden, output: config.vocabularySize)
+        }
+        rope = RotaryEmbedding(dimension: config.ropeDimension, theta: config.ropeTheta)
+    }
+
+    public func forward(_ tokens: [Int], cache: KVCache, logits: LogitPositions) throws(PhiInferenceError) -> [Float] {
+        try checkFits(tokens, cache: cache)
+        let n = tokens.count
+        let start = cache.count
+        let hidden = config.hiddenSize
+        let heads = config.headCount
+        let kvHeads = config.kvHeadCount
+        let d = config.headDimension
+        let qkvWidth = (heads + 2 * kvHeads) * d
+        let inter = config.intermediateSize
+
+        let x = ScratchBuffer(count: n * hidden)
+        let h = ScratchBuffer(count: n * hidden)
+        let qkv = ScratchBuffer(count: n * qkvWidth)
+        let part = ScratchBuffer(count: n * max(heads, kvHeads) * d)
+        let attended = ScratchBuffer(count: n * heads * d)
+        let attentionOut = ScratchBuffer(count: n * hidden)
+        let up = ScratchBuffer(count: n * inter)
+        try embedding.lookup(tokens, into: x.pointer)
+        for (index, layer) in layers.enumerated() {
+            layer.inputNorm(x.pointer, rows: n, into: h.pointer)
+            switch layer.attention.projection {
+            case .fused(let projection):
+                projection(h.pointer, rows: n, into: qkv.pointer)
+            case .split(let q, let k, let v):
+                // Interleave into [q | k | v] rows so both layouts share the code below.
+                for (linear, offset) in [(q, 0), (k, heads * d), (v, (heads + kvHeads) * d)] {
+                    linear(h.pointer, rows: n, into: part.pointer)
+                    let width = linear.outputSize
+                    for r in 0..<n {
+                        (qkv.pointer + r * qkvWidth + offset).update(from: part.pointer + r * width, count: width)
+                    }
+                }
+            }
+            for i in 0..<n {
+                let row = qkv.pointer + i * qkvWidth
+                rope.apply(row, heads: heads, headDimension: d, position: start + i)
+                rope.apply(row + heads * d, heads: kvHeads, headDimension: d, position: start + i)
+            }
+            cache.append(
+                layer: index, keys: qkv.pointer + heads * d, values: qkv.pointer + (heads + kvHeads) * d,
+                rows: n, stride: qkvWidth
+            )
+            CausalAttention.attend(
+                queries: qkv.pointer, queryStride: qkvWidth, rows: n, start: start,
+                cache: cache, layer: index, heads: heads, output: attended.pointer
+            )
+            layer.attention.dense(attended.pointer, rows: n, into: attentionOut.pointer)
+            layer.mlp.fc1(h.pointer, rows: n, into: up.pointer)
+            Activation.geluTanh(up.pointer, count: n * inter)
+            layer.mlp.fc2(up.pointer, rows: n, into: h.pointer)
+            x.add(attentionOut)
+            x.add(h)
+        }
+        cache.commit(n)
+        return LogitsHead.logits(x, rows: n, hidden: hidden, selection: logits, norm: finalNorm, lmHead: lmHead)
+    }
+}

@@ -1,0 +1,148 @@
+// Phi3ForCausalLM (transformers `modeling_phi3.py`): RMSNorm, fused qkv and gate_up, SiLU, partial rotary,
+// grouped-query attention, LongRoPE, optionally tied embeddings.
+//
+// LongRoPE and the KV cache. transformers picks the factors per forward call from the total sequence length
+// `max(position_ids) + 1`: short factors while it is ≤ `original_max_position_embeddings`, long factors beyond.
+// We do exactly the same, per `forward` call: a prompt longer than the original context is encoded with long
+// factors throughout; during incremental decoding, the first token at position ≥ original and every later one
+// use long factors, while the keys already in the cache keep the short-factor rotation they were stored with
+// (transformers recomputes nothing either). The attention factor multiplies cos/sin in both regimes. So a
+// sequence crossing the boundary gives transformers' logits token for token; the price is that its early keys
+// mix two rotations (llama.cpp instead chooses once from n_ctx). Re-encoding the cache at the crossing would
+// diverge from the reference, so we do not.
+
+/// Phi-3 attention: `qkv_proj` rows are Q (heads·d), K (kvHeads·d), V (kvHeads·d); then `o_proj`.
+struct Phi3Attention: Sendable {
+    let qkv: Linear
+    let output: Linear
+}
+
+/// Phi-3 MLP: `gate_up_proj` rows are gate then up; `down_proj(silu(gate) · up)`.
+struct Phi3MLP: Sendable {
+    let gateUp: Linear
+    let down: Linear
+}
+
+/// `h = x + attn(rmsnorm(x))`, `out = h + mlp(rmsnorm2(h))`.
+struct Phi3DecoderLayer: Sendable {
+    let inputNorm: RMSNorm
+    let attention: Phi3Attention
+    let postAttentionNorm: RMSNorm
+    let mlp: Phi3MLP
+}
+
+/// A loaded phi3-architecture model (weights in place in their mapped files).
+public struct Phi3Model: CausalLanguageModel {
+    public let config: PhiModelConfig
+    let embedding: Embedding
+    let layers: [Phi3DecoderLayer]
+    let norm: RMSNorm
+    let lmHead: Linear
+    let shortRope: RotaryEmbedding
+    let longRope: RotaryEmbedding?
+
+    init(
+        config: PhiModelConfig, tensors: some ModelTensorSource, onLayer: (Int) -> Void = { _ in }
+    ) throws(PhiInferenceError) {
+        self.config = config
+        let hidden = config.hiddenSize
+        let d = config.headDimension
+        let qkvRows = (config.headCount + 2 * config.kvHeadCount) * d
+        let embeddingWeight = try tensors.matrix("token_embd.weight", input: hidden, output: config.vocabularySize)
+        embedding = Embedding(weight: embeddingWeight)
+        var layers: [Phi3DecoderLayer] = []
+        for i in 0..<config.layerCount {
+            let p = "blk.\(i)."
+            layers.append(Phi3DecoderLayer(
+                inputNorm: RMSNorm(weight: try tensors.vector(p + "attn_norm.weight", count: hidden), epsilon: config.normEpsilon),
+                attention: Phi3Attention(
+                    qkv: Linear(weight: try tensors.matrix(p + "attn_qkv.weight", input: hidden, output: qkvRows), bias: nil),
+                    output: Linear(weight: try tensors.matrix(p + "attn_output.weight", input: config.headCount * d, output: hidden), bias: nil)
+                ),
+                postAttentionNorm: RMSNorm(weight: try tensors.vector(p + "ffn_norm.weight", count: hidden), epsilon: config.normEpsilon),
+                mlp: Phi3MLP(
+                    gateUp: Linear(weight: try tensors.matrix(p + "ffn_up.weight", input: hidden, output: 2 * config.intermediateSize), bias: nil),
+                    down: Linear(weight: try tensors.matrix(p + "ffn_down.weight", input: config.intermediateSize, output: hidden), bias: nil)
+                )
+            ))
+            onLayer(i)
+        }
+        self.layers = layers
+        norm = RMSNorm(weight: try tensors.vector("output_norm.weight", count: hidden), epsilon: config.normEpsilon)
+        if config.tieWordEmbeddings {
+            lmHead = Linear(weight: embeddingWeight, bias: nil)
+        } else {
+            lmHead = Linear(weight: try tensors.matrix("output.weight", input: hidden, output: config.vocabularySize), bias: nil)
+        }
+        if let longRoPE = config.longRoPE {
+            shortRope = RotaryEmbedding(dimension: config.ropeDimension, theta: config.ropeTheta,
+                                        factors: longRoPE.shortFactors, scale: longRoPE.attentionFactor)
+            longRope = RotaryEmbedding(dimension: config.ropeDimension, theta: config.ropeTheta,
+                                       factors: longRoPE.longFactors, scale: longRoPE.attentionFactor)
+        } else {
+            shortRope = RotaryEmbedding(dimension: config.ropeDimension, theta: config.ropeTheta)
+            longRope = nil
+        }
+    }
+
+    /// The rotary table transformers uses for a forward call whose last position is `lastPosition`.
+    func rotary(lastPosition: Int) -> RotaryEmbedding {
+        if let longRope, let original = config.longRoPE?.originalContextLength, lastPosition + 1 > original {
+            return longRope
+        }
+        return shortRope
+    }
+
+    public func forward(_ tokens: [Int], cache: KVCache, logits: LogitPositions) throws(PhiInferenceError) -> [Float] {
+        try checkFits(tokens, cache: cache)
+        let n = tokens.count
+        let start = cache.count
+        let hidden = config.hiddenSize
+        let heads = config.headCount
+        let kvHeads = config.kvHeadCount
+        let d = config.headDimension
+        let qkvWidth = (heads + 2 * kvHeads) * d
+        let inter = config.intermediateSize
+        let rope = rotary(lastPosition: start + n - 1)
+
+        let x = ScratchBuffer(count: n * hidden)
+        let h = ScratchBuffer(count: n * hidden)
+        let qkv = ScratchBuffer(count: n * qkvWidth)
+        let attended = ScratchBuffer(count: n * heads * d)
+        let gateUp = ScratchBuffer(count: n * 2 * inter)
+        let activated = ScratchBuffer(count: n * inter)
+        try embedding.lookup(tokens, into: x.pointer)
+        for (index, layer) in layers.enumerated() {
+            layer.inputNorm(x.pointer, rows: n, into: h.pointer)
+            layer.attention.qkv(h.pointer, rows: n, into: qkv.pointer)
+            for i in 0..<n {
+                let row = qkv.pointer + i * qkvWidth
+                rope.apply(row, heads: heads, headDimension: d, position: start + i)
+                rope.apply(row + heads * d, heads: kvHeads, headDimension: d, position: start + i)
+            }
+            cache.append(
+                layer: index, keys: qkv.pointer + heads * d, values: qkv.pointer + (heads + kvHeads) * d,
+                rows: n, stride: qkvWidth
+            )
+            CausalAttention.attend(
+                queries: qkv.pointer, queryStride: qkvWidth, rows: n, start: start,
+                cache: cache, layer: index, heads: heads, output: attended.pointer
+            )
+            layer.attention.output(attended.pointer, rows: n, into: h.pointer)
+            x.add(h)
+
+            layer.postAttentionNorm(x.pointer, rows: n, into: h.pointer)
+            layer.mlp.gateUp(h.pointer, rows: n, into: gateUp.pointer)
+            for r in 0..<n {
+                let gate = gateUp.pointer + r * 2 * inter
+                let up = gate + inter
+                let out = activated.pointer + r * inter
+                for i in 0..<inter { out[i] = Activation.silu(gate[i]) * up[i] }
+            }
+            layer.mlp.down(activated.pointer, rows: n, into: h.pointer)
+            x.add(h)
+        }
+        cache.commit(n)
+        return LogitsHead.logits(x, rows: n, hidden: hidden, selection: logits, norm: norm, lmHead: lmHead)
+    }
+}

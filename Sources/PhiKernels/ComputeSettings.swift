@@ -1,0 +1,73 @@
+// Process-wide compute settings of the kernels: activation quantization (llama.cpp numerics), worker threads,
+// instruction-set level. Backed by atomics in CPhiKernels, so reading them is free in the hot loops.
+import CPhiKernels
+
+/// How `matmul` computes products with quantized weights.
+public enum ActivationQuantization: Sendable, Equatable {
+    /// Exact: weights dequantized to float32 in tiles, products in float32 (OpenBLAS); matches `dequant_ref` ~1e-5.
+    case off
+    /// As ggml-cpu does: activations rounded per block to Q8_0 / Q8_1 / Q8_K, integer dot products per block, rows
+    /// split across the worker pool. F16/BF16 weights are converted on the fly against float32 activations.
+    case llamaCpp
+}
+
+/// Instruction-set level of the quantized kernels.
+public enum KernelLevel: Int, Sendable, Comparable, CustomStringConvertible {
+    case scalar = 0
+    case avx2 = 1
+    case avx512 = 2
+
+    public static func < (a: KernelLevel, b: KernelLevel) -> Bool { a.rawValue < b.rawValue }
+
+    public var description: String {
+        switch self {
+        case .scalar: "scalar"
+        case .avx2: "avx2+fma+f16c"
+        case .avx512: "avx512-vnni"
+        }
+    }
+}
+
+/// Process-wide settings (thread-safe; they apply to calls that start after the change).
+public enum ComputeSettings {
+    /// The matmul mode (default `.off`: exact).
+    public static var activationQuantization: ActivationQuantization {
+        get { phi_quantized_matmul() != 0 ? .llamaCpp : .off }
+        set { _ = phi_set_quantized_matmul(newValue == .llamaCpp ? 1 : 0) }
+    }
+
+    /// Threads of the persistent worker pool (default: physical cores, or `PHI_THREADS`).
+    public static var threadCount: Int {
+        get { Int(phi_pool_threads()) }
+        set { _ = phi_pool_set_threads(Int32(clamping: newValue)) }
+    }
+
+    /// Physical cores of this machine.
+    public static var physicalCores: Int { Int(phi_physical_cores()) }
+
+    /// The highest level the CPU and the OS enable (never AMX).
+    public static var detectedLevel: KernelLevel { KernelLevel(rawValue: Int(phi_quant_detected_level())) ?? .scalar }
+
+    /// The level in use (`PHI_FORCE_SCALAR=1` or `levelCap = .scalar` force the portable code).
+    public static var level: KernelLevel { KernelLevel(rawValue: Int(phi_quant_level())) ?? .scalar }
+
+    /// Upper bound on the level (tests run each path).
+    public static var levelCap: KernelLevel {
+        get {
+            let previous = phi_quant_set_level_cap(2)
+            _ = phi_quant_set_level_cap(previous)
+            return KernelLevel(rawValue: Int(previous)) ?? .scalar
+        }
+        set { _ = phi_quant_set_level_cap(Int32(newValue.rawValue)) }
+    }
+
+    /// Mean cost of one empty dispatch + barrier of the worker pool, in nanoseconds.
+    public static func barrierNanoseconds(iterations: Int = 2000) -> Double {
+        phi_pool_barrier_ns(Int32(clamping: iterations))
+    }
+
+    /// Memory read bandwidth (bytes/s) with the pool's threads over a `bytes` buffer, best of `repetitions`.
+    public static func readBandwidth(bytes: Int = 512 << 20, repetitions: Int = 5) -> Double {
+        phi_read_bandwidth(bytes, Int32(clamping: repetitions))
+    }
+}

@@ -1,0 +1,107 @@
+// Linear layer Y = X·Wᵀ + b (torch.nn.functional.linear) in float32, over dequantized tiles and OpenBLAS.
+import COpenBLAS
+import CPhiKernels
+
+/// Computes `y[n×rows] = x[n×columns] · weightᵀ (+ bias)`. With `ComputeSettings.activationQuantization == .off`
+/// (default), in float32: F32 weights go straight to BLAS; other types are dequantized in tiles of rows into a
+/// scratch buffer, then `cblas_sgemm` (n > 1) or `cblas_sgemv`. With `.llamaCpp`, non-F32 weights go through the
+/// quantized kernels (`phi_matmul_quantized`: activations rounded per block, integer block dot products, threads).
+/// `x` and `y` are row-major and must not overlap.
+public func matmul(
+    _ x: UnsafeBufferPointer<Float>, rows n: Int, weight: WeightMatrix, bias: UnsafeBufferPointer<Float>? = nil,
+    into y: UnsafeMutableBufferPointer<Float>, quantization: ActivationQuantization? = nil
+) {
+    let k = weight.columns
+    let m = weight.rows
+    precondition(n >= 0 && x.count >= n * k, "x holds \(x.count) floats, \(n)×\(k) needed")
+    precondition(y.count >= n * m, "y holds \(y.count) floats, \(n)×\(m) needed")
+    precondition(bias.map { $0.count >= m } ?? true, "bias shorter than \(m)")
+    guard n > 0, m > 0, let yBase = y.baseAddress else { return }
+    guard k > 0, let xBase = x.baseAddress else {
+        for i in 0..<n { for j in 0..<m { yBase[i * m + j] = bias?[j] ?? 0 } }
+        return
+    }
+    if (quantization ?? ComputeSettings.activationQuantization) == .llamaCpp, weight.type != .f32,
+        phi_quant_supported(weight.type.rawValue) != 0, let w = weight.bytes.baseAddress
+    {
+        let status = phi_matmul_quantized(
+            weight.type.rawValue, w, weight.rowByteCount, Int64(m), Int64(k), xBase, Int64(n), bias?.baseAddress, yBase)
+        precondition(status == 0, "phi_matmul_quantized failed (\(status)) for '\(weight.name)'")
+        return
+    }
+    BLAS.configureOnce()
+    if let w = weight.f32Pointer {
+        gemm(xBase, n: n, w: w, rows: m, k: k, into: yBase, ldc: m)
+    } else {
+        let tile = max(1, min(m, max(16, (1 << 18) / k)))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tile * k)
+        defer { scratch.deallocate() }
+        var r0 = 0
+        while r0 < m {
+            let count = min(tile, m - r0)
+            weight.dequantizeRows(r0..<(r0 + count), into: scratch)
+            gemm(xBase, n: n, w: scratch, rows: count, k: k, into: yBase + r0, ldc: m)
+            r0 += count
+        }
+    }
+    if let b = bias?.baseAddress {
+        for i in 0..<n {
+            let row = yBase + i * m
+            for j in 0..<m { row[j] += b[j] }
+        }
+    }
+}
+
+/// Array convenience for `matmul(_:rows:weight:bias:into:)`: returns `n × weight.rows` floats.
+public func matmul(
+    _ x: [Float], rows n: Int, weight: WeightMatrix, bias: [Float]? = nil, quantization: ActivationQuantization? = nil
+) -> [Float] {
+    let count = n * weight.rows
+    return [Float](unsafeUninitializedCapacity: count) { y, initialized in
+        x.withUnsafeBufferPointer { xb in
+            if let bias {
+                bias.withUnsafeBufferPointer {
+                    matmul(xb, rows: n, weight: weight, bias: $0, into: y, quantization: quantization)
+                }
+            } else {
+                matmul(xb, rows: n, weight: weight, bias: nil, into: y, quantization: quantization)
+            }
+        }
+        initialized = count
+    }
+}
+
+/// C[n×rows] (row stride ldc) = A[n×k] · W[rows×k]ᵀ.
+private func gemm(
+    _ a: UnsafePointer<Float>, n: Int, w: UnsafePointer<Float>, rows: Int, k: Int, into c: UnsafeMutablePointer<Float>,
+    ldc: Int
+) {
+    if n == 1 {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows), blasint(k), 1, w, blasint(k), a, 1, 0, c, 1)
+    } else {
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n), blasint(rows), blasint(k), 1, a, blasint(k), w,
+            blasint(k), 0, c, blasint(ldc))
+    }
+}
+
+/// OpenBLAS threading. phigate runs OpenBLAS single-threaded by default: the engine owns its worker threads
+/// (one serial owner per model) and parallelism across them is issue 4's job, so BLAS must not spawn its own
+/// pool on top (oversubscription on small machines). The setting is process-wide.
+public enum BLAS {
+    private static let configured: Void = { openblas_set_num_threads(1) }()
+
+    static func configureOnce() { _ = configured }
+
+    /// Threads OpenBLAS uses for each call (process-wide).
+    public static var threadCount: Int {
+        get {
+            configureOnce()
+            return Int(openblas_get_num_threads())
+        }
+        set {
+            configureOnce()
+            openblas_set_num_threads(Int32(min(max(1, newValue), 1024)))
+        }
+    }
+}

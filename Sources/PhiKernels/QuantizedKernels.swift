@@ -1,0 +1,51 @@
+// Swift face of the quantized kernels (ggml-cpu `quantize_row_q8_*` + `ggml_vec_dot_*_q8_*` semantics).
+import CPhiKernels
+public import GGUF
+
+/// Activation rounding and per-row dot products exactly as `matmul` uses them with `.llamaCpp`.
+public enum QuantizedKernels {
+    /// Whether `type` weights can be multiplied by the quantized kernels.
+    public static func supports(_ type: GGMLType) -> Bool { phi_quant_supported(type.rawValue) != 0 }
+
+    /// Bytes of one prepared activation row of `count` values for `type` weights (nil when unsupported).
+    public static func activationRowBytes(_ type: GGMLType, count: Int) -> Int? {
+        let n = phi_act_row_size(type.rawValue, Int64(count))
+        return n == 0 ? nil : n
+    }
+
+    /// The activation row prepared for `type` weights: Q8_0 blocks (Q4_0/Q5_0/Q8_0) or Q8_1 (Q4_1/Q5_1) as
+    /// `[qs 32 | per-lane offset correction 8×int32]` blocks then the fp16-rounded scales `d` (and `d·Σq` for Q8_1);
+    /// ggml's `block_q8_K` for K-quants; float32 for F16/BF16/F32.
+    public static func prepareActivations(_ x: [Float], for type: GGMLType) -> [UInt8] {
+        guard let size = activationRowBytes(type, count: x.count) else { return [] }
+        var out = [UInt8](repeating: 0, count: size)
+        x.withUnsafeBufferPointer { xb in
+            out.withUnsafeMutableBytes { _ = phi_quantize_act_row(type.rawValue, xb.baseAddress, $0.baseAddress, Int64(x.count)) }
+        }
+        return out
+    }
+
+    /// Dot product of one weight row (`count` values of `type`) with prepared activations, on the current level.
+    public static func dot(_ type: GGMLType, row: UnsafeRawBufferPointer, activations: [UInt8], count: Int) -> Float {
+        precondition(activations.count >= (activationRowBytes(type, count: count) ?? .max), "activation row too short")
+        return activations.withUnsafeBytes { phi_vec_dot(type.rawValue, row.baseAddress, $0.baseAddress, Int64(count)) }
+    }
+
+    /// `dot` on a given level (clamped to what the machine supports); does not touch process-wide settings.
+    public static func dot(
+        _ type: GGMLType, row: UnsafeRawBufferPointer, activations: [UInt8], count: Int, level: KernelLevel
+    ) -> Float {
+        precondition(activations.count >= (activationRowBytes(type, count: count) ?? .max), "activation row too short")
+        return activations.withUnsafeBytes {
+            phi_vec_dot_at_level(type.rawValue, row.baseAddress, $0.baseAddress, Int64(count), Int32(level.rawValue))
+        }
+    }
+
+    /// Runs `body` with the kernels capped at `level` (restored afterwards). Process-wide: tests that compare
+    /// levels must not run concurrently with other users of the kernels' level.
+    public static func withLevelCap<T>(_ level: KernelLevel, _ body: () throws -> T) rethrows -> T {
+        let previous = phi_quant_set_level_cap(Int32(level.rawValue))
+        defer { _ = phi_quant_set_level_cap(previous) }
+        return try body()
+    }
+}

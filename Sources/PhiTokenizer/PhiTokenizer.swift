@@ -1,1 +1,0 @@
-// PhiTokenizer module.

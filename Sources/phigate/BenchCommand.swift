@@ -1,0 +1,80 @@
+// `phigate bench local`: prefill / decode speed against the decode roofline measured in the same run.
+
+import ArgumentParser
+import Foundation
+import PhiInference
+import PhiKernels
+
+/// `phigate bench …`
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks.", subcommands: [Local.self])
+
+    /// `phigate bench local --model FILE [--threads N] [--prompt-tokens 128,512] [--gen-tokens 64] [--reps 3] [--json]`
+    struct Local: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prefill and decode tokens/s of a GGUF model, weight bytes per token, read bandwidth, roofline, peak RSS.")
+
+        @Option(help: "A .gguf model.")
+        var model: String
+
+        @Option(help: "Worker threads (default: physical cores).")
+        var threads: Int?
+
+        @Option(help: "Prompt lengths to time, comma-separated.")
+        var promptTokens: String = "128,512"
+
+        @Option(help: "Tokens to decode per repetition.")
+        var genTokens: Int = 64
+
+        @Option(help: "Repetitions (medians are reported).")
+        var reps: Int = 3
+
+        @Flag(help: "Exact float32 products (no activation quantization).")
+        var exact = false
+
+        @Option(help: "Bandwidth probe buffer in MiB.")
+        var probeMiB: Int = 512
+
+        @Flag(help: "Print one JSON object.")
+        var json = false
+
+        func validate() throws {
+            if promptSizes == nil { throw ValidationError("--prompt-tokens: expected integers like 128,512") }
+            if genTokens < 1 || reps < 1 || (threads ?? 1) < 1 { throw ValidationError("counts must be positive") }
+        }
+
+        var promptSizes: [Int]? {
+            let parts = promptTokens.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            return parts.contains(nil) ? nil : parts.compactMap { $0 }
+        }
+
+        func run() throws {
+            let options = LocalBenchmarkOptions(
+                threads: threads, promptTokens: promptSizes ?? [], generatedTokens: genTokens, repetitions: reps,
+                quantization: exact ? .off : .llamaCpp, bandwidthProbeBytes: max(16, probeMiB) << 20)
+            let r = try LocalBenchmark.run(path: model, options: options, log: { if !json { Standard.error($0 + "\n") } })
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                Standard.output(String(decoding: try encoder.encode(r), as: UTF8.self) + "\n")
+                return
+            }
+            func f(_ v: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", v) }
+            var lines = [
+                "model          \(r.model) (\(r.fileBytes) bytes; \(r.tensorTypes.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")))",
+                "threads        \(r.threads) (\(r.kernelLevel), activation quantization \(r.activationQuantization ? "on" : "off"))",
+                "barrier        \(f(r.barrierNanoseconds / 1000, 2)) µs per dispatch",
+            ]
+            for p in r.prefill { lines.append("prefill \(p.tokens)    \(f(p.tokensPerSecond)) tok/s  (reps \(p.samples.map { f($0) }.joined(separator: ", ")))") }
+            lines += [
+                "decode         \(f(r.decodeTokensPerSecond)) tok/s over \(r.decodeTokens) tokens (reps \(r.decodeSamples.map { f($0) }.joined(separator: ", ")))",
+                "bytes/token    \(r.weightBytesPerToken) (\(f(Double(r.weightBytesPerToken) / 1e9, 3)) GB)",
+                "bandwidth      \(f(r.readBandwidthBytesPerSecond / 1e9)) GB/s read, \(r.threads) threads",
+                "roofline       \(f(r.decodeRooflineTokensPerSecond)) tok/s; reached \(f(100 * r.rooflineFraction, 1))%",
+                "peak RSS       \(f(Double(r.peakRSSBytes) / 1e9, 3)) GB = \(f(r.rssRatio, 3)) × (weights \(f(Double(r.weightBytes) / 1e9, 3)) GB + KV \(f(Double(r.kvCacheBytes) / 1e9, 3)) GB)",
+            ]
+            Standard.output(lines.joined(separator: "\n") + "\n")
+        }
+    }
+}
