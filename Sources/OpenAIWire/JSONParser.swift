@@ -199,9 +199,15 @@ public struct JSONParser {
                     throw error("invalid escape")
                 }
             default:
-                if byte < 0x20 { throw error("control character in string") }
-                buffer.append(byte)
-                index += 1
+                // Copy the run up to the next quote or backslash at once.
+                let runStart = index
+                while index < bytes.count {
+                    let next = bytes[index]
+                    if next == UInt8(ascii: "\"") || next == UInt8(ascii: "\\") { break }
+                    if next < 0x20 { throw error("control character in string") }
+                    index += 1
+                }
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
             }
         }
         throw error("unterminated string")
