@@ -221,11 +221,14 @@ final class ChatCompletionsHandler: Sendable {
         )
     }
 
-    static func makeEncoder() -> JSONEncoder {
+    /// One encoder for every response (JSONEncoder is thread-safe once configured).
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return encoder
-    }
+    }()
+
+    static func makeEncoder() -> JSONEncoder { encoder }
 
     /// The body, at most `maxBodySize` bytes (413 beyond, checked on `content-length` first).
     private func collectBody(_ request: Request) async throws -> ByteBuffer {
