@@ -34,7 +34,7 @@ enum UpstreamExchange {
                 group.addTask {
                     try await Task.sleep(for: timeouts.firstByte)
                     if !signal.hasArrived { throw UpstreamFault.timeout(.firstByte) }
-                    try await Task.sleep(for: timeouts.total - timeouts.firstByte)
+                    try await Task.sleep(for: max(timeouts.total - timeouts.firstByte, .zero))
                     throw UpstreamFault.timeout(.total)
                 }
                 defer { group.cancelAll() }

@@ -319,3 +319,17 @@ extension RemoteBackendTests {
         }
     }
 }
+
+extension RemoteBackendTests {
+    @Test func cancellingACompletionCancelsTheUpstreamRequest() async throws {
+        try await Self.withBackend(.openai, script: { _ in .stall }) { backend, upstream in
+            let call = Task { try await backend.complete(try Self.chatRequest(), upstreamModel: "m", logger: Self.logger) }
+            _ = await upstream.waitForRequests(1)
+            call.cancel()
+            let result = await call.result
+            #expect(throws: CancellationError.self) { try result.get() }
+            let outcome = await upstream.waitForOutcome(ofRequest: 0, timeout: .seconds(5))
+            #expect(outcome == .peerClosed(afterChunks: 0))
+        }
+    }
+}
