@@ -68,7 +68,7 @@ let gatewayTargets: [Target] = [
     .target(
         name: "GatewayServer",
         dependencies: [
-            "Backends", "OpenAIWire", "PhigateConfig", "Routing",
+            "Backends", "OpenAIWire", "PhigateConfig", "Routing", "OutcomeStore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -78,6 +78,12 @@ let gatewayTargets: [Target] = [
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
+        swiftSettings: swiftSettings
+    ),
+    // Outcome log: every request's route, cost, latency and quality labels, in SQLite (GRDB), with CSV export.
+    .target(
+        name: "OutcomeStore",
+        dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
         swiftSettings: swiftSettings
     ),
     // Scriptable fake upstream (OpenAI and Anthropic shapes) shared by tests and benchmarks.
@@ -98,6 +104,11 @@ let gatewayTargets: [Target] = [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "OutcomeStoreTests",
+        dependencies: ["OutcomeStore", .product(name: "GRDB", package: "GRDB.swift")],
         swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -151,6 +162,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
     ],
     targets: coreOnly ? coreTargets : coreTargets + gatewayTargets
 )
