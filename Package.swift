@@ -83,7 +83,12 @@ let gatewayTargets: [Target] = [
     // Outcome log: every request's route, cost, latency and quality labels, in SQLite (GRDB), with CSV export.
     .target(
         name: "OutcomeStore",
-        dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+        dependencies: [
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
         swiftSettings: swiftSettings
     ),
     // Scriptable fake upstream (OpenAI and Anthropic shapes) shared by tests and benchmarks.
@@ -101,6 +106,7 @@ let gatewayTargets: [Target] = [
         name: "phigate",
         dependencies: [
             "GatewayServer", "PhigateConfig", "PhiInference", "PhiTokenizer", "GGUF", "PhiKernels", "FakeUpstream",
+            "OutcomeStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -108,7 +114,12 @@ let gatewayTargets: [Target] = [
     ),
     .testTarget(
         name: "OutcomeStoreTests",
-        dependencies: ["OutcomeStore", .product(name: "GRDB", package: "GRDB.swift")],
+        dependencies: [
+            "OutcomeStore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
         swiftSettings: swiftSettings
     ),
     .testTarget(
