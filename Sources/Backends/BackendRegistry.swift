@@ -146,14 +146,20 @@ public struct BackendRegistry: Sendable {
         ModelList(data: listing.map { ModelList.Model(id: $0.id, created: created, ownedBy: $0.backend) })
     }
 
+    /// Connections kept per upstream host. AsyncHTTPClient's default (8) would queue the 9th concurrent stream
+    /// to one provider behind the first eight.
+    public static let connectionsPerHost = 512
+
     /// An `HTTPClient` configuration suited to the backends of `config`: connect timeout (the largest configured),
-    /// no connection-establishment retries (a refused upstream fails fast), no redirects, no decompression.
+    /// a large per-host pool (long-lived streams), no connection-establishment retries (a refused upstream fails
+    /// fast), no redirects, no decompression.
     public static func httpClientConfiguration(for config: GatewayConfig) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         let connect = config.backends.map(\.timeouts.connect).max() ?? .seconds(10)
         configuration.timeout.connect = .milliseconds(connect.milliseconds)
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.idleTimeout = .seconds(60)
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connectionsPerHost
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
         return configuration

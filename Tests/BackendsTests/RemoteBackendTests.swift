@@ -333,3 +333,27 @@ extension RemoteBackendTests {
         }
     }
 }
+
+extension RemoteBackendTests {
+    @Test func manyConcurrentStreamsToOneHostDoNotQueue() async throws {
+        // 20 streams, each held open until all 20 requests reached the upstream. With AsyncHTTPClient's default pool
+        // of 8 connections per host the last 12 would wait behind streams that do not end.
+        let script: FakeUpstream.Script = { _ in .openAIStream(deltas: Array(repeating: "x", count: 12), interval: .seconds(1)) }
+        try await Self.withBackend(.openai, script: script) { backend, upstream in
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        for try await event in backend.stream(try Self.chatRequest(stream: true), upstreamModel: "m", logger: Self.logger) {
+                            guard case .chunk = event else { continue }
+                            // Hold the stream open until every request arrived (or give up after 10 s).
+                            for _ in 0..<1000 where upstream.requests.count < 20 { try await Task.sleep(for: .milliseconds(10)) }
+                            return upstream.requests.count >= 20
+                        }
+                        return false
+                    }
+                }
+                for try await sawAll in group { #expect(sawAll) }
+            }
+        }
+    }
+}
