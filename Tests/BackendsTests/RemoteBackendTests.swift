@@ -357,3 +357,29 @@ extension RemoteBackendTests {
         }
     }
 }
+
+extension RemoteBackendTests {
+    @Test func anthropicToolStreamBecomesToolCallDeltas() async throws {
+        let script: FakeUpstream.Script = { _ in
+            .anthropicStream(deltas: ["Checking"], toolUses: [FakeToolCall(id: "toolu_7", name: "weather", argumentsJSON: #"{"city":"Oslo"}"#)])
+        }
+        try await Self.withBackend(.anthropic, script: script) { backend, upstream in
+            let request = try Self.chatRequest(stream: true, extra: #","stop":["END"],"tools":[{"type":"function","function":{"name":"weather","parameters":{"type":"object"}}}]"#)
+            let (events, error) = await Self.collect(backend.stream(request, upstreamModel: "claude", logger: Self.logger))
+            #expect(error == nil)
+            let calls = events.compactMap { event -> ToolCallDelta? in
+                if case .chunk(let chunk) = event { chunk.choices.first?.delta.toolCalls?.first } else { nil }
+            }
+            #expect(calls.first == ToolCallDelta(index: 0, id: "toolu_7", type: "function", function: .init(name: "weather", arguments: "")))
+            #expect(calls.compactMap { $0.function?.arguments }.joined() == #"{"city":"Oslo"}"#)
+            let finish = events.compactMap { event -> String? in
+                if case .chunk(let chunk) = event { chunk.choices.first?.finishReason } else { nil }
+            }
+            #expect(finish == ["tool_calls"])
+            let body = try Self.json(try #require(upstream.requests.first))
+            #expect(body["stop_sequences"] == .array([.string("END")]))
+            #expect(body["temperature"] == .number(0.2))
+            #expect(body["tools"] != nil)
+        }
+    }
+}
