@@ -85,6 +85,9 @@ public struct AnthropicBackend: ChatBackend, CustomStringConvertible {
                         signal.markArrived()
                         events.removeAll(keepingCapacity: true)
                         piece.withUnsafeReadableBytes { bytes in parser.feed(bytes) { events.append($0) } }
+                        if parser.bufferedByteCount > UpstreamExchange.maxEventBytes {
+                            throw UpstreamFault.malformedResponse("stream event larger than \(UpstreamExchange.maxEventBytes) bytes")
+                        }
                         for event in events where !translator.isDone {
                             try translator.handle(eventData: event.data) { continuation.yield($0) }
                         }

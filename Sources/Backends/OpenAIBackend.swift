@@ -158,6 +158,9 @@ struct OpenAIStreamRelay {
     mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (ChatStreamEvent) -> Void) throws {
         var events: [SSEEvent] = []
         parser.feed(bytes) { events.append($0) }
+        if parser.bufferedByteCount > UpstreamExchange.maxEventBytes {
+            throw UpstreamFault.malformedResponse("stream event larger than \(UpstreamExchange.maxEventBytes) bytes")
+        }
         for event in events where !isDone {
             try handle(event, emit)
         }

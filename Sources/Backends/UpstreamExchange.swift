@@ -18,6 +18,8 @@ final class FirstByteSignal: Sendable {
 enum UpstreamExchange {
     /// Largest non-streamed upstream body accepted.
     static let maxResponseBytes = 64 << 20
+    /// Largest single stream event accepted.
+    static let maxEventBytes = 8 << 20
     /// Largest error body read for its summary.
     static let maxErrorBytes = 64 << 10
 

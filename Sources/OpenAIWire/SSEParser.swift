@@ -28,6 +28,10 @@ public struct SSEParser: Sendable {
 
     public init() {}
 
+    /// Bytes held for the event in progress (a partial line plus its earlier `data` lines): callers cap it so an
+    /// upstream that never ends a line cannot grow memory without bound.
+    public var bufferedByteCount: Int { line.count + data.count }
+
     /// Feeds the next piece of the body and calls `onEvent` for each event it completes.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ onEvent: (SSEEvent) throws -> Void) rethrows {
         var start = 0

@@ -68,3 +68,22 @@ import Testing
         #expect(redacted.contains("<redacted>"))
     }
 }
+
+extension OpenAIStreamRelayTests {
+    @Test func endlessLineIsMalformedNotUnboundedMemory() throws {
+        var relay = OpenAIStreamRelay(forwardUsage: false)
+        let piece = [UInt8]("data: ".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20)
+        var thrown: (any Error)?
+        for _ in 0..<10 where thrown == nil {
+            do {
+                try piece.withUnsafeBytes { raw in try relay.feed(raw) { _ in } }
+            } catch {
+                thrown = error
+            }
+        }
+        guard case .malformedResponse? = thrown as? UpstreamFault else {
+            Issue.record("expected malformedResponse, got \(String(describing: thrown))")
+            return
+        }
+    }
+}
