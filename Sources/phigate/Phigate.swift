@@ -16,6 +16,8 @@ struct Phigate: AsyncParsableCommand {
             TokenizeCommand.self,
             GenerateCommand.self,
             BenchCommand.self,
+            ExportCommand.self,
+            TuneCommand.self,
             DevCommand.self,
         ]
     )
