@@ -13,6 +13,7 @@ struct Phigate: AsyncParsableCommand {
             ServeCommand.self,
             ConfigCommand.self,
             DevCommand.self,
+            ClassifierCommand.self,
         ]
     )
 }

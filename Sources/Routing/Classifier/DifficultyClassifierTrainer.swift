@@ -95,7 +95,7 @@ public struct DifficultyClassifierTrainer: Sendable {
             smallModel: String = "Phi-3.5-mini-instruct", largeModel: String = "gpt-4o-2024-05-13", seed: UInt64 = 42,
             heldOutFraction: Double = 0.3, validationFraction: Double = 0.25, form: DifficultyClassifier.Form = .correctness,
             featureSpec: DifficultyFeatureSpec = DifficultyFeatureSpec(),
-            l2Grid: [Double] = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], iterations: Int = 300, learningRate: Double = 0.05
+            l2Grid: [Double] = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1], iterations: Int = 300, learningRate: Double = 0.05
         ) {
             self.smallModel = smallModel
             self.largeModel = largeModel
