@@ -106,7 +106,7 @@ let gatewayTargets: [Target] = [
         name: "phigate",
         dependencies: [
             "GatewayServer", "PhigateConfig", "PhiInference", "PhiTokenizer", "GGUF", "PhiKernels", "FakeUpstream",
-            "OutcomeStore",
+            "OutcomeStore", "Routing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ],

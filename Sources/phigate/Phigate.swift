@@ -19,6 +19,7 @@ struct Phigate: AsyncParsableCommand {
             ExportCommand.self,
             TuneCommand.self,
             DevCommand.self,
+            ClassifierCommand.self,
         ]
     )
 }

@@ -1,0 +1,94 @@
+import Foundation
+
+/// One training example for a logistic head: a soft target in [0, 1] with a weight.
+public struct LogisticSample: Sendable {
+    public var features: SparseFeatureVector
+    public var target: Double
+    public var weight: Double
+
+    public init(features: SparseFeatureVector, target: Double, weight: Double = 1) {
+        self.features = features
+        self.target = target
+        self.weight = weight
+    }
+}
+
+/// Full-batch Adam on the weighted mean log-loss plus (l2 / 2)·‖w‖² (bias not penalised).
+///
+/// No randomness: the same samples give the same weights. Only coordinates that occur in some sample are
+/// optimised (the others stay zero, which is their optimum under L2).
+public struct LogisticRegressionTrainer: Sendable {
+    public var l2: Double
+    public var iterations: Int
+    public var learningRate: Double
+
+    public init(l2: Double, iterations: Int = 300, learningRate: Double = 0.05) {
+        self.l2 = l2
+        self.iterations = iterations
+        self.learningRate = learningRate
+    }
+
+    /// Trains a head over `dimension` features; `progress(iteration, loss)` is called every 25 iterations.
+    public func fit(
+        _ samples: [LogisticSample], dimension: Int, progress: (Int, Double) -> Void = { _, _ in }
+    ) -> DifficultyClassifier.Head {
+        // Compact the active coordinates.
+        var compact = [Int32](repeating: -1, count: dimension)
+        var active: [Int] = []
+        var rows: [(indices: [Int32], values: [Double], target: Double, weight: Double)] = []
+        rows.reserveCapacity(samples.count)
+        for s in samples {
+            var idx: [Int32] = []
+            var val: [Double] = []
+            idx.reserveCapacity(s.features.indices.count)
+            val.reserveCapacity(s.features.indices.count)
+            for (i, v) in zip(s.features.indices, s.features.values) where Int(i) < dimension && v != 0 {
+                if compact[Int(i)] < 0 {
+                    compact[Int(i)] = Int32(active.count)
+                    active.append(Int(i))
+                }
+                idx.append(compact[Int(i)])
+                val.append(Double(v))
+            }
+            rows.append((idx, val, min(max(s.target, 0), 1), s.weight))
+        }
+        let m = active.count
+        let totalWeight = max(rows.reduce(0) { $0 + $1.weight }, 1e-12)
+        var w = [Double](repeating: 0, count: m + 1)  // last = bias
+        var g = [Double](repeating: 0, count: m + 1)
+        var m1 = [Double](repeating: 0, count: m + 1)
+        var m2 = [Double](repeating: 0, count: m + 1)
+        let beta1 = 0.9
+        let beta2 = 0.999
+        for iteration in 1...max(iterations, 1) {
+            for j in 0..<m { g[j] = l2 * w[j] }
+            g[m] = 0
+            var loss = 0.0
+            for row in rows {
+                var z = w[m]
+                for k in row.indices.indices { z += w[Int(row.indices[k])] * row.values[k] }
+                let p = DifficultyClassifier.sigmoid(z)
+                let pc = min(max(p, 1e-12), 1 - 1e-12)
+                loss -= row.weight * (row.target * log(pc) + (1 - row.target) * log(1 - pc))
+                let d = row.weight * (p - row.target) / totalWeight
+                for k in row.indices.indices { g[Int(row.indices[k])] += d * row.values[k] }
+                g[m] += d
+            }
+            let correction1 = 1 - pow(beta1, Double(iteration))
+            let correction2 = 1 - pow(beta2, Double(iteration))
+            for j in 0...m {
+                m1[j] = beta1 * m1[j] + (1 - beta1) * g[j]
+                m2[j] = beta2 * m2[j] + (1 - beta2) * g[j] * g[j]
+                w[j] -= learningRate * (m1[j] / correction1) / ((m2[j] / correction2).squareRoot() + 1e-8)
+            }
+            if iteration % 25 == 0 || iteration == iterations {
+                var penalty = 0.0
+                for j in 0..<m { penalty += w[j] * w[j] }
+                progress(iteration, loss / totalWeight + l2 / 2 * penalty)
+            }
+        }
+        var weights = [Float](repeating: 0, count: dimension)
+        for (j, i) in active.enumerated() { weights[i] = Float((w[j] * 1e5).rounded() / 1e5) }
+        return DifficultyClassifier.Head(bias: (w[m] * 1e6).rounded() / 1e6, weights: weights)
+    }
+}
