@@ -105,7 +105,7 @@ struct CSVExporterTests {
             #"{"rule":"auto","reason":"score 0.2 < 0.5"}"#,
         ])
         #expect(rows[2] == [
-            "r3", "2026-11-20T23:59:59.999Z", "beta", "key-b", "auto", "local", "phi-3.5-mini", "local", "privacy",
+            "r3", "2026-11-20T23:59:59.500Z", "beta", "key-b", "auto", "local", "phi-3.5-mini", "local", "privacy",
             "", "", "true", "email;iban", "100", "50", "0.000000", "20.000", "100.000", "500.000", "200", "", "0",
             "local/phi-3.5-mini", "false", "0", "", "",
         ])

@@ -39,7 +39,7 @@ enum OutcomeFixtures {
         ], isStreamed: true)
 
     static let r3 = RequestOutcome(
-        id: "r3", time: time(20, 23, 59, 999), tenant: "beta", keyID: "key-b", requestedModel: "auto",
+        id: "r3", time: time(20, 23, 59, 59_500), tenant: "beta", keyID: "key-b", requestedModel: "auto",
         backend: "local", model: "phi-3.5-mini", tier: .local, rule: "privacy", isPrivate: true,
         privacyFindings: ["iban", "email", "email"], promptTokens: 100, completionTokens: 50, costMicros: 0,
         timeToFirstTokenMs: 20, totalTimeMs: 100, tokensPerSecond: 500, status: 200,
