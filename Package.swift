@@ -72,6 +72,7 @@ let gatewayTargets: [Target] = [
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -84,6 +85,7 @@ let gatewayTargets: [Target] = [
     .target(
         name: "OutcomeStore",
         dependencies: [
+            "Routing",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -115,7 +117,7 @@ let gatewayTargets: [Target] = [
     .testTarget(
         name: "OutcomeStoreTests",
         dependencies: [
-            "OutcomeStore",
+            "OutcomeStore", "Routing",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -59,9 +59,9 @@ public struct ThresholdPoint: Sendable, Hashable {
 
 /// The quality-vs-cost curve of the routing threshold over logged outcomes, with its Pareto front.
 ///
-/// Same semantics as the routing engineer's `RoutingCurve` (branch `classifier`): each distinct score is a
-/// threshold and tied scores move together. Kept here until `Routing` lands on main; then this can convert
-/// samples to `RoutedOutcome`s and reuse it.
+/// Same points as `Routing.RoutingCurve` (each distinct score is a threshold; tied scores move together), but
+/// money stays in integer micro-dollars so `pareto.csv` is exact; `isParetoOptimal` marks points no other point
+/// beats on both cost and quality. Operating points come from `RoutingCurve` (see `routingCurve(samples:)`).
 public struct ThresholdSweep: Sendable, Hashable {
     public var requests: Int
     /// Ordered by frontier share ascending: the first point is local-only, the last frontier-only.

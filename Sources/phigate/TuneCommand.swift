@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OutcomeStore
+import Routing
 
 /// `phigate tune --db FILE [--policy FILE] [--target-quality 0.95 | --max-cost USD] [--write]`
 struct TuneCommand: AsyncParsableCommand {
@@ -28,12 +29,15 @@ struct TuneCommand: AsyncParsableCommand {
     @Option(help: "Largest cost per 1,000 requests, in USD.")
     var maxCost: String?
 
+    @Option(help: "Maximise quality − lambda × USD per 1,000 requests instead.")
+    var lambda: Double?
+
     @Flag(help: "Write the recommended threshold into the policy file.")
     var write = false
 
     func validate() throws {
-        if targetQuality != nil && maxCost != nil {
-            throw ValidationError("give either --target-quality or --max-cost, not both")
+        if [targetQuality != nil, maxCost != nil, lambda != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("give one of --target-quality, --max-cost and --lambda")
         }
         if let targetQuality, !(0...1).contains(targetQuality) {
             throw ValidationError("--target-quality: expected 0 to 1, found \(targetQuality)")
@@ -50,7 +54,7 @@ struct TuneCommand: AsyncParsableCommand {
         let store = try OutcomeStore(path: query.db)
         let exporter = CSVExporter(store: store, frontier: try query.frontierPricing())
         let (samples, skipped) = try exporter.tuningSamples(query.filter)
-        print(report(sweep: ThresholdSweep(samples: samples), skipped: skipped))
+        print(report(samples: samples, skipped: skipped))
         if write {
             throw ValidationError(
                 "--write: policy files have no threshold key yet (the routing policy format is not on main); "
@@ -58,10 +62,20 @@ struct TuneCommand: AsyncParsableCommand {
         }
     }
 
-    func report(sweep: ThresholdSweep, skipped: Int) -> String {
+    /// The target as the routing module states it.
+    var target: OperatingTarget {
+        if let maxCost, let micros = OutcomeQueryOptions.micros(Substring(maxCost)) {
+            return .maxCostPer1kRequests(Double(micros) / 1e6)
+        }
+        if let lambda { return .lambda(lambda) }
+        return .quality(targetQuality ?? 0.95)
+    }
+
+    func report(samples: [TuningSample], skipped: Int) -> String {
+        let sweep = ThresholdSweep(samples: samples)
         var lines: [String] = []
         lines.append("requests with a score and both tiers' quality: \(sweep.requests) (skipped, one tier unlabelled: \(skipped))")
-        guard sweep.requests > 0, let frontier = sweep.frontierOnly else {
+        guard sweep.requests > 0 else {
             lines.append("nothing to tune: log shadow evaluations or labels for both tiers first")
             return lines.joined(separator: "\n")
         }
@@ -73,29 +87,14 @@ struct TuneCommand: AsyncParsableCommand {
                 String(format: "  %9.6f  %7.1f%%  %7.4f  ", point.threshold, point.frontierShare * 100, point.meanQuality)
                     + usd(sweep.costPer1kMicros(point)))
         }
-        let chosen: ThresholdPoint?
-        let target: String
-        if let maxCost, let budget = OutcomeQueryOptions.micros(Substring(maxCost)) {
-            chosen = sweep.recommended(maxCostPer1kMicros: budget)
-            target = "cost at most $\(maxCost) per 1k requests"
-        } else {
-            let share = targetQuality ?? 0.95
-            chosen = sweep.recommended(qualityShare: share)
-            target = "quality at least \(share) of frontier-only (\(String(format: "%.4f", share * frontier.meanQuality)))"
-        }
-        guard let chosen else {
-            lines.append("no point meets the target: \(target)")
-            return lines.joined(separator: "\n")
-        }
-        let qualityShare = frontier.meanQuality > 0 ? chosen.meanQuality / frontier.meanQuality : 0
-        let costShare = frontier.costMicros > 0 ? Double(chosen.costMicros) / Double(frontier.costMicros) : 0
-        lines.append("target: \(target)")
+        let chosen = ThresholdSweep.routingCurve(samples: samples).operatingPoint(for: target)
+        lines.append("target: \(target)\(chosen.isTargetMet ? "" : " (not reachable; closest point)")")
         lines.append(
             String(
-                format: "recommended threshold %.6f: %.1f%% to the frontier, expected quality %.4f (%.1f%% of frontier-only), ",
-                chosen.threshold, chosen.frontierShare * 100, chosen.meanQuality, qualityShare * 100)
-                + "cost $\(usd(sweep.costPer1kMicros(chosen))) per 1k requests ("
-                + String(format: "%.1f%%", costShare * 100) + " of frontier-only)")
+                format: "recommended threshold %.6f: %.1f%% to the frontier, expected quality %.4f (%.1f%% of frontier-only), "
+                    + "cost $%.6f per 1k requests (%.1f%% of frontier-only)",
+                chosen.point.threshold, chosen.point.frontierShare * 100, chosen.point.meanQuality,
+                chosen.qualityShareOfFrontier * 100, chosen.point.costPer1kRequestsUSD, chosen.costShareOfFrontier * 100))
         return lines.joined(separator: "\n")
     }
 }
