@@ -208,6 +208,16 @@ public struct OutcomeStore: Sendable {
         try read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM request WHERE id = ?)", arguments: [id]) ?? false }
     }
 
+    /// Whether the request is logged and, if so, its tenant (for checking who may label it).
+    public func requestOwner(id: String) throws(OutcomeStoreError) -> (exists: Bool, tenant: String?) {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT tenant FROM request WHERE id = ?", arguments: [id]) else {
+                return (false, nil)
+            }
+            return (true, row["tenant"] as String?)
+        }
+    }
+
     /// Number of request rows.
     public func requestCount() throws(OutcomeStoreError) -> Int {
         try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request") ?? 0 }
