@@ -4,6 +4,7 @@ public import Foundation
 public import Hummingbird
 public import Logging
 import NIOCore
+import NIOPosix
 public import PhigateConfig
 import ServiceLifecycle
 
@@ -33,10 +34,10 @@ public func buildApplication(
     if let httpClient {
         client = httpClient
     } else {
-        client = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: BackendRegistry.httpClientConfiguration(for: config)
-        )
+        var configuration = BackendRegistry.httpClientConfiguration(for: config)
+        // One upstream connection per concurrent client request (AHC's default soft limit of 8 queues the rest).
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 1024
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         services.append(HTTPClientService(client: client))
     }
 
@@ -142,4 +143,11 @@ public struct GatewayRunner: Sendable {
     public func shutdown() async {
         await group.triggerGracefulShutdown()
     }
+}
+
+/// Runs Swift Concurrency's global executor on NIO's event-loop threads instead of a separate thread pool, so a
+/// request does not hop between thread pools at every await (a large win on small machines). Call once, first
+/// thing in the process (`phigate serve` does); returns false when it was too late or not supported.
+public func installEventLoopsAsGlobalExecutor() -> Bool {
+    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 }

@@ -34,6 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let isOnEventLoops = installEventLoopsAsGlobalExecutor()
         var gatewayConfig: GatewayConfig
         do {
             gatewayConfig = try ConfigLoader.load(file: config, environment: ProcessInfo.processInfo.environment)
@@ -51,6 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "phigate")
+        if !isOnEventLoops {
+            logger.debug("Swift Concurrency stays on its own thread pool (event-loop takeover unavailable)")
+        }
 
         do {
             let app = try buildApplication(config: gatewayConfig, logger: logger)
