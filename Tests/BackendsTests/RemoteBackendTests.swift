@@ -174,9 +174,9 @@ import Testing
     }
 
     @Test func slowStreamHitsTotalTimeout() async throws {
-        let timeouts = BackendTimeouts(connect: .seconds(2), firstByte: .seconds(2), total: .milliseconds(400))
-        let timeoutsValid = BackendTimeouts(connect: timeouts.connect, firstByte: .milliseconds(300), total: timeouts.total)
-        try await Self.withBackend(.openai, timeouts: timeoutsValid, script: { _ in .openAIStream(deltas: Array(repeating: "x", count: 50), interval: .milliseconds(50)) }) { backend, _ in
+        // The first chunk comes at once, the whole stream would take 5 s: the 1 s total limit ends it.
+        let timeouts = BackendTimeouts(connect: .seconds(2), firstByte: .seconds(1), total: .seconds(1))
+        try await Self.withBackend(.openai, timeouts: timeouts, script: { _ in .openAIStream(deltas: Array(repeating: "x", count: 50), interval: .milliseconds(100)) }) { backend, _ in
             let (events, error) = await Self.collect(backend.stream(try Self.chatRequest(stream: true), upstreamModel: "m", logger: Self.logger))
             #expect(error as? UpstreamFault == .timeout(.total))
             #expect(!events.isEmpty)
@@ -187,9 +187,10 @@ import Testing
     func cutStreamIsBrokenStream(ending: FakeResponse.StreamEnding) async throws {
         try await Self.withBackend(.openai, script: { _ in .openAIStreamCut(afterChunks: 3, ending: ending) }) { backend, _ in
             let (events, error) = await Self.collect(backend.stream(try Self.chatRequest(stream: true), upstreamModel: "m", logger: Self.logger))
-            #expect(events.count == 3)
+            // A reset may discard bytes still in flight; a close delivers all three events.
+            #expect(ending == .reset ? events.count <= 3 : events.count == 3)
             let fault = try #require(error as? UpstreamFault)
-            #expect(fault == .brokenStream(afterChunks: 3) || fault == .connectionReset)
+            #expect(fault == .brokenStream(afterChunks: events.count) || fault == .connectionReset)
             #expect(fault.openAIError(backend: "openai").status == 502)
         }
     }
