@@ -211,3 +211,12 @@ func trainOnSharedData() throws {
     let op = e.curve.operatingPoint(for: .quality(0.95))
     print("95%: cost share \(op.costShareOfFrontier) frontier \(op.point.frontierShare)")
 }
+
+@Test func fastPathScoreMatchesTheSparseVectorScore() throws {
+    let trained = try tinyTrainer().train(rows: syntheticRows(90)).classifier
+    var extractor = DifficultyFeatureExtractor(spec: trained.spec)
+    for row in syntheticRows(20) + [RoutingDataRow(id: "h", prompt: "and then?", history: ["first turn", "second"], models: [])] {
+        let slow = trained.score(features: extractor.features(of: row.input))
+        #expect(abs(trained.score(row.input, using: &extractor) - slow) < 1e-5)
+    }
+}

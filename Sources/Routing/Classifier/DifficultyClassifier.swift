@@ -54,7 +54,20 @@ public struct DifficultyClassifier: Sendable {
         }
     }
 
-    /// Scores one request. For many requests keep one extractor and call `score(features:)`.
+    /// Scores one request with a reusable extractor (made from `spec`): the fast path for live decisions.
+    public func score(_ input: ClassifierInput, using extractor: inout DifficultyFeatureExtractor) -> Double {
+        let z = extractor.dots(input, weights: heads.map(\.weights))
+        switch form {
+        case .direct:
+            return Self.sigmoid(heads[0].bias + z[0])
+        case .correctness:
+            let small = Self.sigmoid(heads[0].bias + z[0])
+            let large = Self.sigmoid(heads[1].bias + z[1])
+            return 1 - large * (1 - small)
+        }
+    }
+
+    /// Scores one request. For many requests keep one extractor and call `score(_:using:)`.
     public func score(_ input: ClassifierInput) -> Double {
         var extractor = DifficultyFeatureExtractor(spec: spec)
         return score(features: extractor.features(of: input))
