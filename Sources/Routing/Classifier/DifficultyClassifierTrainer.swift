@@ -95,7 +95,7 @@ public struct DifficultyClassifierTrainer: Sendable {
             smallModel: String = "Phi-3.5-mini-instruct", largeModel: String = "gpt-4o-2024-05-13", seed: UInt64 = 42,
             heldOutFraction: Double = 0.3, validationFraction: Double = 0.25, form: DifficultyClassifier.Form = .correctness,
             featureSpec: DifficultyFeatureSpec = DifficultyFeatureSpec(),
-            l2Grid: [Double] = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1], iterations: Int = 300, learningRate: Double = 0.05
+            l2Grid: [Double] = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], iterations: Int = 300, learningRate: Double = 0.05
         ) {
             self.smallModel = smallModel
             self.largeModel = largeModel
@@ -161,7 +161,7 @@ public struct DifficultyClassifierTrainer: Sendable {
             var best = -Double.infinity
             for l2 in c.l2Grid {
                 let model = fit(rows: pairRows, features: features, indices: fitPart, l2: l2) { _ in }
-                let outcomes = validationPart.map { outcome(model, row: pairRows[$0], features: features[$0]) }
+                let outcomes = validationPart.compactMap { outcome(model, row: pairRows[$0], features: features[$0]) }
                 let apgr = RouterMetrics.apgr(RoutingCurve(outcomes: outcomes))
                 progress("l2 \(l2): validation APGR \(Self.format(apgr))")
                 validationAPGR.append(apgr)
@@ -176,7 +176,7 @@ public struct DifficultyClassifierTrainer: Sendable {
         let heldOutIndices = pairRows.indices.filter { heldOut[$0] }
         let evaluation = heldOutIndices.isEmpty
             ? nil
-            : RoutingEvaluation(outcomes: heldOutIndices.map { outcome(classifier, row: pairRows[$0], features: features[$0]) })
+            : RoutingEvaluation(outcomes: heldOutIndices.compactMap { outcome(classifier, row: pairRows[$0], features: features[$0]) })
         classifier.metadata = TrainingMetadata(
             dataFile: dataFile, dataSHA256: dataSHA256, rows: rows.count, pairRows: pairRows.count,
             trainRows: trainSide.count, validationRows: validationPart.count, heldOutRows: heldOutIndices.count,
@@ -187,8 +187,9 @@ public struct DifficultyClassifierTrainer: Sendable {
         return Result(classifier: classifier, heldOutEvaluation: evaluation, heldOutRows: heldOutIndices.map { pairRows[$0] })
     }
 
-    func outcome(_ model: DifficultyClassifier, row: RoutingDataRow, features: SparseFeatureVector) -> RoutedOutcome {
-        Self.outcome(score: model.score(features: features), row: row, small: configuration.smallModel, large: configuration.largeModel)!
+    /// Rows reaching here have both models (filtered in `train`), so this is never nil there.
+    func outcome(_ model: DifficultyClassifier, row: RoutingDataRow, features: SparseFeatureVector) -> RoutedOutcome? {
+        Self.outcome(score: model.score(features: features), row: row, small: configuration.smallModel, large: configuration.largeModel)
     }
 
     /// The evaluation record of one row for a pair, or nil when the row lacks either model.
