@@ -73,6 +73,13 @@ public struct DifficultyClassifier: Sendable {
         return score(features: extractor.features(of: input))
     }
 
+    /// The threshold for a policy's target, taken from the Pareto front of the held-out curve stored with the
+    /// model; nil when the model file has no curve.
+    public func operatingPoint(for target: OperatingTarget) -> OperatingPoint? {
+        guard let curve = metadata?.heldOut?.curve, !curve.points.isEmpty else { return nil }
+        return curve.operatingPoint(for: target)
+    }
+
     static func sigmoid(_ z: Double) -> Double {
         z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z))
     }

@@ -57,12 +57,16 @@ public struct EvaluationSummary: Sendable, Hashable, Codable {
     public var aucByTask: [String: Double]
     public var smallOnlyQuality: Double
     public var frontierOnlyQuality: Double
+    /// The held-out quality-vs-cost curve (every threshold) with its Pareto front: where policies take their
+    /// threshold from (`DifficultyClassifier.operatingPoint(for:)`).
+    public var curve: RoutingCurve?
 
     enum CodingKeys: String, CodingKey {
         case requests, router, random, oracle
         case aucByTask = "auc_by_task"
         case smallOnlyQuality = "small_only_quality"
         case frontierOnlyQuality = "frontier_only_quality"
+        case curve
     }
 
     public init(_ evaluation: RoutingEvaluation) {
@@ -73,6 +77,7 @@ public struct EvaluationSummary: Sendable, Hashable, Codable {
         aucByTask = Dictionary(uniqueKeysWithValues: evaluation.groups.compactMap { g in g.router.auc.map { (g.group, $0) } })
         smallOnlyQuality = evaluation.curve.smallOnly.meanQuality
         frontierOnlyQuality = evaluation.curve.frontierOnly.meanQuality
+        curve = evaluation.curve
     }
 }
 
