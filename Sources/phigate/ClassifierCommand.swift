@@ -50,6 +50,15 @@ struct ClassifierCommand: AsyncParsableCommand {
         @Option(help: "Adam iterations per fit.")
         var iterations = 300
 
+        @Option(help: "log2 of the hashed n-gram buckets.")
+        var hashBits = 18
+
+        @Option(help: "Longest word n-gram (1–3).")
+        var ngram = 2
+
+        @Option(help: "L2 penalty on the structural features relative to the n-grams.")
+        var structuralL2Scale = 1.0
+
         @Option(help: "Output model file.")
         var out: String
 
@@ -67,7 +76,9 @@ struct ClassifierCommand: AsyncParsableCommand {
             let trainer = DifficultyClassifierTrainer(
                 configuration: .init(
                     smallModel: pair.small, largeModel: pair.large, seed: seed, heldOutFraction: holdout,
-                    form: DifficultyClassifier.Form(rawValue: form) ?? .correctness, iterations: iterations))
+                    form: DifficultyClassifier.Form(rawValue: form) ?? .correctness,
+                    featureSpec: DifficultyFeatureSpec(hashBits: hashBits, maxWordNGram: ngram), iterations: iterations,
+                    structuralL2Scale: structuralL2Scale))
             let result = try trainer.train(rows: rows, dataFile: (data as NSString).lastPathComponent, dataSHA256: SHA256Digest.hex(of: bytes)) {
                 printToStandardError($0)
             }

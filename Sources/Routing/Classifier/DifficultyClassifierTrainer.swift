@@ -22,6 +22,7 @@ public struct TrainingMetadata: Sendable, Hashable, Codable {
     public var l2: Double
     public var iterations: Int
     public var learningRate: Double
+    public var structuralL2Scale: Double?
     /// Held-out numbers of the final model (nil when no rows were held out).
     public var heldOut: EvaluationSummary?
 
@@ -44,6 +45,7 @@ public struct TrainingMetadata: Sendable, Hashable, Codable {
         case validationAPGR = "validation_apgr"
         case l2, iterations
         case learningRate = "learning_rate"
+        case structuralL2Scale = "structural_l2_scale"
         case heldOut = "held_out"
     }
 }
@@ -95,13 +97,17 @@ public struct DifficultyClassifierTrainer: Sendable {
         public var l2Grid: [Double]
         public var iterations: Int
         public var learningRate: Double
+        /// Scale of the L2 penalty on the structural features relative to the hashed n-grams.
+        public var structuralL2Scale: Double
 
         public init(
             smallModel: String = "Phi-3.5-mini-instruct", largeModel: String = "gpt-4o-2024-05-13", seed: UInt64 = 42,
             heldOutFraction: Double = 0.3, validationFraction: Double = 0.25, form: DifficultyClassifier.Form = .correctness,
             featureSpec: DifficultyFeatureSpec = DifficultyFeatureSpec(),
-            l2Grid: [Double] = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], iterations: Int = 300, learningRate: Double = 0.05
+            l2Grid: [Double] = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], iterations: Int = 300, learningRate: Double = 0.05,
+            structuralL2Scale: Double = 1
         ) {
+            self.structuralL2Scale = structuralL2Scale
             self.smallModel = smallModel
             self.largeModel = largeModel
             self.seed = seed
@@ -188,7 +194,8 @@ public struct DifficultyClassifierTrainer: Sendable {
             smallModel: c.smallModel, largeModel: c.largeModel, seed: c.seed, heldOutFraction: c.heldOutFraction,
             heldOutRule: heldOutSplit.rule, validationRule: "of the rest, " + validationSplit.rule, form: c.form,
             l2Grid: c.l2Grid, validationAPGR: validationAPGR.map { $0.isNaN ? 0 : $0 }, l2: bestL2,
-            iterations: c.iterations, learningRate: c.learningRate, heldOut: evaluation.map(EvaluationSummary.init))
+            iterations: c.iterations, learningRate: c.learningRate, structuralL2Scale: c.structuralL2Scale,
+            heldOut: evaluation.map(EvaluationSummary.init))
         return Result(classifier: classifier, heldOutEvaluation: evaluation, heldOutRows: heldOutIndices.map { pairRows[$0] })
     }
 
@@ -209,7 +216,9 @@ public struct DifficultyClassifierTrainer: Sendable {
         rows: [RoutingDataRow], features: [SparseFeatureVector], indices: [Int], l2: Double, progress: (String) -> Void
     ) -> DifficultyClassifier {
         let c = configuration
-        let trainer = LogisticRegressionTrainer(l2: l2, iterations: c.iterations, learningRate: c.learningRate)
+        let trainer = LogisticRegressionTrainer(
+            l2: l2, iterations: c.iterations, learningRate: c.learningRate,
+            structuralStart: c.featureSpec.hashDimension, structuralL2Scale: c.structuralL2Scale)
         let dimension = c.featureSpec.dimension
         switch c.form {
         case .direct:
