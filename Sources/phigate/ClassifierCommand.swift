@@ -59,6 +59,9 @@ struct ClassifierCommand: AsyncParsableCommand {
         @Option(help: "L2 penalty on the structural features relative to the n-grams.")
         var structuralL2Scale = 1.0
 
+        @Option(help: "Form correctness: weight of --small/--large among the other models of their tier.")
+        var ownModelWeight = 1.0
+
         @Option(help: "Output model file.")
         var out: String
 
@@ -78,7 +81,7 @@ struct ClassifierCommand: AsyncParsableCommand {
                     smallModel: pair.small, largeModel: pair.large, seed: seed, heldOutFraction: holdout,
                     form: DifficultyClassifier.Form(rawValue: form) ?? .correctness,
                     featureSpec: DifficultyFeatureSpec(hashBits: hashBits, maxWordNGram: ngram), iterations: iterations,
-                    structuralL2Scale: structuralL2Scale))
+                    structuralL2Scale: structuralL2Scale, ownModelWeight: ownModelWeight))
             let result = try trainer.train(rows: rows, dataFile: (data as NSString).lastPathComponent, dataSHA256: SHA256Digest.hex(of: bytes)) {
                 printToStandardError($0)
             }

@@ -23,6 +23,7 @@ public struct TrainingMetadata: Sendable, Hashable, Codable {
     public var iterations: Int
     public var learningRate: Double
     public var structuralL2Scale: Double?
+    public var ownModelWeight: Double?
     /// Held-out numbers of the final model (nil when no rows were held out).
     public var heldOut: EvaluationSummary?
 
@@ -46,6 +47,7 @@ public struct TrainingMetadata: Sendable, Hashable, Codable {
         case l2, iterations
         case learningRate = "learning_rate"
         case structuralL2Scale = "structural_l2_scale"
+        case ownModelWeight = "own_model_weight"
         case heldOut = "held_out"
     }
 }
@@ -99,15 +101,18 @@ public struct DifficultyClassifierTrainer: Sendable {
         public var learningRate: Double
         /// Scale of the L2 penalty on the structural features relative to the hashed n-grams.
         public var structuralL2Scale: Double
+        /// `.correctness`: weight of the pair's own model among its tier peers (1 = one peer among others).
+        public var ownModelWeight: Double
 
         public init(
             smallModel: String = "Phi-3.5-mini-instruct", largeModel: String = "gpt-4o-2024-05-13", seed: UInt64 = 42,
             heldOutFraction: Double = 0.3, validationFraction: Double = 0.25, form: DifficultyClassifier.Form = .correctness,
             featureSpec: DifficultyFeatureSpec = DifficultyFeatureSpec(),
             l2Grid: [Double] = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], iterations: Int = 300, learningRate: Double = 0.05,
-            structuralL2Scale: Double = 1
+            structuralL2Scale: Double = 1, ownModelWeight: Double = 1
         ) {
             self.structuralL2Scale = structuralL2Scale
+            self.ownModelWeight = ownModelWeight
             self.smallModel = smallModel
             self.largeModel = largeModel
             self.seed = seed
@@ -195,7 +200,7 @@ public struct DifficultyClassifierTrainer: Sendable {
             heldOutRule: heldOutSplit.rule, validationRule: "of the rest, " + validationSplit.rule, form: c.form,
             l2Grid: c.l2Grid, validationAPGR: validationAPGR.map { $0.isNaN ? 0 : $0 }, l2: bestL2,
             iterations: c.iterations, learningRate: c.learningRate, structuralL2Scale: c.structuralL2Scale,
-            heldOut: evaluation.map(EvaluationSummary.init))
+            ownModelWeight: c.ownModelWeight, heldOut: evaluation.map(EvaluationSummary.init))
         return Result(classifier: classifier, heldOutEvaluation: evaluation, heldOutRows: heldOutIndices.map { pairRows[$0] })
     }
 
@@ -235,8 +240,15 @@ public struct DifficultyClassifierTrainer: Sendable {
                     let row = rows[i]
                     let tier = row.outcome(of: model)?.tier
                     let peers = tier == nil ? row.models.filter { $0.model == model } : row.models.filter { $0.tier == tier }
-                    let mean = peers.reduce(0) { $0 + $1.quality } / Double(max(peers.count, 1))
-                    return LogisticSample(features: features[i], target: mean, weight: Double(max(peers.count, 1)))
+                    var total = 0.0
+                    var weight = 0.0
+                    for peer in peers {
+                        let w = peer.model == model ? c.ownModelWeight : 1
+                        total += w * peer.quality
+                        weight += w
+                    }
+                    let mean = weight > 0 ? total / weight : 0
+                    return LogisticSample(features: features[i], target: mean, weight: max(Double(peers.count), 1))
                 }
                 return trainer.fit(samples, dimension: dimension) { progress("  \(model) iteration \($0) loss \(Self.format($1))") }
             }
