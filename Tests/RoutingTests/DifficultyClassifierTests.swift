@@ -186,6 +186,10 @@ let shippedModelURL = URL(fileURLWithPath: #filePath)
     let meta = try #require(classifier.metadata)
     #expect(meta.smallModel == "Phi-3.5-mini-instruct")
     #expect(meta.heldOut != nil)
+    let op = try #require(classifier.operatingPoint(for: .quality(0.95)))
+    #expect(op.isTargetMet)
+    #expect(op.point.threshold > 0 && op.point.threshold < 1)
+    #expect(op.qualityShareOfFrontier >= 0.95)
     for prompt in ["What is 2 + 2?", "Prove that there are infinitely many primes p with p ≡ 1 (mod 4).", ""] {
         let score = classifier.score(ClassifierInput(prompt: prompt))
         #expect(score >= 0 && score <= 1)
@@ -210,4 +214,13 @@ func trainOnSharedData() throws {
     for g in e.groups { print(g.group, g.requests, g.router.auc ?? -1, g.router.apgr) }
     let op = e.curve.operatingPoint(for: .quality(0.95))
     print("95%: cost share \(op.costShareOfFrontier) frontier \(op.point.frontierShare)")
+}
+
+@Test func fastPathScoreMatchesTheSparseVectorScore() throws {
+    let trained = try tinyTrainer().train(rows: syntheticRows(90)).classifier
+    var extractor = DifficultyFeatureExtractor(spec: trained.spec)
+    for row in syntheticRows(20) + [RoutingDataRow(id: "h", prompt: "and then?", history: ["first turn", "second"], models: [])] {
+        let slow = trained.score(features: extractor.features(of: row.input))
+        #expect(abs(trained.score(row.input, using: &extractor) - slow) < 1e-5)
+    }
 }

@@ -54,10 +54,30 @@ public struct DifficultyClassifier: Sendable {
         }
     }
 
-    /// Scores one request. For many requests keep one extractor and call `score(features:)`.
+    /// Scores one request with a reusable extractor (made from `spec`): the fast path for live decisions.
+    public func score(_ input: ClassifierInput, using extractor: inout DifficultyFeatureExtractor) -> Double {
+        let z = extractor.dots(input, weights: heads.map(\.weights))
+        switch form {
+        case .direct:
+            return Self.sigmoid(heads[0].bias + z[0])
+        case .correctness:
+            let small = Self.sigmoid(heads[0].bias + z[0])
+            let large = Self.sigmoid(heads[1].bias + z[1])
+            return 1 - large * (1 - small)
+        }
+    }
+
+    /// Scores one request. For many requests keep one extractor and call `score(_:using:)`.
     public func score(_ input: ClassifierInput) -> Double {
         var extractor = DifficultyFeatureExtractor(spec: spec)
         return score(features: extractor.features(of: input))
+    }
+
+    /// The threshold for a policy's target, taken from the Pareto front of the held-out curve stored with the
+    /// model; nil when the model file has no curve.
+    public func operatingPoint(for target: OperatingTarget) -> OperatingPoint? {
+        guard let curve = metadata?.heldOut?.curve, !curve.points.isEmpty else { return nil }
+        return curve.operatingPoint(for: target)
     }
 
     static func sigmoid(_ z: Double) -> Double {

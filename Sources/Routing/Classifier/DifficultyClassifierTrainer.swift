@@ -22,6 +22,8 @@ public struct TrainingMetadata: Sendable, Hashable, Codable {
     public var l2: Double
     public var iterations: Int
     public var learningRate: Double
+    public var structuralL2Scale: Double?
+    public var ownModelWeight: Double?
     /// Held-out numbers of the final model (nil when no rows were held out).
     public var heldOut: EvaluationSummary?
 
@@ -44,6 +46,8 @@ public struct TrainingMetadata: Sendable, Hashable, Codable {
         case validationAPGR = "validation_apgr"
         case l2, iterations
         case learningRate = "learning_rate"
+        case structuralL2Scale = "structural_l2_scale"
+        case ownModelWeight = "own_model_weight"
         case heldOut = "held_out"
     }
 }
@@ -57,12 +61,16 @@ public struct EvaluationSummary: Sendable, Hashable, Codable {
     public var aucByTask: [String: Double]
     public var smallOnlyQuality: Double
     public var frontierOnlyQuality: Double
+    /// The held-out quality-vs-cost curve (every threshold) with its Pareto front: where policies take their
+    /// threshold from (`DifficultyClassifier.operatingPoint(for:)`).
+    public var curve: RoutingCurve?
 
     enum CodingKeys: String, CodingKey {
         case requests, router, random, oracle
         case aucByTask = "auc_by_task"
         case smallOnlyQuality = "small_only_quality"
         case frontierOnlyQuality = "frontier_only_quality"
+        case curve
     }
 
     public init(_ evaluation: RoutingEvaluation) {
@@ -73,6 +81,7 @@ public struct EvaluationSummary: Sendable, Hashable, Codable {
         aucByTask = Dictionary(uniqueKeysWithValues: evaluation.groups.compactMap { g in g.router.auc.map { (g.group, $0) } })
         smallOnlyQuality = evaluation.curve.smallOnly.meanQuality
         frontierOnlyQuality = evaluation.curve.frontierOnly.meanQuality
+        curve = evaluation.curve
     }
 }
 
@@ -90,13 +99,20 @@ public struct DifficultyClassifierTrainer: Sendable {
         public var l2Grid: [Double]
         public var iterations: Int
         public var learningRate: Double
+        /// Scale of the L2 penalty on the structural features relative to the hashed n-grams.
+        public var structuralL2Scale: Double
+        /// `.correctness`: weight of the pair's own model among its tier peers (1 = one peer among others).
+        public var ownModelWeight: Double
 
         public init(
             smallModel: String = "Phi-3.5-mini-instruct", largeModel: String = "gpt-4o-2024-05-13", seed: UInt64 = 42,
             heldOutFraction: Double = 0.3, validationFraction: Double = 0.25, form: DifficultyClassifier.Form = .correctness,
             featureSpec: DifficultyFeatureSpec = DifficultyFeatureSpec(),
-            l2Grid: [Double] = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1], iterations: Int = 300, learningRate: Double = 0.05
+            l2Grid: [Double] = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], iterations: Int = 300, learningRate: Double = 0.05,
+            structuralL2Scale: Double = 1, ownModelWeight: Double = 1
         ) {
+            self.structuralL2Scale = structuralL2Scale
+            self.ownModelWeight = ownModelWeight
             self.smallModel = smallModel
             self.largeModel = largeModel
             self.seed = seed
@@ -161,7 +177,7 @@ public struct DifficultyClassifierTrainer: Sendable {
             var best = -Double.infinity
             for l2 in c.l2Grid {
                 let model = fit(rows: pairRows, features: features, indices: fitPart, l2: l2) { _ in }
-                let outcomes = validationPart.map { outcome(model, row: pairRows[$0], features: features[$0]) }
+                let outcomes = validationPart.compactMap { outcome(model, row: pairRows[$0], features: features[$0]) }
                 let apgr = RouterMetrics.apgr(RoutingCurve(outcomes: outcomes))
                 progress("l2 \(l2): validation APGR \(Self.format(apgr))")
                 validationAPGR.append(apgr)
@@ -176,19 +192,21 @@ public struct DifficultyClassifierTrainer: Sendable {
         let heldOutIndices = pairRows.indices.filter { heldOut[$0] }
         let evaluation = heldOutIndices.isEmpty
             ? nil
-            : RoutingEvaluation(outcomes: heldOutIndices.map { outcome(classifier, row: pairRows[$0], features: features[$0]) })
+            : RoutingEvaluation(outcomes: heldOutIndices.compactMap { outcome(classifier, row: pairRows[$0], features: features[$0]) })
         classifier.metadata = TrainingMetadata(
             dataFile: dataFile, dataSHA256: dataSHA256, rows: rows.count, pairRows: pairRows.count,
             trainRows: trainSide.count, validationRows: validationPart.count, heldOutRows: heldOutIndices.count,
             smallModel: c.smallModel, largeModel: c.largeModel, seed: c.seed, heldOutFraction: c.heldOutFraction,
             heldOutRule: heldOutSplit.rule, validationRule: "of the rest, " + validationSplit.rule, form: c.form,
             l2Grid: c.l2Grid, validationAPGR: validationAPGR.map { $0.isNaN ? 0 : $0 }, l2: bestL2,
-            iterations: c.iterations, learningRate: c.learningRate, heldOut: evaluation.map(EvaluationSummary.init))
+            iterations: c.iterations, learningRate: c.learningRate, structuralL2Scale: c.structuralL2Scale,
+            ownModelWeight: c.ownModelWeight, heldOut: evaluation.map(EvaluationSummary.init))
         return Result(classifier: classifier, heldOutEvaluation: evaluation, heldOutRows: heldOutIndices.map { pairRows[$0] })
     }
 
-    func outcome(_ model: DifficultyClassifier, row: RoutingDataRow, features: SparseFeatureVector) -> RoutedOutcome {
-        Self.outcome(score: model.score(features: features), row: row, small: configuration.smallModel, large: configuration.largeModel)!
+    /// Rows reaching here have both models (filtered in `train`), so this is never nil there.
+    func outcome(_ model: DifficultyClassifier, row: RoutingDataRow, features: SparseFeatureVector) -> RoutedOutcome? {
+        Self.outcome(score: model.score(features: features), row: row, small: configuration.smallModel, large: configuration.largeModel)
     }
 
     /// The evaluation record of one row for a pair, or nil when the row lacks either model.
@@ -203,7 +221,9 @@ public struct DifficultyClassifierTrainer: Sendable {
         rows: [RoutingDataRow], features: [SparseFeatureVector], indices: [Int], l2: Double, progress: (String) -> Void
     ) -> DifficultyClassifier {
         let c = configuration
-        let trainer = LogisticRegressionTrainer(l2: l2, iterations: c.iterations, learningRate: c.learningRate)
+        let trainer = LogisticRegressionTrainer(
+            l2: l2, iterations: c.iterations, learningRate: c.learningRate,
+            structuralStart: c.featureSpec.hashDimension, structuralL2Scale: c.structuralL2Scale)
         let dimension = c.featureSpec.dimension
         switch c.form {
         case .direct:
@@ -220,8 +240,15 @@ public struct DifficultyClassifierTrainer: Sendable {
                     let row = rows[i]
                     let tier = row.outcome(of: model)?.tier
                     let peers = tier == nil ? row.models.filter { $0.model == model } : row.models.filter { $0.tier == tier }
-                    let mean = peers.reduce(0) { $0 + $1.quality } / Double(max(peers.count, 1))
-                    return LogisticSample(features: features[i], target: mean, weight: Double(max(peers.count, 1)))
+                    var total = 0.0
+                    var weight = 0.0
+                    for peer in peers {
+                        let w = peer.model == model ? c.ownModelWeight : 1
+                        total += w * peer.quality
+                        weight += w
+                    }
+                    let mean = weight > 0 ? total / weight : 0
+                    return LogisticSample(features: features[i], target: mean, weight: max(Double(peers.count), 1))
                 }
                 return trainer.fit(samples, dimension: dimension) { progress("  \(model) iteration \($0) loss \(Self.format($1))") }
             }

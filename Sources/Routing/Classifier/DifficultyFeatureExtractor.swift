@@ -107,6 +107,7 @@ public struct DifficultyFeatureExtractor: Sendable {
     private mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>, into stats: inout TextStatistics) {
         let mask = UInt64(spec.hashDimension - 1)
         let maxN = spec.maxWordNGram
+        let table = TextStatistics.wordTable
         var previous: (UInt64, UInt64) = (0, 0)  // hashes of the last two tokens (0 = none)
         var i = 0
         let n = bytes.count
@@ -155,7 +156,7 @@ public struct DifficultyFeatureExtractor: Sendable {
                 }
                 if letters >= 6 { stats.longWords += 1 }
                 let length = i - start
-                if length >= 2 && length <= 9 { stats.countCue(hash) }
+                if length >= 2 && length <= 9 { stats.countCue(hash, table: table) }
             } else {
                 switch b {
                 case 0x5C, 0x24: stats.mathMarkup += 1  // \ $
@@ -234,9 +235,34 @@ public struct DifficultyFeatureExtractor: Sendable {
         return SparseFeatureVector(indices: indices, values: values)
     }
 
-    /// The model's linear score without materialising the vector: Σ wᵢ xᵢ.
-    public mutating func dot(_ input: ClassifierInput, weights: [Float]) -> Double {
-        features(of: input).dot(weights)
+    /// Scans a request and returns, for each weight vector, Σ wᵢ xᵢ over the same features `features(of:)`
+    /// computes, without sorting or materialising the vector (the fast path for live decisions).
+    public mutating func dots(_ input: ClassifierInput, weights: [[Float]]) -> [Double] {
+        var stats = TextStatistics()
+        stats.historyTurns = input.history.count
+        resetSlots(expected: (input.prompt.utf8.count + input.history.reduce(0) { $0 + $1.utf8.count }) / 2)
+        for turn in input.history { scan(turn, into: &stats) }
+        scan(input.prompt, into: &stats)
+        var norm: Float = 0
+        for s in usedSlots {
+            let c = slotCounts[Int(s)]
+            norm += c * c
+        }
+        let scale = norm > 0 ? 1 / norm.squareRoot() : 0
+        let base = spec.hashDimension
+        let structural = StructuralFeature.allCases.map { Float(stats.value(of: $0)) }
+        return weights.map { w in
+            w.withUnsafeBufferPointer { w in
+                var hashed: Float = 0
+                for s in usedSlots {
+                    let i = Int(slots[Int(s)])
+                    if i < w.count { hashed += w[i] * slotCounts[Int(s)] }
+                }
+                var sum = hashed * scale
+                for (k, v) in structural.enumerated() where base + k < w.count { sum += w[base + k] * v }
+                return Double(sum)
+            }
+        }
     }
 }
 
@@ -259,16 +285,31 @@ struct TextStatistics {
     var historyTurns = 0
     var longWords = 0
 
-    static let cueHashes: Set<UInt64> = Set(
-        ["then", "after", "each", "total", "remaining", "first", "second", "third", "finally", "next", "times",
-         "per", "every", "left", "more", "less", "twice", "half", "percent", "ratio", "if", "until", "step"]
-            .map(fnv1a)
-    )
-    static let codeHashes: Set<UInt64> = Set(["def", "return", "python", "assert", "for", "while", "print"].map(fnv1a))
-    static let questionHashes: Set<UInt64> = Set(
-        ["what", "how", "why", "which", "who", "when", "where", "find", "compute", "calculate", "determine",
-         "prove", "explain", "evaluate", "simplify", "write", "describe"].map(fnv1a)
-    )
+    static let cueWords = [
+        "then", "after", "each", "total", "remaining", "first", "second", "third", "finally", "next", "times",
+        "per", "every", "left", "more", "less", "twice", "half", "percent", "ratio", "if", "until", "step",
+    ]
+    static let codeWords = ["def", "return", "python", "assert", "for", "while", "print"]
+    static let questionWordList = [
+        "what", "how", "why", "which", "who", "when", "where", "find", "compute", "calculate", "determine",
+        "prove", "explain", "evaluate", "simplify", "write", "describe",
+    ]
+
+    /// Open-addressed table of word hashes → kind bits (1 cue, 2 question, 4 code); no SipHash on the hot path.
+    static let wordTable: (keys: [UInt64], kinds: [UInt8]) = {
+        var keys = [UInt64](repeating: 0, count: 256)
+        var kinds = [UInt8](repeating: 0, count: 256)
+        for (list, bit) in [(cueWords, UInt8(1)), (questionWordList, 2), (codeWords, 4)] {
+            for word in list {
+                let h = fnv1a(word)
+                var s = Int(h & 255)
+                while keys[s] != 0 && keys[s] != h { s = (s + 1) & 255 }
+                keys[s] = h
+                kinds[s] |= bit
+            }
+        }
+        return (keys, kinds)
+    }()
 
     static func fnv1a(_ s: String) -> UInt64 {
         var h: UInt64 = 14_695_981_039_346_656_037
@@ -276,10 +317,21 @@ struct TextStatistics {
         return h
     }
 
-    mutating func countCue(_ hash: UInt64) {
-        if Self.cueHashes.contains(hash) { multiStepCues += 1 }
-        if Self.questionHashes.contains(hash) { questionWords += 1 }
-        if Self.codeHashes.contains(hash) { codeMarkers += 1 }
+    @inline(__always)
+    mutating func countCue(_ hash: UInt64, table: (keys: [UInt64], kinds: [UInt8])) {
+        var s = Int(hash & 255)
+        while true {
+            let key = table.keys[s]
+            if key == 0 { return }
+            if key == hash {
+                let kind = table.kinds[s]
+                if kind & 1 != 0 { multiStepCues += 1 }
+                if kind & 2 != 0 { questionWords += 1 }
+                if kind & 4 != 0 { codeMarkers += 1 }
+                return
+            }
+            s = (s + 1) & 255
+        }
     }
 
     func value(of feature: StructuralFeature) -> Double {

@@ -21,11 +21,19 @@ public struct LogisticRegressionTrainer: Sendable {
     public var l2: Double
     public var iterations: Int
     public var learningRate: Double
+    /// Coordinates from this index on (the structural features) get `l2 × structuralL2Scale`.
+    public var structuralStart: Int
+    public var structuralL2Scale: Double
 
-    public init(l2: Double, iterations: Int = 300, learningRate: Double = 0.05) {
+    public init(
+        l2: Double, iterations: Int = 300, learningRate: Double = 0.05, structuralStart: Int = .max,
+        structuralL2Scale: Double = 1
+    ) {
         self.l2 = l2
         self.iterations = iterations
         self.learningRate = learningRate
+        self.structuralStart = structuralStart
+        self.structuralL2Scale = structuralL2Scale
     }
 
     /// Trains a head over `dimension` features; `progress(iteration, loss)` is called every 25 iterations.
@@ -53,6 +61,7 @@ public struct LogisticRegressionTrainer: Sendable {
             rows.append((idx, val, min(max(s.target, 0), 1), s.weight))
         }
         let m = active.count
+        let penalty = active.map { $0 >= structuralStart ? l2 * structuralL2Scale : l2 }
         let totalWeight = max(rows.reduce(0) { $0 + $1.weight }, 1e-12)
         var w = [Double](repeating: 0, count: m + 1)  // last = bias
         var g = [Double](repeating: 0, count: m + 1)
@@ -61,7 +70,7 @@ public struct LogisticRegressionTrainer: Sendable {
         let beta1 = 0.9
         let beta2 = 0.999
         for iteration in 1...max(iterations, 1) {
-            for j in 0..<m { g[j] = l2 * w[j] }
+            for j in 0..<m { g[j] = penalty[j] * w[j] }
             g[m] = 0
             var loss = 0.0
             for row in rows {
@@ -82,9 +91,9 @@ public struct LogisticRegressionTrainer: Sendable {
                 w[j] -= learningRate * (m1[j] / correction1) / ((m2[j] / correction2).squareRoot() + 1e-8)
             }
             if iteration % 25 == 0 || iteration == iterations {
-                var penalty = 0.0
-                for j in 0..<m { penalty += w[j] * w[j] }
-                progress(iteration, loss / totalWeight + l2 / 2 * penalty)
+                var regulariser = 0.0
+                for j in 0..<m { regulariser += penalty[j] / 2 * w[j] * w[j] }
+                progress(iteration, loss / totalWeight + regulariser)
             }
         }
         var weights = [Float](repeating: 0, count: dimension)
