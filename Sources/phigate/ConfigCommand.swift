@@ -14,10 +14,10 @@ struct ConfigCommand: AsyncParsableCommand {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "check",
-            abstract: "Load a configuration file and report the first problems, or a summary when it is valid.",
+            abstract: "Load a configuration file and report every problem, or a summary when it is valid.",
             discussion: """
-                Environment references (${NAME}, ${NAME:-default}) are resolved from this process's environment.
-                Exits with status 0 and prints OK and a summary when the file is valid; prints each problem with
+                Environment references (${NAME}, ${NAME:-default}) are resolved from this process's environment. \
+                Exits with status 0 and prints OK and a summary when the file is valid; prints each problem with \
                 the file and key path and exits with status 1 otherwise.
                 """
         )

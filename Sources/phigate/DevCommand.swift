@@ -17,8 +17,8 @@ struct DevCommand: AsyncParsableCommand {
             commandName: "fake-upstream",
             abstract: "Serve OpenAI- and Anthropic-shaped answers on loopback until interrupted.",
             discussion: """
-                Answers POST /v1/chat/completions (OpenAI) and POST /v1/messages (Anthropic), plain or streamed as
-                the request asks, with a tool call when the request has tools. Model "fail-500" answers 500, model
+                Answers POST /v1/chat/completions (OpenAI) and POST /v1/messages (Anthropic), plain or streamed as \
+                the request asks, with a tool call when the request has tools. Model "fail-500" answers 500, model \
                 "fail-429" answers 429 with retry-after, model "slow" waits 2 s. Prints "listening on PORT" once bound.
                 """
         )

@@ -10,10 +10,10 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the OpenAI-compatible gateway.",
         discussion: """
-            Serves POST /v1/chat/completions, GET /v1/models, /healthz, /readyz and /metrics. Provider keys are read
-            from the environment variables the configuration names; a backend whose key is missing is reported at
-            start-up and its models answer 503. Without gateway api_keys the server only listens on loopback.
-            SIGINT or SIGTERM stops accepting connections and lets in-flight requests finish for
+            Serves POST /v1/chat/completions, GET /v1/models, /healthz, /readyz and /metrics. Provider keys are read \
+            from the environment variables the configuration names; a backend whose key is missing is reported at \
+            start-up and its models answer 503. Without gateway api_keys the server only listens on loopback. \
+            SIGINT or SIGTERM stops accepting connections and lets in-flight requests finish for \
             server.shutdown_grace_period.
             """
     )
