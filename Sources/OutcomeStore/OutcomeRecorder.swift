@@ -311,7 +311,10 @@ public final class OutcomeRecorder: Service, Sendable {
         var attempt = 0
         while true {
             do {
-                try await store.write(batch)
+                // In an unstructured task: a cancelled `run()` (shutdown past its grace period) still commits
+                // what it drains, since GRDB's async accesses stop on cancellation.
+                let store = store
+                _ = try await Task { try await store.write(batch) }.value
                 recordedCounter.increment(by: batch.count)
                 let (total, waiters) = state.withLock { state in
                     state.statistics.written += batch.count

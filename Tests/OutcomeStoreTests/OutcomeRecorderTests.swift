@@ -73,6 +73,19 @@ struct OutcomeRecorderTests {
         #expect(try store.requestCount() == 101)
     }
 
+    @Test("cancellation still writes everything queued")
+    func cancellationFlushes() async throws {
+        let store = try OutcomeStore.inMemory()
+        let recorder = OutcomeRecorder(
+            store: store, configuration: .init(queueCapacity: 1000, batchSize: 10), logger: Logger(label: "test"))
+        for i in 0..<50 { await recorder.record(Self.entry(i)) }
+        let running = Task { try await recorder.run() }
+        running.cancel()
+        try await running.value
+        #expect(try store.requestCount() == 50)
+        #expect(recorder.statistics.failed == 0)
+    }
+
     @Test("backpressure: a full queue makes the producer wait, logs once, and loses nothing")
     func backpressure() async throws {
         let store = try OutcomeStore.inMemory()
