@@ -97,7 +97,7 @@ public struct PolicyEngine: Sendable {
                     predictedTTFTMilliseconds: prediction?.ttft, predictedTotalMilliseconds: prediction?.total, skipped: nil)
                 if isPrivate && !entry.isLocal {
                     candidate.skipped = "private"
-                } else if !entry.isLocal, let budget = exhausted.first {
+                } else if !entry.isLocal, let budget = exhausted.first(where: { $0.onExhausted == .downgrade }) {
                     candidate.skipped = "budget:\(budget.name)"
                 } else if let context = entry.contextLength, features.promptTokens + expected > context {
                     candidate.skipped = "context_length"
@@ -108,7 +108,20 @@ public struct PolicyEngine: Sendable {
             }
         }
         explanation.candidates = candidates
-        let plan = candidates.filter { $0.skipped == nil }
+        var plan = candidates.filter { $0.skipped == nil }
+        // A spent budget whose policy is to reject: 429 when a remote backend would answer first; remote
+        // fallbacks behind a local primary are dropped.
+        if let budget = exhausted.first(where: { $0.onExhausted == .reject }), !plan.isEmpty {
+            if let primary = plan.first, !primary.isLocal {
+                return RouteDecision(
+                    outcome: .reject(status: 429, code: "budget_exhausted", message: Self.budgetMessage(budget)),
+                    explanation: explanation)
+            }
+            for i in explanation.candidates.indices where explanation.candidates[i].skipped == nil && !explanation.candidates[i].isLocal {
+                explanation.candidates[i].skipped = "budget:\(budget.name)"
+            }
+            plan.removeAll { !$0.isLocal }
+        }
         let hasRemote = plan.contains { !$0.isLocal }
         explanation.redacted = redact && hasRemote && !features.piiFindings.isEmpty
 
@@ -134,12 +147,6 @@ public struct PolicyEngine: Sendable {
             }
             return RouteDecision(
                 outcome: .reject(status: 503, code: "no_backend", message: "No backend can serve this request (rule '\(rule.name)')."),
-                explanation: explanation)
-        }
-        // A spent budget whose policy is to reject: 429 whenever a remote backend would be used.
-        if let budget = exhausted.first(where: { $0.onExhausted == .reject }), let primary = plan.first, !primary.isLocal {
-            return RouteDecision(
-                outcome: .reject(status: 429, code: "budget_exhausted", message: Self.budgetMessage(budget)),
                 explanation: explanation)
         }
         return RouteDecision(outcome: .route(plan: plan, redact: explanation.redacted, cascade: cascade), explanation: explanation)
