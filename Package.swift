@@ -49,7 +49,7 @@ let coreTargets: [Target] = [
 let gatewayTargets: [Target] = [
     .target(
         name: "PhigateConfig",
-        dependencies: [.product(name: "Yams", package: "Yams")],
+        dependencies: ["Routing", .product(name: "Yams", package: "Yams")],
         swiftSettings: swiftSettings
     ),
     .target(
@@ -126,7 +126,7 @@ let gatewayTargets: [Target] = [
     ),
     .testTarget(
         name: "PhigateConfigTests",
-        dependencies: ["PhigateConfig"],
+        dependencies: ["PhigateConfig", "Routing"],
         swiftSettings: swiftSettings
     ),
     .testTarget(

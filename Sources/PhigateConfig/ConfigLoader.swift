@@ -50,7 +50,7 @@ struct GatewayConfigDecoder {
     let reader: ConfigReader
     let file: String
 
-    static let topKeys = ["server", "backends", "aliases", "api_keys", "database", "log_level"]
+    static let topKeys = ["server", "backends", "aliases", "api_keys", "database", "log_level", "routing"]
 
     func decode(_ root: Value) -> GatewayConfig? {
         guard let fields = reader.mapping(root, allowed: Self.topKeys) else { return nil }
@@ -77,6 +77,7 @@ struct GatewayConfigDecoder {
         if let value = fields.optional("log_level"), let level = reader.choice(value, of: LogLevel.self) {
             config.logLevel = level
         }
+        if let value = fields.optional("routing") { config.routing = routing(value) }
         fields.finish(allowed: Self.topKeys)
         return config
     }
@@ -262,6 +263,7 @@ enum ConfigValidator {
         for (index, key) in config.apiKeys.enumerated() where !keyIDs.insert(key.id).inserted {
             issues.append(.init(path: "api_keys[\(index)].id", message: "duplicate key id '\(key.id)'"))
         }
+        issues += routingIssues(in: config)
         return issues
     }
 }

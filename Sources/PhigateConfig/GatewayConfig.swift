@@ -10,6 +10,8 @@ public struct GatewayConfig: Sendable, Hashable {
     public var logLevel: LogLevel
     /// The file it was loaded from (for messages).
     public var sourceFile: String
+    /// `routing:` — the policy and tiers for `model: "auto"` and policy-owned aliases (nil: no routing).
+    public var routing: RoutingConfig?
 
     public init(
         server: ServerConfig = ServerConfig(), backends: [BackendConfig] = [], aliases: [String: String] = [:],

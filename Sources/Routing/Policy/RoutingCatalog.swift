@@ -33,7 +33,7 @@ public struct RoutingCatalog: Sendable, Hashable {
 
     /// Served models in configuration order.
     public var entries: [Entry]
-    /// Tier name → backend names, in preference order.
+    /// Tier name → members in preference order: a served model name, or a backend name (its first model).
     public var tiers: [String: [String]]
 
     public init(entries: [Entry], tiers: [String: [String]]) {
@@ -47,7 +47,10 @@ public struct RoutingCatalog: Sendable, Hashable {
         case .model(let name): entries.filter { $0.model == name }
         case .backend(let name): entries.filter { $0.backend == name }.prefix(1).map { $0 }
         case .tier(let tier):
-            (tiers[tier] ?? []).flatMap { backend in entries.filter { $0.backend == backend }.prefix(1) }
+            (tiers[tier] ?? []).flatMap { member in
+                let models = entries.filter { $0.model == member }
+                return models.isEmpty ? Array(entries.filter { $0.backend == member }.prefix(1)) : models
+            }
         }
     }
 
