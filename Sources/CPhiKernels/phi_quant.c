@@ -727,8 +727,16 @@ void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, 
 // MARK: - Threaded matmul
 
 static int quantized_matmul = 0;
+static _Thread_local int thread_quantized_matmul = -1;
 int phi_set_quantized_matmul(int enabled) { return __atomic_exchange_n(&quantized_matmul, enabled ? 1 : 0, __ATOMIC_RELAXED); }
-int phi_quantized_matmul(void) { return __atomic_load_n(&quantized_matmul, __ATOMIC_RELAXED); }
+int phi_set_thread_quantized_matmul(int mode) {
+    const int previous = thread_quantized_matmul;
+    thread_quantized_matmul = mode < 0 ? -1 : mode ? 1 : 0;
+    return previous;
+}
+int phi_quantized_matmul(void) {
+    return thread_quantized_matmul >= 0 ? thread_quantized_matmul : __atomic_load_n(&quantized_matmul, __ATOMIC_RELAXED);
+}
 
 typedef struct {
     uint32_t type;

@@ -56,7 +56,10 @@ int phi_matmul_quantized(uint32_t type, const void *w, size_t w_row_bytes, int64
 /// `phi_matmul_quantized` (llama.cpp-style activation rounding, threaded); 0 (default) keeps the exact path
 /// (dequantized tiles + OpenBLAS). Returns the previous value.
 int phi_set_quantized_matmul(int enabled);
+/// The mode in effect on the calling thread (its override, else the process-wide one).
 int phi_quantized_matmul(void);
+/// Per-thread override of the mode: 0 / 1, or -1 to follow the process-wide setting. Returns the previous override.
+int phi_set_thread_quantized_matmul(int mode);
 
 // MARK: - Worker pool
 
