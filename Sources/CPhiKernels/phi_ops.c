@@ -101,35 +101,43 @@ typedef struct {
     float *o;
     int64_t n;
     int kind;
+    atomic_llong next;
 } ew_job;
 
+#define EW_CHUNK 16384
+
 static void ew_task(void *p, int ith, int nth) {
+    (void)ith;
+    (void)nth;
     ew_job *j = p;
-    int64_t per = (j->n / nth + 7) & ~(int64_t)7;
-    int64_t b = per * ith, e = b + per < j->n ? b + per : j->n;
-    if (ith == nth - 1) e = j->n;
-    if (b >= e) return;
+    for (;;) {
+        const int64_t b = atomic_fetch_add_explicit(&j->next, EW_CHUNK, memory_order_relaxed);
+        if (b >= j->n) break;
+        const int64_t e = b + EW_CHUNK < j->n ? b + EW_CHUNK : j->n;
 #ifdef PHI_X86
-    if (use_avx2()) {
-        if (j->kind == 0) gelu_avx2(j->x + b, e - b);
-        else silu_mul_avx2(j->g + b, j->u + b, j->o + b, e - b);
-        return;
-    }
+        if (use_avx2()) {
+            if (j->kind == 0) gelu_avx2(j->x + b, e - b);
+            else silu_mul_avx2(j->g + b, j->u + b, j->o + b, e - b);
+            continue;
+        }
 #endif
-    for (int64_t i = b; i < e; i++) {
-        if (j->kind == 0) j->x[i] = gelu_scalar(j->x[i]);
-        else j->o[i] = j->g[i] / (1.0f + exp_scalar(-j->g[i])) * j->u[i];
+        for (int64_t i = b; i < e; i++) {
+            if (j->kind == 0) j->x[i] = gelu_scalar(j->x[i]);
+            else j->o[i] = j->g[i] / (1.0f + exp_scalar(-j->g[i])) * j->u[i];
+        }
     }
 }
 
 void phi_gelu_tanh(float *x, int64_t n) {
     ew_job j = {.x = x, .n = n, .kind = 0};
+    atomic_init(&j.next, 0);
     if (n >= 32768) phi_pool_run(ew_task, &j);
     else ew_task(&j, 0, 1);
 }
 
 void phi_silu_mul(const float *gate, const float *up, float *out, int64_t n) {
     ew_job j = {.g = gate, .u = up, .o = out, .n = n, .kind = 1};
+    atomic_init(&j.next, 0);
     if (n >= 32768) phi_pool_run(ew_task, &j);
     else ew_task(&j, 0, 1);
 }

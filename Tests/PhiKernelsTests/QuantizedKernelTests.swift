@@ -27,7 +27,7 @@ private func dequantizedActivations(_ act: [UInt8], type: GGMLType, count: Int) 
     if type.blockSize == 32 {
         let nb = count / 32
         return (0..<count).map { i in
-            Double(Int8(bitPattern: act[(i / 32) * 64 + i % 32])) * Double(float(act, nb * 64 + 4 * (i / 32)))
+            Double(Int8(bitPattern: act[i])) * Double(float(act, nb * 64 + 4 * (i / 32)))
         }
     }
     if type.blockSize == 256 {
@@ -58,13 +58,14 @@ struct QuantizedKernelTests {
         let id = Float(127) / amax
         for i in 32..<64 {
             let expected = Int8((x[i] * id).rounded(.toNearestOrEven))
-            #expect(Int8(bitPattern: act[64 + i - 32]) == expected)
+            #expect(Int8(bitPattern: act[i]) == expected)
         }
         #expect(float(act, 132) == f16Round(amax / 127))
-        // Per-lane correction: -8 · Σ of each group of 4 quants (Q4_0 offset).
-        for g in 0..<8 {
+        // Layout: quants of every block, then per-lane corrections (-8 · Σ of each group of 4 quants: the Q4_0
+        // offset), then the scales.
+        for g in 0..<16 {
             let sum = (0..<4).reduce(0) { $0 + Int(Int8(bitPattern: act[4 * g + $1])) }
-            #expect(int32(act, 32 + 4 * g) == Int32(-8 * sum))
+            #expect(int32(act, 64 + 4 * g) == Int32(-8 * sum))
         }
     }
 
