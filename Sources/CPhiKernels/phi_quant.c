@@ -50,7 +50,7 @@ static int weight_offset(uint32_t t) {
 
 size_t phi_act_row_size(uint32_t type, int64_t k) {
     if (k < 0) return 0;
-    if (is_block32(type)) return k % QK ? 0 : (size_t)(k / QK) * (ACT32_BLOCK + 8);
+    if (is_block32(type)) return k % QK ? 0 : (size_t)(k / QK) * (ACT32_BLOCK + 12);
     if (is_kquant(type)) return k % QKK ? 0 : (size_t)(k / QKK) * sizeof(phi_q8k);
     if (is_float(type)) return (size_t)k * sizeof(float);
     return 0;
@@ -116,6 +116,7 @@ static void quantize_act32(uint32_t type, const float *x, uint8_t *dst, int64_t 
     const int64_t nb = k / QK;
     float *ds = (float *)(void *)(dst + nb * ACT32_BLOCK);
     float *sds = ds + nb;
+    int32_t *corrsum = (int32_t *)(void *)(sds + nb);
     const int off = weight_offset(type);
     for (int64_t b = 0; b < nb; b++, x += QK) {
         float amax = 0;
@@ -141,6 +142,7 @@ static void quantize_act32(uint32_t type, const float *x, uint8_t *dst, int64_t 
         memcpy(dst + nb * QK + b * QK, corr, sizeof corr);
         ds[b] = round_f16(d);
         sds[b] = round_f16(d * (float)sum);
+        corrsum[b] = -off * sum;
     }
 }
 
@@ -641,6 +643,7 @@ T_AVX512 static inline float hsum16(__m512 v) {
             __m512 dw[R];                                                                                           \
             for (int r = 0; r < R; r++) {                                                                           \
                 const uint8_t *x = w[r] + b * bs;                                                                   \
+                if (T == 1) _mm_prefetch((const char *)(x + 640), _MM_HINT_T0);                                     \
                 u[r] = unpack2_u8(type, x, bs);                                                                     \
                 dw[r] = pair_ps(h2f(x), h2f(x + bs));                                                               \
             }                                                                                                       \
@@ -683,6 +686,120 @@ VNNI_TILE(vnni_tile_1x1, 1, 1)
 VNNI_TILE(vnni_tile_4x1, 4, 1)
 VNNI_TILE(vnni_tile_2x4, 2, 4)
 
+
+// Prefill: 8 weight rows repacked (transiently, per call) so that one int32 lane holds one row: vector j of block b
+// holds quants 4j..4j+3 of the 8 rows; each vpdpbusd against 4 broadcast activation bytes adds 32 multiply-adds
+// to 8 row sums, and one float fma per (8 rows, token, block) applies the scales. The weights stay in their
+// mapping; the tile lives in cache.
+T_AVX512 __attribute__((always_inline)) static inline void transpose8_epi32(__m256i v[8]) {
+    const __m256i a0 = _mm256_unpacklo_epi32(v[0], v[1]), a1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i a2 = _mm256_unpacklo_epi32(v[2], v[3]), a3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    const __m256i a4 = _mm256_unpacklo_epi32(v[4], v[5]), a5 = _mm256_unpackhi_epi32(v[4], v[5]);
+    const __m256i a6 = _mm256_unpacklo_epi32(v[6], v[7]), a7 = _mm256_unpackhi_epi32(v[6], v[7]);
+    const __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
+    const __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
+    const __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
+    const __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
+    v[0] = _mm256_permute2x128_si256(b0, b4, 0x20);
+    v[1] = _mm256_permute2x128_si256(b1, b5, 0x20);
+    v[2] = _mm256_permute2x128_si256(b2, b6, 0x20);
+    v[3] = _mm256_permute2x128_si256(b3, b7, 0x20);
+    v[4] = _mm256_permute2x128_si256(b0, b4, 0x31);
+    v[5] = _mm256_permute2x128_si256(b1, b5, 0x31);
+    v[6] = _mm256_permute2x128_si256(b2, b6, 0x31);
+    v[7] = _mm256_permute2x128_si256(b3, b7, 0x31);
+}
+
+T_AVX512 __attribute__((always_inline)) static inline void repack8_impl(uint32_t type, const uint8_t *w, size_t wrb,
+                                                                         int64_t nb, __m256i *rep, float *dws) {
+    const int bs = block32_bytes(type);
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i v[8];
+        for (int r = 0; r < 8; r++) {
+            const uint8_t *x = w + (size_t)r * wrb + b * bs;
+            v[r] = unpack_u8(type, x);
+            dws[b * 8 + r] = h2f(x);
+        }
+        transpose8_epi32(v);
+        for (int j = 0; j < 8; j++) _mm256_store_si256(rep + b * 8 + j, v[j]);
+    }
+}
+
+T_AVX512 static void repack8(uint32_t type, const uint8_t *w, size_t wrb, int64_t nb, __m256i *rep, float *dws) {
+    switch (type) {
+    case PHI_TYPE_Q4_0: repack8_impl(PHI_TYPE_Q4_0, w, wrb, nb, rep, dws); break;
+    case PHI_TYPE_Q5_0: repack8_impl(PHI_TYPE_Q5_0, w, wrb, nb, rep, dws); break;
+    default: repack8_impl(PHI_TYPE_Q8_0, w, wrb, nb, rep, dws); break;
+    }
+}
+
+#define REPACKED_KERNEL(NAME, T)                                                                                   \
+    T_AVX512 static void NAME(const __m256i *rep, const float *dws, const uint8_t *const *act, int64_t nb,          \
+                              __m256 *out) {                                                                        \
+        const float *ds[T];                                                                                         \
+        const int32_t *cs[T];                                                                                       \
+        for (int t = 0; t < T; t++) {                                                                               \
+            ds[t] = (const float *)(const void *)(act[t] + nb * ACT32_BLOCK);                                       \
+            cs[t] = (const int32_t *)(const void *)(ds[t] + 2 * nb);                                                \
+        }                                                                                                           \
+        __m256 accf[T];                                                                                             \
+        for (int t = 0; t < T; t++) accf[t] = _mm256_setzero_ps();                                                  \
+        for (int64_t b = 0; b < nb; b++) {                                                                          \
+            __m256i acc[T];                                                                                         \
+            for (int t = 0; t < T; t++) acc[t] = _mm256_set1_epi32(cs[t][b]);                                       \
+            for (int j = 0; j < 8; j++) {                                                                           \
+                const __m256i wv = _mm256_load_si256(rep + b * 8 + j);                                              \
+                for (int t = 0; t < T; t++) {                                                                       \
+                    int32_t a4;                                                                                     \
+                    memcpy(&a4, act[t] + b * QK + 4 * j, 4);                                                        \
+                    acc[t] = _mm256_dpbusd_epi32(acc[t], wv, _mm256_set1_epi32(a4));                                \
+                }                                                                                                   \
+            }                                                                                                       \
+            const __m256 dw = _mm256_loadu_ps(dws + b * 8);                                                         \
+            for (int t = 0; t < T; t++)                                                                             \
+                accf[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(ds[t] + b)), _mm256_cvtepi32_ps(acc[t]), \
+                                          accf[t]);                                                                 \
+        }                                                                                                           \
+        for (int t = 0; t < T; t++) out[t] = accf[t];                                                               \
+    }
+
+REPACKED_KERNEL(repacked_8x4, 4)
+REPACKED_KERNEL(repacked_8x1, 1)
+
+// Rows [r0, r0 + 8·groups) × all n tokens through repacked tiles. Returns the first row not done.
+T_AVX512 static int64_t qgemm_repacked(uint32_t type, const uint8_t *W, size_t wrb, const uint8_t *A, size_t arb, int64_t k,
+                                       int64_t n, const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    const int64_t nb = k / QK;
+    __m256i *rep = aligned_alloc(64, (size_t)nb * 8 * sizeof(__m256i));
+    float *dws = aligned_alloc(64, (size_t)nb * 8 * sizeof(float) + 64);
+    if (!rep || !dws) {
+        free(rep);
+        free(dws);
+        return r0;
+    }
+    int64_t r = r0;
+    for (; r + 8 <= r1; r += 8) {
+        repack8(type, W + r * wrb, wrb, nb, rep, dws);
+        const __m256 bv = bias ? _mm256_loadu_ps(bias + r) : _mm256_setzero_ps();
+        int64_t t = 0;
+        for (; t + 4 <= n; t += 4) {
+            const uint8_t *at[4] = {A + t * arb, A + (t + 1) * arb, A + (t + 2) * arb, A + (t + 3) * arb};
+            __m256 out[4];
+            repacked_8x4(rep, dws, at, nb, out);
+            for (int i = 0; i < 4; i++) _mm256_storeu_ps(y + (t + i) * ldy + r, _mm256_add_ps(out[i], bv));
+        }
+        for (; t < n; t++) {
+            const uint8_t *at[1] = {A + t * arb};
+            __m256 out[1];
+            repacked_8x1(rep, dws, at, nb, out);
+            _mm256_storeu_ps(y + t * ldy + r, _mm256_add_ps(out[0], bv));
+        }
+    }
+    free(rep);
+    free(dws);
+    return r;
+}
+
 static float vec_dot_avx512(uint32_t type, const void *w, const void *act, int64_t k) {
     if (!vnni_type(type)) return vec_dot_avx2(type, w, act, k);
     const uint8_t *wr[1] = {w}, *ar[1] = {act};
@@ -717,6 +834,17 @@ float phi_vec_dot_at_level(uint32_t type, const void *w_row, const void *act_row
     return vec_dot_for_level(level < detected ? level : detected)(type, w_row, act_row, k);
 }
 
+// `PHI_NO_REPACK=1` keeps prefill on the 2×4 tiles (for measurements).
+static int use_repack(void) {
+    static int state = -1;
+    int v = __atomic_load_n(&state, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = getenv("PHI_NO_REPACK") ? 0 : 1;
+        __atomic_store_n(&state, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
 void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, size_t arb, int64_t k, int64_t n,
                      const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     const int level = phi_quant_level();
@@ -726,14 +854,15 @@ void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, 
 #ifdef PHI_X86
     if (level >= PHI_LEVEL_AVX512 && vnni_type(type)) {
         const int64_t nb = k / QK;
-        if (n >= 4) {
+        if (n >= 4 && use_repack()) r = qgemm_repacked(type, W, wrb, A, arb, k, n, bias, y, ldy, r, r1);
+        if (n >= 4 && r + 2 <= r1) {
             // Token quads outer, row pairs inner: the range's weight rows stay in L1/L2 while each quad of
             // activation rows (L1) is used by every row pair, so activations stream once per range.
-            const int64_t rp_end = r0 + ((r1 - r0) & ~(int64_t)1);
+            const int64_t rp_end = r + ((r1 - r) & ~(int64_t)1);
             int64_t t = 0;
             for (; t + 4 <= n; t += 4) {
                 const uint8_t *at[4] = {A + t * arb, A + (t + 1) * arb, A + (t + 2) * arb, A + (t + 3) * arb};
-                for (int64_t rr = r0; rr < rp_end; rr += 2) {
+                for (int64_t rr = r; rr < rp_end; rr += 2) {
                     const uint8_t *wr[2] = {W + rr * wrb, W + (rr + 1) * wrb};
                     float out[8];
                     vnni_tile_2x4(type, wr, at, nb, out);
@@ -744,10 +873,10 @@ void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, 
                 }
             }
             for (; t < n; t++)
-                for (int64_t rr = r0; rr < rp_end; rr++)
+                for (int64_t rr = r; rr < rp_end; rr++)
                     y[t * ldy + rr] = dot(type, W + rr * wrb, A + t * arb, k) + (bias ? bias[rr] : 0.0f);
             r = rp_end;
-        } else {
+        } else if (n < 4) {
             // Decode: four rows at a time share each activation load.
             for (int64_t t = 0; t < n; t++) {
                 const uint8_t *at[1] = {A + t * arb};

@@ -50,7 +50,7 @@ struct QuantizedKernelTests {
         x[3] = 1.4999
         for i in 32..<64 { x[i] = Float(i - 48) * 0.37 }
         let act = QuantizedKernels.prepareActivations(x, for: .q4_0)
-        #expect(act.count == 2 * 72)
+        #expect(act.count == 2 * 76)
         #expect(Array(act[0..<4]).map { Int8(bitPattern: $0) } == [127, 2, -4, 1])
         #expect(float(act, 128) == f16Round(127 / 127))
         // Second block: amax = 16 * 0.37, id = 127 / amax, q = nearbyint(x · id), d = fp16(amax / 127).
@@ -66,6 +66,11 @@ struct QuantizedKernelTests {
         for g in 0..<16 {
             let sum = (0..<4).reduce(0) { $0 + Int(Int8(bitPattern: act[4 * g + $1])) }
             #expect(int32(act, 64 + 4 * g) == Int32(-8 * sum))
+        }
+        // After the scales and Q8_1 sums: -8 · Σq per block.
+        for b in 0..<2 {
+            let sum = (0..<32).reduce(0) { $0 + Int(Int8(bitPattern: act[32 * b + $1])) }
+            #expect(int32(act, 144 + 4 * b) == Int32(-8 * sum))
         }
     }
 
