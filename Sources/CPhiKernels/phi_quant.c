@@ -459,8 +459,29 @@ T_AVX2 static float dot32_avx2(uint32_t type, const uint8_t *w, const uint8_t *a
     return hsum8(_mm256_add_ps(acc0, acc1)) + summ;
 }
 
-T_AVX2 static inline void k4_scales(const uint8_t *s, int sc[8], int m[8]) {
-    for (int j = 0; j < 8; j++) scale_min_k4(j, s, &sc[j], &m[j]);
+// The 8 six-bit scales and mins of a Q4_K/Q5_K block (ggml's packing), without branches: scales in bytes 0..7 of
+// `out`, mins in bytes 8..15.
+static inline void k4_unpack_scales(const uint8_t *s, uint8_t out[16]) {
+    uint32_t u[4];
+    memcpy(u, s, 12);
+    const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
+    u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
+    const uint32_t mins_lo = u[1] & m1;
+    u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
+    u[2] = mins_lo;
+    u[0] &= m1;
+    memcpy(out, u, 16);
+}
+
+// Σ_j mins[j] · (bsums[2j] + bsums[2j+1]).
+T_AVX2 static inline int k4_min_dot(const uint8_t mins[8], const int16_t bsums[16]) {
+    const __m128i b = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)(const void *)bsums),
+                                     _mm_loadu_si128((const __m128i *)(const void *)(bsums + 8)));
+    const __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)mins));
+    __m128i p = _mm_madd_epi16(b, m);
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(p);
 }
 
 T_AVX2 static float dot_q4_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb) {
@@ -468,11 +489,10 @@ T_AVX2 static float dot_q4_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
     __m256 acc = _mm256_setzero_ps();
     float accm = 0;
     for (int64_t i = 0; i < nb; i++, w += 144) {
-        int sc[8], m[8];
-        k4_scales(w + 4, sc, m);
-        int msum = 0;
-        for (int j = 0; j < 8; j++) msum += m[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-        accm += f16f(w + 2) * y[i].d * (float)msum;
+        uint8_t scm[16];
+        k4_unpack_scales(w + 4, scm);
+        const uint8_t *sc = scm;
+        accm += h2f(w + 2) * y[i].d * (float)k4_min_dot(scm + 8, y[i].bsums);
         __m256i isum = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(w + 16 + 32 * j));
@@ -483,7 +503,7 @@ T_AVX2 static float dot_q4_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
             const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), _mm256_set1_epi16((short)sc[2 * j + 1]));
             isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16f(w) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
     }
     return hsum8(acc) - accm;
 }
@@ -493,11 +513,10 @@ T_AVX2 static float dot_q5_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
     __m256 acc = _mm256_setzero_ps();
     float accm = 0;
     for (int64_t i = 0; i < nb; i++, w += 176) {
-        int sc[8], m[8];
-        k4_scales(w + 4, sc, m);
-        int msum = 0;
-        for (int j = 0; j < 8; j++) msum += m[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-        accm += f16f(w + 2) * y[i].d * (float)msum;
+        uint8_t scm[16];
+        k4_unpack_scales(w + 4, scm);
+        const uint8_t *sc = scm;
+        accm += h2f(w + 2) * y[i].d * (float)k4_min_dot(scm + 8, y[i].bsums);
         const __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)(w + 16));
         __m256i isum = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
@@ -512,7 +531,7 @@ T_AVX2 static float dot_q5_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
             const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), _mm256_set1_epi16((short)sc[2 * j + 1]));
             isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16f(w) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
     }
     return hsum8(acc) - accm;
 }
@@ -523,8 +542,12 @@ T_AVX2 static float dot_q6_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
     for (int64_t i = 0; i < nb; i++, w += 210) {
         const uint8_t *ql = w, *qh = w + 128;
         const int8_t *sc = (const int8_t *)(w + 192);
-        int corr = 0;
-        for (int j = 0; j < 16; j++) corr += sc[j] * y[i].bsums[j];
+        __m256i cp = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sc)),
+                                       _mm256_loadu_si256((const __m256i *)(const void *)y[i].bsums));
+        __m128i c4 = _mm_add_epi32(_mm256_castsi256_si128(cp), _mm256_extracti128_si256(cp, 1));
+        c4 = _mm_add_epi32(c4, _mm_shuffle_epi32(c4, _MM_SHUFFLE(1, 0, 3, 2)));
+        c4 = _mm_add_epi32(c4, _mm_shuffle_epi32(c4, _MM_SHUFFLE(2, 3, 0, 1)));
+        const int corr = _mm_cvtsi128_si32(c4);
         __m256i isum = _mm256_setzero_si256();
         for (int half = 0; half < 2; half++, ql += 64, qh += 32) {
             const __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
@@ -546,7 +569,7 @@ T_AVX2 static float dot_q6_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
         }
         // Σ sc * (q - 32) * y = Σ sc * q * y - 32 Σ sc * bsum.
         isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(32 * corr, 0, 0, 0, 0, 0, 0, 0));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16f(w + 208) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w + 208) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
     }
     return hsum8(acc);
 }
