@@ -230,6 +230,31 @@ void phi_pool_run(phi_task_fn fn, void *ctx) {
     pthread_mutex_unlock(&pool.use);
 }
 
+typedef struct {
+    void (*body)(void *, int64_t);
+    void *ctx;
+    int64_t count;
+    atomic_llong next;
+} pfor_job;
+
+static void pfor_task(void *p, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    pfor_job *j = p;
+    for (;;) {
+        const long long i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (i >= j->count) break;
+        j->body(j->ctx, i);
+    }
+}
+
+void phi_pool_parallel_for(int64_t count, void (*body)(void *ctx, int64_t index), void *ctx) {
+    pfor_job j = {.body = body, .ctx = ctx, .count = count};
+    atomic_init(&j.next, 0);
+    if (count > 1) phi_pool_run(pfor_task, &j);
+    else pfor_task(&j, 0, 1);
+}
+
 // Every thread checks in and waits (up to 1 ms) for all `nth`: a dispatch with a full rendezvous.
 static void rendezvous_task(void *ctx, int ith, int nth) {
     (void)ith;

@@ -16,7 +16,10 @@ public enum KernelBenchmark {
         public var weightBytesPerSecond: Double
     }
 
-    public static func run(type: GGMLType, rows: Int, columns: Int, tokens: Int, repetitions: Int = 3) throws -> Result {
+    public static func run(
+        type: GGMLType, rows: Int, columns: Int, tokens: Int, repetitions: Int = 3,
+        quantization: ActivationQuantization = .llamaCpp
+    ) throws -> Result {
         guard let rowBytes = type.byteCount(forElements: columns) else { throw KernelError("bad shape") }
         var state: UInt64 = 0x1234_5678
         var bytes = [UInt8](repeating: 0, count: rowBytes * rows)
@@ -45,7 +48,7 @@ public enum KernelBenchmark {
             let t0 = threadCPUTime()
             x.withUnsafeBufferPointer { xb in
                 y.withUnsafeMutableBufferPointer { yb in
-                    matmul(xb, rows: tokens, weight: w, into: yb, quantization: .llamaCpp)
+                    matmul(xb, rows: tokens, weight: w, into: yb, quantization: quantization)
                 }
             }
             best = min(best, threadCPUTime() - t0)

@@ -24,6 +24,9 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Rows×columns shapes, comma-separated.")
         var shapes: String = "2560x2560,2560x10240"
 
+        @Flag(help: "Exact path (dequantized tiles + OpenBLAS) instead of the quantized kernels.")
+        var exact = false
+
         func run() throws {
             for typeName in types.split(separator: ",") {
                 guard let type = GGMLType.allCases.first(where: { $0.name.lowercased() == typeName.lowercased() }) else {
@@ -33,7 +36,8 @@ struct BenchCommand: ParsableCommand {
                     let dims = shape.split(separator: "x").compactMap { Int($0) }
                     guard dims.count == 2 else { throw ValidationError("bad shape \(shape)") }
                     for n in tokens.split(separator: ",").compactMap({ Int($0) }) {
-                        let r = try KernelBenchmark.run(type: type, rows: dims[0], columns: dims[1], tokens: n)
+                        let r = try KernelBenchmark.run(
+                            type: type, rows: dims[0], columns: dims[1], tokens: n, quantization: exact ? .off : .llamaCpp)
                         Standard.output("\(type.name) \(dims[0])x\(dims[1]) n=\(n): \(String(format: "%.2f", r.macsPerSecond / 1e9)) GMAC/s, \(String(format: "%.2f", r.weightBytesPerSecond / 1e9)) GB/s weights (1 core)\n")
                     }
                 }

@@ -71,6 +71,8 @@ typedef void (*phi_task_fn)(void *ctx, int ith, int nth);
 /// are persistent (created once), spin briefly, then park. When another thread is already using the pool, `fn`
 /// runs on the caller alone (`nth` = 1).
 void phi_pool_run(phi_task_fn fn, void *ctx);
+/// Calls `body(ctx, i)` for every i in [0, count) on the pool's threads (dynamic claiming); returns when done.
+void phi_pool_parallel_for(int64_t count, void (*body)(void *ctx, int64_t index), void *ctx);
 /// Threads the pool uses (default: physical cores). Returns the previous count.
 int phi_pool_set_threads(int n);
 int phi_pool_threads(void);
