@@ -24,6 +24,7 @@
 #endif
 
 #define MAX_THREADS 64
+#define TICKET_CLOSED 0x8000ull
 
 static double now_ns(void) {
     struct timespec ts;
@@ -68,7 +69,10 @@ static struct {
     pthread_mutex_t park_lock;  // non-Linux parking
     pthread_cond_t park_cond;
     atomic_uint gen;            // bumped per dispatch (futex word)
-    atomic_int done;
+    // Entry tickets of the open dispatch: generation << 16 | CLOSED bit | workers entered. A worker runs the task
+    // only if it enters before the dispatcher closes the dispatch; the dispatcher then waits for exactly those.
+    atomic_ullong ticket;
+    atomic_int left;
     atomic_int sleepers;
     atomic_int active;          // threads taking part in the current dispatch
     atomic_int spawned;         // workers created (ids 1...spawned)
@@ -132,10 +136,18 @@ static void *worker_main(void *arg) {
         }
         seen = g;
         const int active = atomic_load_explicit(&pool.active, memory_order_relaxed);
-        if (ith < active) {
-            pool.fn(pool.ctx, ith, active);
-            atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+        if (ith >= active) continue;
+        unsigned long long t = atomic_load(&pool.ticket);
+        int entered = 0;
+        while ((t >> 16) == (unsigned long long)g && !(t & TICKET_CLOSED)) {
+            if (atomic_compare_exchange_weak(&pool.ticket, &t, t + 1)) {
+                entered = 1;
+                break;
+            }
         }
+        if (!entered) continue;  // woke too late: the dispatcher finished this dispatch without us
+        pool.fn(pool.ctx, ith, active);
+        atomic_fetch_add_explicit(&pool.left, 1, memory_order_release);
     }
     return NULL;
 }
@@ -199,30 +211,69 @@ void phi_pool_run(phi_task_fn fn, void *ctx) {
     }
     pool.fn = fn;
     pool.ctx = ctx;
-    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    const unsigned g = atomic_load(&pool.gen) + 1;
+    atomic_store(&pool.left, 0);
+    atomic_store(&pool.ticket, (unsigned long long)g << 16);
     atomic_store_explicit(&pool.active, n, memory_order_relaxed);
-    atomic_fetch_add(&pool.gen, 1);  // seq_cst: publishes fn/ctx/active, ordered before the sleepers check
+    atomic_fetch_add(&pool.gen, 1);  // seq_cst: publishes fn/ctx/ticket/active, ordered before the sleepers check
     wake_all();
     fn(ctx, 0, n);
+    // Close: workers that have not entered yet (descheduled on a busy machine) skip this dispatch; tasks claim
+    // their work dynamically, so the caller has done whatever they did not.
+    const unsigned long long t = atomic_fetch_or(&pool.ticket, TICKET_CLOSED);
+    const int entered = (int)(t & 0x7fff);
     int spins = 0;
-    while (atomic_load_explicit(&pool.done, memory_order_acquire) < n - 1) {
+    while (atomic_load_explicit(&pool.left, memory_order_acquire) < entered) {
         CPU_RELAX();
-        if (++spins > (1 << 16)) sched_yield();
+        if (++spins > (1 << 12)) sched_yield();
     }
     pthread_mutex_unlock(&pool.use);
 }
 
-static void empty_task(void *ctx, int ith, int nth) {
-    (void)ctx;
+typedef struct {
+    void (*body)(void *, int64_t);
+    void *ctx;
+    int64_t count;
+    atomic_llong next;
+} pfor_job;
+
+static void pfor_task(void *p, int ith, int nth) {
     (void)ith;
     (void)nth;
+    pfor_job *j = p;
+    for (;;) {
+        const long long i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (i >= j->count) break;
+        j->body(j->ctx, i);
+    }
+}
+
+void phi_pool_parallel_for(int64_t count, void (*body)(void *ctx, int64_t index), void *ctx) {
+    pfor_job j = {.body = body, .ctx = ctx, .count = count};
+    atomic_init(&j.next, 0);
+    if (count > 1) phi_pool_run(pfor_task, &j);
+    else pfor_task(&j, 0, 1);
+}
+
+// Every thread checks in and waits (up to 1 ms) for all `nth`: a dispatch with a full rendezvous.
+static void rendezvous_task(void *ctx, int ith, int nth) {
+    (void)ith;
+    atomic_int *arrived = ctx;
+    atomic_fetch_add(arrived, 1);
+    const double t0 = now_ns();
+    while (atomic_load(arrived) < nth && now_ns() - t0 < 1e6) CPU_RELAX();
 }
 
 double phi_pool_barrier_ns(int iterations) {
     if (iterations < 1) iterations = 1;
-    phi_pool_run(empty_task, NULL);
+    atomic_int arrived;
+    atomic_init(&arrived, 0);
+    phi_pool_run(rendezvous_task, &arrived);
     const double t0 = now_ns();
-    for (int i = 0; i < iterations; i++) phi_pool_run(empty_task, NULL);
+    for (int i = 0; i < iterations; i++) {
+        atomic_store(&arrived, 0);
+        phi_pool_run(rendezvous_task, &arrived);
+    }
     return (now_ns() - t0) / iterations;
 }
 
@@ -231,6 +282,7 @@ double phi_pool_barrier_ns(int iterations) {
 typedef struct {
     const uint8_t *buf;
     size_t bytes;
+    atomic_llong next;
     double sums[MAX_THREADS];
 } bw_job;
 
@@ -261,18 +313,25 @@ static double sum_scalar(const uint8_t *p, size_t n) {
     return (double)s;
 }
 
+#define BW_CHUNK ((size_t)4 << 20)
+
 static void bw_task(void *p, int ith, int nth) {
+    (void)nth;
     bw_job *j = p;
-    size_t per = (j->bytes / (size_t)nth) & ~(size_t)127;
-    const uint8_t *start = j->buf + per * (size_t)ith;
-    if (ith == nth - 1) per = (j->bytes - per * (size_t)ith) & ~(size_t)127;
+    double s = 0;
+    for (;;) {
+        const size_t c = (size_t)atomic_fetch_add(&j->next, 1);
+        if (c * BW_CHUNK >= j->bytes) break;
+        const size_t len = j->bytes - c * BW_CHUNK < BW_CHUNK ? j->bytes - c * BW_CHUNK : BW_CHUNK;
 #if defined(__x86_64__) || defined(__i386__)
-    if (phi_quant_detected_level() >= PHI_LEVEL_AVX2) {
-        j->sums[ith] = sum_avx2(start, per);
-        return;
-    }
+        if (phi_quant_detected_level() >= PHI_LEVEL_AVX2) {
+            s += sum_avx2(j->buf + c * BW_CHUNK, len & ~(size_t)127);
+            continue;
+        }
 #endif
-    j->sums[ith] = sum_scalar(start, per);
+        s += sum_scalar(j->buf + c * BW_CHUNK, len);
+    }
+    j->sums[ith] = s;
 }
 
 double phi_read_bandwidth(size_t bytes, int reps) {
@@ -286,8 +345,10 @@ double phi_read_bandwidth(size_t bytes, int reps) {
     j.bytes = bytes;
     double best = 0;
     if (reps < 1) reps = 1;
+    atomic_init(&j.next, 0);
     phi_pool_run(bw_task, &j);  // warm-up (pages, threads)
     for (int r = 0; r < reps; r++) {
+        atomic_store(&j.next, 0);
         const double t0 = now_ns();
         phi_pool_run(bw_task, &j);
         const double dt = now_ns() - t0;

@@ -11,7 +11,7 @@
 
 #define QK 32
 #define QKK 256
-#define ACT32_BLOCK 64  // qs[32] + corr[8] int32
+#define ACT32_BLOCK 64  // per block: qs[32] (quant region) + corr[8] int32 (correction region)
 
 // Q8_K activation block: ggml's block_q8_K.
 typedef struct {
@@ -50,7 +50,7 @@ static int weight_offset(uint32_t t) {
 
 size_t phi_act_row_size(uint32_t type, int64_t k) {
     if (k < 0) return 0;
-    if (is_block32(type)) return k % QK ? 0 : (size_t)(k / QK) * (ACT32_BLOCK + 8);
+    if (is_block32(type)) return k % QK ? 0 : (size_t)(k / QK) * (ACT32_BLOCK + 12);
     if (is_kquant(type)) return k % QKK ? 0 : (size_t)(k / QKK) * sizeof(phi_q8k);
     if (is_float(type)) return (size_t)k * sizeof(float);
     return 0;
@@ -116,6 +116,7 @@ static void quantize_act32(uint32_t type, const float *x, uint8_t *dst, int64_t 
     const int64_t nb = k / QK;
     float *ds = (float *)(void *)(dst + nb * ACT32_BLOCK);
     float *sds = ds + nb;
+    int32_t *corrsum = (int32_t *)(void *)(sds + nb);
     const int off = weight_offset(type);
     for (int64_t b = 0; b < nb; b++, x += QK) {
         float amax = 0;
@@ -125,7 +126,7 @@ static void quantize_act32(uint32_t type, const float *x, uint8_t *dst, int64_t 
         }
         const float d = amax / 127.f;
         const float id = amax != 0.0f ? 127.f / amax : 0.0f;
-        int8_t *qs = (int8_t *)(dst + b * ACT32_BLOCK);
+        int8_t *qs = (int8_t *)(dst + b * QK);
         int32_t corr[8];
         int sum = 0;
         for (int g = 0; g < 8; g++) {
@@ -138,9 +139,10 @@ static void quantize_act32(uint32_t type, const float *x, uint8_t *dst, int64_t 
             corr[g] = -off * gs;
             sum += gs;
         }
-        memcpy(dst + b * ACT32_BLOCK + QK, corr, sizeof corr);
+        memcpy(dst + nb * QK + b * QK, corr, sizeof corr);
         ds[b] = round_f16(d);
         sds[b] = round_f16(d * (float)sum);
+        corrsum[b] = -off * sum;
     }
 }
 
@@ -201,7 +203,7 @@ static float dot32_scalar(uint32_t type, const uint8_t *w, const uint8_t *act, i
     const float *sds = ds + nb;
     float sum = 0;
     for (int64_t b = 0; b < nb; b++) {
-        const int8_t *y = (const int8_t *)(act + b * ACT32_BLOCK);
+        const int8_t *y = (const int8_t *)(act + b * QK);
         int sumi = 0;
         float term;
         switch (type) {
@@ -390,7 +392,7 @@ T_AVX2 static inline __m256i bits32_x16(const uint8_t *p) {
 }
 
 // Unsigned weight quants (q + offset) of block b.
-T_AVX2 static inline __m256i unpack_u8(uint32_t type, const uint8_t *x) {
+T_AVX2 __attribute__((always_inline)) static inline __m256i unpack_u8(uint32_t type, const uint8_t *x) {
     switch (type) {
     case PHI_TYPE_Q4_0: return nibbles32(x + 2);
     case PHI_TYPE_Q5_0: return _mm256_or_si256(nibbles32(x + 6), bits32_x16(x + 2));
@@ -428,8 +430,8 @@ T_AVX2 static float dot32_avx2(uint32_t type, const uint8_t *w, const uint8_t *a
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         const uint8_t *x0 = w + b * bs, *x1 = x0 + bs;
-        const __m256i y0 = _mm256_loadu_si256((const __m256i *)(const void *)(act + b * ACT32_BLOCK));
-        const __m256i y1 = _mm256_loadu_si256((const __m256i *)(const void *)(act + (b + 1) * ACT32_BLOCK));
+        const __m256i y0 = _mm256_loadu_si256((const __m256i *)(const void *)(act + b * QK));
+        const __m256i y1 = _mm256_loadu_si256((const __m256i *)(const void *)(act + (b + 1) * QK));
         __m256i s0, s1;
         if (hasmin) {
             s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack_u8(type, x0), y0), _mm256_set1_epi16(1));
@@ -444,7 +446,7 @@ T_AVX2 static float dot32_avx2(uint32_t type, const uint8_t *w, const uint8_t *a
     }
     for (; b < nb; b++) {
         const uint8_t *x0 = w + b * bs;
-        const __m256i y0 = _mm256_loadu_si256((const __m256i *)(const void *)(act + b * ACT32_BLOCK));
+        const __m256i y0 = _mm256_loadu_si256((const __m256i *)(const void *)(act + b * QK));
         __m256i s0;
         if (hasmin) {
             s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack_u8(type, x0), y0), _mm256_set1_epi16(1));
@@ -457,8 +459,29 @@ T_AVX2 static float dot32_avx2(uint32_t type, const uint8_t *w, const uint8_t *a
     return hsum8(_mm256_add_ps(acc0, acc1)) + summ;
 }
 
-T_AVX2 static inline void k4_scales(const uint8_t *s, int sc[8], int m[8]) {
-    for (int j = 0; j < 8; j++) scale_min_k4(j, s, &sc[j], &m[j]);
+// The 8 six-bit scales and mins of a Q4_K/Q5_K block (ggml's packing), without branches: scales in bytes 0..7 of
+// `out`, mins in bytes 8..15.
+static inline void k4_unpack_scales(const uint8_t *s, uint8_t out[16]) {
+    uint32_t u[4];
+    memcpy(u, s, 12);
+    const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
+    u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
+    const uint32_t mins_lo = u[1] & m1;
+    u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
+    u[2] = mins_lo;
+    u[0] &= m1;
+    memcpy(out, u, 16);
+}
+
+// Σ_j mins[j] · (bsums[2j] + bsums[2j+1]).
+T_AVX2 static inline int k4_min_dot(const uint8_t mins[8], const int16_t bsums[16]) {
+    const __m128i b = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)(const void *)bsums),
+                                     _mm_loadu_si128((const __m128i *)(const void *)(bsums + 8)));
+    const __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)mins));
+    __m128i p = _mm_madd_epi16(b, m);
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(p);
 }
 
 T_AVX2 static float dot_q4_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb) {
@@ -466,11 +489,10 @@ T_AVX2 static float dot_q4_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
     __m256 acc = _mm256_setzero_ps();
     float accm = 0;
     for (int64_t i = 0; i < nb; i++, w += 144) {
-        int sc[8], m[8];
-        k4_scales(w + 4, sc, m);
-        int msum = 0;
-        for (int j = 0; j < 8; j++) msum += m[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-        accm += f16f(w + 2) * y[i].d * (float)msum;
+        uint8_t scm[16];
+        k4_unpack_scales(w + 4, scm);
+        const uint8_t *sc = scm;
+        accm += h2f(w + 2) * y[i].d * (float)k4_min_dot(scm + 8, y[i].bsums);
         __m256i isum = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(w + 16 + 32 * j));
@@ -481,7 +503,7 @@ T_AVX2 static float dot_q4_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
             const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), _mm256_set1_epi16((short)sc[2 * j + 1]));
             isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16f(w) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
     }
     return hsum8(acc) - accm;
 }
@@ -491,11 +513,10 @@ T_AVX2 static float dot_q5_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
     __m256 acc = _mm256_setzero_ps();
     float accm = 0;
     for (int64_t i = 0; i < nb; i++, w += 176) {
-        int sc[8], m[8];
-        k4_scales(w + 4, sc, m);
-        int msum = 0;
-        for (int j = 0; j < 8; j++) msum += m[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-        accm += f16f(w + 2) * y[i].d * (float)msum;
+        uint8_t scm[16];
+        k4_unpack_scales(w + 4, scm);
+        const uint8_t *sc = scm;
+        accm += h2f(w + 2) * y[i].d * (float)k4_min_dot(scm + 8, y[i].bsums);
         const __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)(w + 16));
         __m256i isum = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
@@ -510,7 +531,7 @@ T_AVX2 static float dot_q5_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
             const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), _mm256_set1_epi16((short)sc[2 * j + 1]));
             isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16f(w) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
     }
     return hsum8(acc) - accm;
 }
@@ -521,8 +542,12 @@ T_AVX2 static float dot_q6_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
     for (int64_t i = 0; i < nb; i++, w += 210) {
         const uint8_t *ql = w, *qh = w + 128;
         const int8_t *sc = (const int8_t *)(w + 192);
-        int corr = 0;
-        for (int j = 0; j < 16; j++) corr += sc[j] * y[i].bsums[j];
+        __m256i cp = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sc)),
+                                       _mm256_loadu_si256((const __m256i *)(const void *)y[i].bsums));
+        __m128i c4 = _mm_add_epi32(_mm256_castsi256_si128(cp), _mm256_extracti128_si256(cp, 1));
+        c4 = _mm_add_epi32(c4, _mm_shuffle_epi32(c4, _MM_SHUFFLE(1, 0, 3, 2)));
+        c4 = _mm_add_epi32(c4, _mm_shuffle_epi32(c4, _MM_SHUFFLE(2, 3, 0, 1)));
+        const int corr = _mm_cvtsi128_si32(c4);
         __m256i isum = _mm256_setzero_si256();
         for (int half = 0; half < 2; half++, ql += 64, qh += 32) {
             const __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
@@ -544,7 +569,7 @@ T_AVX2 static float dot_q6_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
         }
         // Σ sc * (q - 32) * y = Σ sc * q * y - 32 Σ sc * bsum.
         isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(32 * corr, 0, 0, 0, 0, 0, 0, 0));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16f(w + 208) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w + 208) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
     }
     return hsum8(acc);
 }
@@ -593,75 +618,217 @@ static int vnni_type(uint32_t t) { return t == PHI_TYPE_Q4_0 || t == PHI_TYPE_Q5
 
 #define LOADI(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 
-T_AVX512 static inline float dot_vnni_impl(uint32_t type, const uint8_t *w, const uint8_t *act, int64_t k) {
-    const int64_t nb = k / QK;
-    const int bs = block32_bytes(type);
-    const float *ds = (const float *)(const void *)(act + nb * ACT32_BLOCK);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        const uint8_t *x0 = w + b * bs, *x1 = x0 + bs;
-        const uint8_t *a0 = act + b * ACT32_BLOCK, *a1 = a0 + ACT32_BLOCK;
-        const __m256i s0 = _mm256_dpbusd_epi32(LOADI(a0 + 32), unpack_u8(type, x0), LOADI(a0));
-        const __m256i s1 = _mm256_dpbusd_epi32(LOADI(a1 + 32), unpack_u8(type, x1), LOADI(a1));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x0) * ds[b]), _mm256_cvtepi32_ps(s0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x1) * ds[b + 1]), _mm256_cvtepi32_ps(s1), acc1);
+// Two consecutive blocks' unsigned quants as one zmm in element order [blk b | blk b+1].
+T_AVX512 __attribute__((always_inline)) static inline __m512i unpack2_u8(uint32_t type, const uint8_t *x, int bs) {
+    if (type == PHI_TYPE_Q8_0) {
+        const __m512i raw = _mm512_inserti64x4(_mm512_castsi256_si512(LOADI(x + 2)), LOADI(x + bs + 2), 1);
+        return _mm512_xor_si512(raw, _mm512_set1_epi8((char)0x80));
     }
-    for (; b < nb; b++) {
-        const uint8_t *x0 = w + b * bs, *a0 = act + b * ACT32_BLOCK;
-        const __m256i s0 = _mm256_dpbusd_epi32(LOADI(a0 + 32), unpack_u8(type, x0), LOADI(a0));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x0) * ds[b]), _mm256_cvtepi32_ps(s0), acc0);
+    if (type == PHI_TYPE_Q4_0) {
+        const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(x + 2));
+        const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(x + bs + 2));
+        const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
+        const __m256i m4 = _mm256_set1_epi8(0x0f);
+        const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+        const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);  // [lo b, lo b+1, hi b, hi b+1]
+        return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
     }
-    return hsum8(_mm256_add_ps(acc0, acc1));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(unpack_u8(type, x)), unpack_u8(type, x + bs), 1);
 }
 
-T_AVX512 static float dot_vnni_q4_0(const uint8_t *w, const uint8_t *a, int64_t k) { return dot_vnni_impl(PHI_TYPE_Q4_0, w, a, k); }
-T_AVX512 static float dot_vnni_q5_0(const uint8_t *w, const uint8_t *a, int64_t k) { return dot_vnni_impl(PHI_TYPE_Q5_0, w, a, k); }
-T_AVX512 static float dot_vnni_q8_0(const uint8_t *w, const uint8_t *a, int64_t k) { return dot_vnni_impl(PHI_TYPE_Q8_0, w, a, k); }
-
-static float vec_dot_avx512(uint32_t type, const void *w, const void *act, int64_t k) {
-    switch (type) {
-    case PHI_TYPE_Q4_0: return dot_vnni_q4_0(w, act, k);
-    case PHI_TYPE_Q5_0: return dot_vnni_q5_0(w, act, k);
-    case PHI_TYPE_Q8_0: return dot_vnni_q8_0(w, act, k);
-    default: return vec_dot_avx2(type, w, act, k);
-    }
+// [a ×8 | b ×8]
+T_AVX512 static inline __m512 pair_ps(float a, float b) {
+    const __m512d lo = _mm512_castps_pd(_mm512_castps256_ps512(_mm256_set1_ps(a)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(lo, _mm256_castps_pd(_mm256_set1_ps(b)), 1));
 }
 
-// 2 weight rows × 4 tokens: out[r][t].
-T_AVX512 static inline void gemm_vnni_2x4_impl(uint32_t type, const uint8_t *w0, const uint8_t *w1, const uint8_t *const act[4],
-                                               int64_t k, float out[2][4]) {
-    const int64_t nb = k / QK;
+T_AVX512 static inline float hsum16(__m512 v) {
+    return hsum8(_mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+}
+
+// R weight rows × T tokens, two blocks per zmm; a final odd block with ymm. out[r * T + t].
+#define VNNI_TILE(NAME, R, T)                                                                                      \
+    T_AVX512 __attribute__((always_inline)) static inline void NAME##_impl(uint32_t type, const uint8_t *const *w, const uint8_t *const *act,      \
+                                            int64_t nb, float *out) {                                               \
+        const int bs = block32_bytes(type);                                                                         \
+        const float *ds[T];                                                                                         \
+        const uint8_t *cs[T];                                                                                       \
+        for (int t = 0; t < T; t++) {                                                                               \
+            ds[t] = (const float *)(const void *)(act[t] + nb * ACT32_BLOCK);                                       \
+            cs[t] = act[t] + nb * QK;                                                                               \
+        }                                                                                                           \
+        __m512 acc[R][T];                                                                                           \
+        for (int r = 0; r < R; r++)                                                                                 \
+            for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();                                            \
+        int64_t b = 0;                                                                                              \
+        for (; b + 2 <= nb; b += 2) {                                                                               \
+            __m512i u[R];                                                                                           \
+            __m512 dw[R];                                                                                           \
+            for (int r = 0; r < R; r++) {                                                                           \
+                const uint8_t *x = w[r] + b * bs;                                                                   \
+                if (T == 1) _mm_prefetch((const char *)(x + 640), _MM_HINT_T0);                                     \
+                u[r] = unpack2_u8(type, x, bs);                                                                     \
+                dw[r] = pair_ps(h2f(x), h2f(x + bs));                                                               \
+            }                                                                                                       \
+            for (int t = 0; t < T; t++) {                                                                           \
+                const __m512i q = _mm512_loadu_si512((const void *)(act[t] + b * QK));                              \
+                const __m512i c = _mm512_loadu_si512((const void *)(cs[t] + b * QK));                               \
+                const __m512 dx = pair_ps(ds[t][b], ds[t][b + 1]);                                                  \
+                for (int r = 0; r < R; r++) {                                                                       \
+                    const __m512i s = _mm512_dpbusd_epi32(c, u[r], q);                                              \
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw[r], dx), _mm512_cvtepi32_ps(s), acc[r][t]);        \
+                }                                                                                                   \
+            }                                                                                                       \
+        }                                                                                                           \
+        float tail[R][T];                                                                                           \
+        for (int r = 0; r < R; r++)                                                                                 \
+            for (int t = 0; t < T; t++) tail[r][t] = 0;                                                             \
+        if (b < nb) {                                                                                               \
+            for (int r = 0; r < R; r++) {                                                                           \
+                const uint8_t *x = w[r] + b * bs;                                                                   \
+                const __m256i ur = unpack_u8(type, x);                                                              \
+                for (int t = 0; t < T; t++) {                                                                       \
+                    const __m256i s = _mm256_dpbusd_epi32(LOADI(cs[t] + b * QK), ur, LOADI(act[t] + b * QK));       \
+                    tail[r][t] = hsum8(_mm256_cvtepi32_ps(s)) * (h2f(x) * ds[t][b]);                                \
+                }                                                                                                   \
+            }                                                                                                       \
+        }                                                                                                           \
+        for (int r = 0; r < R; r++)                                                                                 \
+            for (int t = 0; t < T; t++) out[r * T + t] = hsum16(acc[r][t]) + tail[r][t];                           \
+    }                                                                                                               \
+    T_AVX512 static void NAME(uint32_t type, const uint8_t *const *w, const uint8_t *const *act, int64_t nb,       \
+                              float *out) {                                                                         \
+        switch (type) {                                                                                             \
+        case PHI_TYPE_Q4_0: NAME##_impl(PHI_TYPE_Q4_0, w, act, nb, out); break;                                     \
+        case PHI_TYPE_Q5_0: NAME##_impl(PHI_TYPE_Q5_0, w, act, nb, out); break;                                     \
+        default: NAME##_impl(PHI_TYPE_Q8_0, w, act, nb, out); break;                                                \
+        }                                                                                                           \
+    }
+
+VNNI_TILE(vnni_tile_1x1, 1, 1)
+VNNI_TILE(vnni_tile_4x1, 4, 1)
+VNNI_TILE(vnni_tile_2x4, 2, 4)
+
+
+// Prefill: 8 weight rows repacked (transiently, per call) so that one int32 lane holds one row: vector j of block b
+// holds quants 4j..4j+3 of the 8 rows; each vpdpbusd against 4 broadcast activation bytes adds 32 multiply-adds
+// to 8 row sums, and one float fma per (8 rows, token, block) applies the scales. The weights stay in their
+// mapping; the tile lives in cache.
+T_AVX512 __attribute__((always_inline)) static inline void transpose8_epi32(__m256i v[8]) {
+    const __m256i a0 = _mm256_unpacklo_epi32(v[0], v[1]), a1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i a2 = _mm256_unpacklo_epi32(v[2], v[3]), a3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    const __m256i a4 = _mm256_unpacklo_epi32(v[4], v[5]), a5 = _mm256_unpackhi_epi32(v[4], v[5]);
+    const __m256i a6 = _mm256_unpacklo_epi32(v[6], v[7]), a7 = _mm256_unpackhi_epi32(v[6], v[7]);
+    const __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
+    const __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
+    const __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
+    const __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
+    v[0] = _mm256_permute2x128_si256(b0, b4, 0x20);
+    v[1] = _mm256_permute2x128_si256(b1, b5, 0x20);
+    v[2] = _mm256_permute2x128_si256(b2, b6, 0x20);
+    v[3] = _mm256_permute2x128_si256(b3, b7, 0x20);
+    v[4] = _mm256_permute2x128_si256(b0, b4, 0x31);
+    v[5] = _mm256_permute2x128_si256(b1, b5, 0x31);
+    v[6] = _mm256_permute2x128_si256(b2, b6, 0x31);
+    v[7] = _mm256_permute2x128_si256(b3, b7, 0x31);
+}
+
+T_AVX512 __attribute__((always_inline)) static inline void repack8_impl(uint32_t type, const uint8_t *w, size_t wrb,
+                                                                         int64_t nb, __m256i *rep, float *dws) {
     const int bs = block32_bytes(type);
-    const float *ds[4];
-    for (int t = 0; t < 4; t++) ds[t] = (const float *)(const void *)(act[t] + nb * ACT32_BLOCK);
-    __m256 acc[2][4];
-    for (int r = 0; r < 2; r++)
-        for (int t = 0; t < 4; t++) acc[r][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *x0 = w0 + b * bs, *x1 = w1 + b * bs;
-        const __m256i u0 = unpack_u8(type, x0), u1 = unpack_u8(type, x1);
-        const __m256 d0 = _mm256_set1_ps(h2f(x0)), d1 = _mm256_set1_ps(h2f(x1));
-        for (int t = 0; t < 4; t++) {
-            const uint8_t *a = act[t] + b * ACT32_BLOCK;
-            const __m256i q = LOADI(a), c = LOADI(a + 32);
-            const __m256 dx = _mm256_broadcast_ss(ds[t] + b);
-            const __m256i s0 = _mm256_dpbusd_epi32(c, u0, q), s1 = _mm256_dpbusd_epi32(c, u1, q);
-            acc[0][t] = _mm256_fmadd_ps(_mm256_mul_ps(d0, dx), _mm256_cvtepi32_ps(s0), acc[0][t]);
-            acc[1][t] = _mm256_fmadd_ps(_mm256_mul_ps(d1, dx), _mm256_cvtepi32_ps(s1), acc[1][t]);
+        __m256i v[8];
+        for (int r = 0; r < 8; r++) {
+            const uint8_t *x = w + (size_t)r * wrb + b * bs;
+            v[r] = unpack_u8(type, x);
+            dws[b * 8 + r] = h2f(x);
+        }
+        transpose8_epi32(v);
+        for (int j = 0; j < 8; j++) _mm256_store_si256(rep + b * 8 + j, v[j]);
+    }
+}
+
+T_AVX512 static void repack8(uint32_t type, const uint8_t *w, size_t wrb, int64_t nb, __m256i *rep, float *dws) {
+    switch (type) {
+    case PHI_TYPE_Q4_0: repack8_impl(PHI_TYPE_Q4_0, w, wrb, nb, rep, dws); break;
+    case PHI_TYPE_Q5_0: repack8_impl(PHI_TYPE_Q5_0, w, wrb, nb, rep, dws); break;
+    default: repack8_impl(PHI_TYPE_Q8_0, w, wrb, nb, rep, dws); break;
+    }
+}
+
+#define REPACKED_KERNEL(NAME, T)                                                                                   \
+    T_AVX512 static void NAME(const __m256i *rep, const float *dws, const uint8_t *const *act, int64_t nb,          \
+                              __m256 *out) {                                                                        \
+        const float *ds[T];                                                                                         \
+        const int32_t *cs[T];                                                                                       \
+        for (int t = 0; t < T; t++) {                                                                               \
+            ds[t] = (const float *)(const void *)(act[t] + nb * ACT32_BLOCK);                                       \
+            cs[t] = (const int32_t *)(const void *)(ds[t] + 2 * nb);                                                \
+        }                                                                                                           \
+        __m256 accf[T];                                                                                             \
+        for (int t = 0; t < T; t++) accf[t] = _mm256_setzero_ps();                                                  \
+        for (int64_t b = 0; b < nb; b++) {                                                                          \
+            __m256i acc[T];                                                                                         \
+            for (int t = 0; t < T; t++) acc[t] = _mm256_set1_epi32(cs[t][b]);                                       \
+            for (int j = 0; j < 8; j++) {                                                                           \
+                const __m256i wv = _mm256_load_si256(rep + b * 8 + j);                                              \
+                for (int t = 0; t < T; t++) {                                                                       \
+                    int32_t a4;                                                                                     \
+                    memcpy(&a4, act[t] + b * QK + 4 * j, 4);                                                        \
+                    acc[t] = _mm256_dpbusd_epi32(acc[t], wv, _mm256_set1_epi32(a4));                                \
+                }                                                                                                   \
+            }                                                                                                       \
+            const __m256 dw = _mm256_loadu_ps(dws + b * 8);                                                         \
+            for (int t = 0; t < T; t++)                                                                             \
+                accf[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(ds[t] + b)), _mm256_cvtepi32_ps(acc[t]), \
+                                          accf[t]);                                                                 \
+        }                                                                                                           \
+        for (int t = 0; t < T; t++) out[t] = accf[t];                                                               \
+    }
+
+REPACKED_KERNEL(repacked_8x4, 4)
+REPACKED_KERNEL(repacked_8x1, 1)
+
+// Rows [r0, r0 + 8·groups) × all n tokens through repacked tiles. Returns the first row not done.
+T_AVX512 static int64_t qgemm_repacked(uint32_t type, const uint8_t *W, size_t wrb, const uint8_t *A, size_t arb, int64_t k,
+                                       int64_t n, const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    const int64_t nb = k / QK;
+    __m256i *rep = aligned_alloc(64, (size_t)nb * 8 * sizeof(__m256i));
+    float *dws = aligned_alloc(64, (size_t)nb * 8 * sizeof(float) + 64);
+    if (!rep || !dws) {
+        free(rep);
+        free(dws);
+        return r0;
+    }
+    int64_t r = r0;
+    for (; r + 8 <= r1; r += 8) {
+        repack8(type, W + r * wrb, wrb, nb, rep, dws);
+        const __m256 bv = bias ? _mm256_loadu_ps(bias + r) : _mm256_setzero_ps();
+        int64_t t = 0;
+        for (; t + 4 <= n; t += 4) {
+            const uint8_t *at[4] = {A + t * arb, A + (t + 1) * arb, A + (t + 2) * arb, A + (t + 3) * arb};
+            __m256 out[4];
+            repacked_8x4(rep, dws, at, nb, out);
+            for (int i = 0; i < 4; i++) _mm256_storeu_ps(y + (t + i) * ldy + r, _mm256_add_ps(out[i], bv));
+        }
+        for (; t < n; t++) {
+            const uint8_t *at[1] = {A + t * arb};
+            __m256 out[1];
+            repacked_8x1(rep, dws, at, nb, out);
+            _mm256_storeu_ps(y + t * ldy + r, _mm256_add_ps(out[0], bv));
         }
     }
-    for (int r = 0; r < 2; r++)
-        for (int t = 0; t < 4; t++) out[r][t] = hsum8(acc[r][t]);
+    free(rep);
+    free(dws);
+    return r;
 }
 
-T_AVX512 static void gemm_vnni_2x4(uint32_t type, const uint8_t *w0, const uint8_t *w1, const uint8_t *const act[4], int64_t k,
-                                   float out[2][4]) {
-    switch (type) {
-    case PHI_TYPE_Q4_0: gemm_vnni_2x4_impl(PHI_TYPE_Q4_0, w0, w1, act, k, out); break;
-    case PHI_TYPE_Q5_0: gemm_vnni_2x4_impl(PHI_TYPE_Q5_0, w0, w1, act, k, out); break;
-    default: gemm_vnni_2x4_impl(PHI_TYPE_Q8_0, w0, w1, act, k, out); break;
-    }
+static float vec_dot_avx512(uint32_t type, const void *w, const void *act, int64_t k) {
+    if (!vnni_type(type)) return vec_dot_avx2(type, w, act, k);
+    const uint8_t *wr[1] = {w}, *ar[1] = {act};
+    float out;
+    vnni_tile_1x1(type, wr, ar, k / QK, &out);
+    return out;
 }
 #endif
 
@@ -690,6 +857,17 @@ float phi_vec_dot_at_level(uint32_t type, const void *w_row, const void *act_row
     return vec_dot_for_level(level < detected ? level : detected)(type, w_row, act_row, k);
 }
 
+// `PHI_NO_REPACK=1` keeps prefill on the 2×4 tiles (for measurements).
+static int use_repack(void) {
+    static int state = -1;
+    int v = __atomic_load_n(&state, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = getenv("PHI_NO_REPACK") ? 0 : 1;
+        __atomic_store_n(&state, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
 void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, size_t arb, int64_t k, int64_t n,
                      const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     const int level = phi_quant_level();
@@ -697,21 +875,44 @@ void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, 
     const uint8_t *W = w, *A = act;
     int64_t r = r0;
 #ifdef PHI_X86
-    if (level >= PHI_LEVEL_AVX512 && vnni_type(type) && n >= 4) {
-        for (; r + 2 <= r1; r += 2) {
+    if (level >= PHI_LEVEL_AVX512 && vnni_type(type)) {
+        const int64_t nb = k / QK;
+        if (n >= 4 && use_repack()) r = qgemm_repacked(type, W, wrb, A, arb, k, n, bias, y, ldy, r, r1);
+        if (n >= 4 && r + 2 <= r1) {
+            // Token quads outer, row pairs inner: the range's weight rows stay in L1/L2 while each quad of
+            // activation rows (L1) is used by every row pair, so activations stream once per range.
+            const int64_t rp_end = r + ((r1 - r) & ~(int64_t)1);
             int64_t t = 0;
             for (; t + 4 <= n; t += 4) {
                 const uint8_t *at[4] = {A + t * arb, A + (t + 1) * arb, A + (t + 2) * arb, A + (t + 3) * arb};
-                float out[2][4];
-                gemm_vnni_2x4(type, W + r * wrb, W + (r + 1) * wrb, at, k, out);
-                for (int i = 0; i < 4; i++) {
-                    y[(t + i) * ldy + r] = out[0][i] + (bias ? bias[r] : 0.0f);
-                    y[(t + i) * ldy + r + 1] = out[1][i] + (bias ? bias[r + 1] : 0.0f);
+                for (int64_t rr = r; rr < rp_end; rr += 2) {
+                    const uint8_t *wr[2] = {W + rr * wrb, W + (rr + 1) * wrb};
+                    float out[8];
+                    vnni_tile_2x4(type, wr, at, nb, out);
+                    for (int i = 0; i < 4; i++) {
+                        y[(t + i) * ldy + rr] = out[i] + (bias ? bias[rr] : 0.0f);
+                        y[(t + i) * ldy + rr + 1] = out[4 + i] + (bias ? bias[rr + 1] : 0.0f);
+                    }
                 }
             }
             for (; t < n; t++)
-                for (int64_t rr = r; rr < r + 2; rr++)
+                for (int64_t rr = r; rr < rp_end; rr++)
                     y[t * ldy + rr] = dot(type, W + rr * wrb, A + t * arb, k) + (bias ? bias[rr] : 0.0f);
+            r = rp_end;
+        } else if (n < 4) {
+            // Decode: four rows at a time share each activation load.
+            for (int64_t t = 0; t < n; t++) {
+                const uint8_t *at[1] = {A + t * arb};
+                int64_t rr = r0;
+                for (; rr + 4 <= r1; rr += 4) {
+                    const uint8_t *wr[4] = {W + rr * wrb, W + (rr + 1) * wrb, W + (rr + 2) * wrb, W + (rr + 3) * wrb};
+                    float out[4];
+                    vnni_tile_4x1(type, wr, at, nb, out);
+                    for (int i = 0; i < 4; i++) y[t * ldy + rr + i] = out[i] + (bias ? bias[rr + i] : 0.0f);
+                }
+                for (; rr < r1; rr++) y[t * ldy + rr] = dot(type, W + rr * wrb, A + t * arb, k) + (bias ? bias[rr] : 0.0f);
+            }
+            r = r1;
         }
     }
 #endif
@@ -727,8 +928,16 @@ void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, 
 // MARK: - Threaded matmul
 
 static int quantized_matmul = 0;
+static _Thread_local int thread_quantized_matmul = -1;
 int phi_set_quantized_matmul(int enabled) { return __atomic_exchange_n(&quantized_matmul, enabled ? 1 : 0, __ATOMIC_RELAXED); }
-int phi_quantized_matmul(void) { return __atomic_load_n(&quantized_matmul, __ATOMIC_RELAXED); }
+int phi_set_thread_quantized_matmul(int mode) {
+    const int previous = thread_quantized_matmul;
+    thread_quantized_matmul = mode < 0 ? -1 : mode ? 1 : 0;
+    return previous;
+}
+int phi_quantized_matmul(void) {
+    return thread_quantized_matmul >= 0 ? thread_quantized_matmul : __atomic_load_n(&quantized_matmul, __ATOMIC_RELAXED);
+}
 
 typedef struct {
     uint32_t type;
@@ -742,11 +951,19 @@ typedef struct {
     size_t arb;
     int64_t rows_per_chunk, chunks;
     atomic_llong next;
+    atomic_llong next_token;
 } mm_job;
 
 static void quantize_task(void *p, int ith, int nth) {
+    (void)ith;
+    (void)nth;
     mm_job *j = p;
-    for (int64_t t = ith; t < j->n; t += nth) phi_quantize_act_row(j->type, j->x + t * j->k, j->act + (size_t)t * j->arb, j->k);
+    for (;;) {
+        const int64_t t0 = atomic_fetch_add_explicit(&j->next_token, 8, memory_order_relaxed);
+        if (t0 >= j->n) break;
+        for (int64_t t = t0; t < t0 + 8 && t < j->n; t++)
+            phi_quantize_act_row(j->type, j->x + t * j->k, j->act + (size_t)t * j->arb, j->k);
+    }
 }
 
 static void matmul_task(void *p, int ith, int nth) {
@@ -787,6 +1004,7 @@ int phi_matmul_quantized(uint32_t type, const void *w, size_t wrb, int64_t m, in
         owned = aligned_alloc(64, total);
         if (!owned) return -3;
         j.act = owned;
+        atomic_init(&j.next_token, 0);
         if (n * k >= 65536) phi_pool_run(quantize_task, &j);
         else quantize_task(&j, 0, 1);
     }

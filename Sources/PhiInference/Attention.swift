@@ -1,7 +1,9 @@
 // Eager causal scaled-dot-product attention over the KV cache (transformers' `eager_attention_forward`):
-// softmax(q·kᵀ · scale) · v in float32, grouped-query heads sharing K/V.
+// softmax(q·kᵀ · scale) · v in float32, grouped-query heads sharing K/V. Computed by PhiKernels' `ForwardOps`
+// (vectorized, split over (query, head) pairs on the worker pool); an F16 cache is widened on the fly.
 
 import Foundation
+import PhiKernels
 
 enum CausalAttention {
     /// For `n` new queries at positions `start..<start+n` (rows of `queries`, `queryStride` apart, heads
@@ -12,46 +14,24 @@ enum CausalAttention {
         cache: KVCache, layer: Int, heads: Int, output: UnsafeMutablePointer<Float>
     ) {
         let d = cache.headDimension
-        let kvHeads = cache.kvHeadCount
-        let group = heads / kvHeads
-        let width = cache.rowWidth
         let scale = Float(1 / Double(d).squareRoot())
-        let total = start + n
-        cache.keys[layer].withUnsafeBufferPointer { keyBuffer in
-            cache.values[layer].withUnsafeBufferPointer { valueBuffer in
-                let keys = keyBuffer.baseAddress!
-                let values = valueBuffer.baseAddress!
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: total) { scores in
-                    for i in 0..<n {
-                        let position = start + i
-                        for h in 0..<heads {
-                            let q = queries + i * queryStride + h * d
-                            let kvh = h / group
-                            var maximum = -Float.infinity
-                            for j in 0...position {
-                                let k = keys + j * width + kvh * d
-                                var dot: Float = 0
-                                for t in 0..<d { dot += q[t] * k[t] }
-                                let score = dot * scale
-                                scores[j] = score
-                                if score > maximum { maximum = score }
-                            }
-                            var sum: Float = 0
-                            for j in 0...position {
-                                let e = exp(scores[j] - maximum)
-                                scores[j] = e
-                                sum += e
-                            }
-                            let inverse = 1 / sum
-                            let out = output + i * heads * d + h * d
-                            for t in 0..<d { out[t] = 0 }
-                            for j in 0...position {
-                                let weight = scores[j] * inverse
-                                let v = values + j * width + kvh * d
-                                for t in 0..<d { out[t] += weight * v[t] }
-                            }
-                        }
-                    }
+        switch cache.precision {
+        case .f32:
+            cache.keys[layer].withUnsafeBufferPointer { keys in
+                cache.values[layer].withUnsafeBufferPointer { values in
+                    ForwardOps.attention(
+                        queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.baseAddress!,
+                        values: values.baseAddress!, kvWidth: cache.rowWidth, heads: heads, kvHeads: cache.kvHeadCount,
+                        headDimension: d, scale: scale, output: output)
+                }
+            }
+        case .f16:
+            cache.keys16[layer].withUnsafeBufferPointer { keys in
+                cache.values16[layer].withUnsafeBufferPointer { values in
+                    ForwardOps.attention(
+                        queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.baseAddress!,
+                        values: values.baseAddress!, kvWidth: cache.rowWidth, heads: heads, kvHeads: cache.kvHeadCount,
+                        headDimension: d, scale: scale, output: output)
                 }
             }
         }

@@ -21,8 +21,8 @@ public protocol CausalLanguageModel: Sendable {
 
 extension CausalLanguageModel {
     /// A cache sized for this model (`capacity` defaults to the context length).
-    public func makeCache(capacity: Int? = nil) -> KVCache {
-        KVCache(config: config, capacity: capacity)
+    public func makeCache(capacity: Int? = nil, precision: KVCachePrecision = .f32) -> KVCache {
+        KVCache(config: config, capacity: capacity, precision: precision)
     }
 
     func checkFits(_ tokens: [Int], cache: KVCache) throws(PhiInferenceError) {

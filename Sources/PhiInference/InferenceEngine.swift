@@ -2,8 +2,23 @@
 // async callers. Model compute never runs on the cooperative pool.
 
 import Foundation
+public import PhiKernels
 public import PhiTokenizer
 import Synchronization
+
+/// How an engine computes: matmul numerics and KV cache element type.
+public struct EngineComputeOptions: Sendable, Equatable {
+    /// `.llamaCpp` (default): quantized weights multiply activations rounded per block like ggml (fast; logits
+    /// within llama.cpp's own distance to the exact reference); `.off`: exact float32 products.
+    public var activationQuantization: ActivationQuantization
+    /// `.f32` (default, exact) or `.f16` (half the memory; measured ≤ 7.6e-3 max |Δlogit| on the fixtures).
+    public var kvCache: KVCachePrecision
+
+    public init(activationQuantization: ActivationQuantization = .llamaCpp, kvCache: KVCachePrecision = .f32) {
+        self.activationQuantization = activationQuantization
+        self.kvCache = kvCache
+    }
+}
 
 /// Runs generation requests for one model, one at a time, on a dedicated thread.
 ///
@@ -14,6 +29,7 @@ public final class InferenceEngine: Sendable {
     public let model: LoadedModel
     public let tokenizer: (any Tokenizer)?
     public let queueCapacity: Int
+    public let compute: EngineComputeOptions
 
     private struct Job: Sendable {
         let promptTokens: [Int]
@@ -30,11 +46,17 @@ public final class InferenceEngine: Sendable {
     private let state = Mutex(State())
     private let signal = DispatchSemaphore(value: 0)
 
-    public init(model: LoadedModel, tokenizer: (any Tokenizer)?, queueCapacity: Int = 16, threadName: String = "phigate.inference") {
+    public init(
+        model: LoadedModel, tokenizer: (any Tokenizer)?, queueCapacity: Int = 16, threadName: String = "phigate.inference",
+        compute: EngineComputeOptions = EngineComputeOptions()
+    ) {
         self.model = model
         self.tokenizer = tokenizer
         self.queueCapacity = max(1, queueCapacity)
-        let thread = Thread { [self] in self.workerLoop() }
+        self.compute = compute
+        let thread = Thread { [self] in
+            ComputeSettings.withActivationQuantization(compute.activationQuantization) { self.workerLoop() }
+        }
         thread.name = threadName
         thread.start()
     }
@@ -90,7 +112,7 @@ public final class InferenceEngine: Sendable {
         do {
             let generator = try Generator(
                 model: model, tokenizer: tokenizer, promptTokens: job.promptTokens, parameters: job.parameters,
-                cancellation: job.cancellation
+                cache: model.model.makeCache(precision: compute.kvCache), cancellation: job.cancellation
             )
             while let event = try generator.next() {
                 job.continuation.yield(event)

@@ -1,4 +1,15 @@
-// Per-sequence key/value cache (float32), laid out [layer][position][kvHead][headDim] like llama.cpp's F32 cache.
+// Per-sequence key/value cache (float32, or float16 like llama.cpp's default), laid out
+// [layer][position][kvHead][headDim] like llama.cpp's cache.
+
+import PhiKernels
+
+/// Element type of a `KVCache`.
+public enum KVCachePrecision: String, Sendable, CaseIterable {
+    /// float32: exact (the fixtures' references use an F32 cache).
+    case f32
+    /// IEEE float16 (half the memory); keys and values are rounded to fp16 when appended.
+    case f16
+}
 
 /// Keys (after RoPE) and values of every layer for one sequence, up to the model's context length.
 ///
@@ -15,13 +26,19 @@ public final class KVCache {
     /// Whether the cached keys were rotated with LongRoPE's long factors (see `Phi3Model`).
     var usesLongRoPEFactors = false
 
+    /// Element type of the stored keys and values.
+    public let precision: KVCachePrecision
+
     var keys: [[Float]]
     var values: [[Float]]
+    var keys16: [[UInt16]]
+    var values16: [[UInt16]]
 
     /// Floats per position in one layer.
     var rowWidth: Int { kvHeadCount * headDimension }
 
-    public init(config: PhiModelConfig, capacity: Int? = nil) {
+    public init(config: PhiModelConfig, capacity: Int? = nil, precision: KVCachePrecision = .f32) {
+        self.precision = precision
         self.layerCount = config.layerCount
         self.kvHeadCount = config.kvHeadCount
         self.headDimension = config.headDimension
@@ -29,6 +46,8 @@ public final class KVCache {
         // Storage grows with use (reserved lazily) so a 128k-context model does not allocate gigabytes up front.
         self.keys = Array(repeating: [], count: config.layerCount)
         self.values = Array(repeating: [], count: config.layerCount)
+        self.keys16 = Array(repeating: [], count: config.layerCount)
+        self.values16 = Array(repeating: [], count: config.layerCount)
     }
 
     /// Forgets every position (the storage is kept).
@@ -38,6 +57,8 @@ public final class KVCache {
         for layer in 0..<layerCount {
             keys[layer].removeAll(keepingCapacity: true)
             values[layer].removeAll(keepingCapacity: true)
+            keys16[layer].removeAll(keepingCapacity: true)
+            values16[layer].removeAll(keepingCapacity: true)
         }
     }
 
@@ -46,8 +67,13 @@ public final class KVCache {
         precondition(newCount >= 0 && newCount <= count, "truncate(to:) beyond the cached length")
         count = newCount
         for layer in 0..<layerCount {
-            keys[layer].removeSubrange((newCount * rowWidth)...)
-            values[layer].removeSubrange((newCount * rowWidth)...)
+            if precision == .f32 {
+                keys[layer].removeSubrange((newCount * rowWidth)...)
+                values[layer].removeSubrange((newCount * rowWidth)...)
+            } else {
+                keys16[layer].removeSubrange((newCount * rowWidth)...)
+                values16[layer].removeSubrange((newCount * rowWidth)...)
+            }
         }
     }
 
@@ -57,8 +83,24 @@ public final class KVCache {
         rows n: Int, stride: Int
     ) {
         let width = rowWidth
+        let target = min(capacity, max(count + n, 2 * max(count, 64))) * width
+        if precision == .f16 {
+            if keys16[layer].capacity < (count + n) * width {
+                keys16[layer].reserveCapacity(target)
+                values16[layer].reserveCapacity(target)
+            }
+            for r in 0..<n {
+                for (source, isKey) in [(newKeys + r * stride, true), (newValues + r * stride, false)] {
+                    let row = [UInt16](unsafeUninitializedCapacity: width) { buffer, initialized in
+                        HalfConversion.f32ToF16(UnsafeBufferPointer(start: source, count: width), into: buffer)
+                        initialized = width
+                    }
+                    if isKey { keys16[layer].append(contentsOf: row) } else { values16[layer].append(contentsOf: row) }
+                }
+            }
+            return
+        }
         if keys[layer].capacity < (count + n) * width {
-            let target = min(capacity, max(count + n, 2 * max(count, 64))) * width
             keys[layer].reserveCapacity(target)
             values[layer].reserveCapacity(target)
         }

@@ -1,6 +1,7 @@
 // torch.nn.LayerNorm (phi2) and Phi3RMSNorm (phi3), in float32 with double accumulation of the statistics.
 
 import Foundation
+import PhiKernels
 
 /// `y = (x − mean) / sqrt(var + eps) · weight + bias` over the last dimension (biased variance).
 struct LayerNorm: Sendable {
@@ -56,13 +57,10 @@ struct RMSNorm: Sendable {
 
 /// Element-wise activations with transformers' formulas.
 enum Activation {
-    /// `gelu_new` / `gelu_pytorch_tanh`: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, evaluated in double.
+    /// `gelu_new` / `gelu_pytorch_tanh`: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, float32 vectorized
+    /// (PhiKernels `ForwardOps.geluTanh`, ≲ 4e-7·max(1, |x|) from the double-precision formula).
     static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        let c = (2.0 / Double.pi).squareRoot()
-        for i in 0..<count {
-            let v = Double(x[i])
-            x[i] = Float(0.5 * v * (1 + tanh(c * (v + 0.044715 * v * v * v))))
-        }
+        ForwardOps.geluTanh(x, count: count)
     }
 
     /// `silu(x) = x / (1 + e^−x)`.

@@ -11,6 +11,8 @@
 // mix two rotations (llama.cpp instead chooses once from n_ctx). Re-encoding the cache at the crossing would
 // diverge from the reference, so we do not.
 
+import PhiKernels
+
 /// Phi-3 attention: `qkv_proj` rows are Q (heads·d), K (kvHeads·d), V (kvHeads·d); then `o_proj`.
 struct Phi3Attention: Sendable {
     let qkv: Linear
@@ -135,9 +137,7 @@ public struct Phi3Model: CausalLanguageModel {
             layer.mlp.gateUp(h.pointer, rows: n, into: gateUp.pointer)
             for r in 0..<n {
                 let gate = gateUp.pointer + r * 2 * inter
-                let up = gate + inter
-                let out = activated.pointer + r * inter
-                for i in 0..<inter { out[i] = Activation.silu(gate[i]) * up[i] }
+                ForwardOps.siluMul(gate: gate, up: gate + inter, output: activated.pointer + r * inter, count: inter)
             }
             layer.mlp.down(activated.pointer, rows: n, into: h.pointer)
             x.add(h)

@@ -30,10 +30,18 @@ public enum KernelLevel: Int, Sendable, Comparable, CustomStringConvertible {
 
 /// Process-wide settings (thread-safe; they apply to calls that start after the change).
 public enum ComputeSettings {
-    /// The matmul mode (default `.off`: exact).
+    /// The matmul mode in effect on this thread (default `.off`: exact); setting it changes the process-wide mode.
     public static var activationQuantization: ActivationQuantization {
         get { phi_quantized_matmul() != 0 ? .llamaCpp : .off }
         set { _ = phi_set_quantized_matmul(newValue == .llamaCpp ? 1 : 0) }
+    }
+
+    /// Runs `body` with `mode` for the matmuls issued from the calling thread only (an engine's compute thread,
+    /// a test), restoring the previous override afterwards.
+    public static func withActivationQuantization<T>(_ mode: ActivationQuantization, _ body: () throws -> T) rethrows -> T {
+        let previous = phi_set_thread_quantized_matmul(mode == .llamaCpp ? 1 : 0)
+        defer { _ = phi_set_thread_quantized_matmul(previous) }
+        return try body()
     }
 
     /// Threads of the persistent worker pool (default: physical cores, or `PHI_THREADS`).

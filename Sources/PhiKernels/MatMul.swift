@@ -21,6 +21,13 @@ public func matmul(
         for i in 0..<n { for j in 0..<m { yBase[i * m + j] = bias?[j] ?? 0 } }
         return
     }
+    let isHalf = weight.type == .f16 || weight.type == .bf16
+    if (quantization ?? ComputeSettings.activationQuantization) == .llamaCpp, n >= 8, isHalf {
+        // Measured: OpenBLAS sgemm on dequantized tiles beats on-the-fly half widening for batches (≈26 vs 17
+        // GMAC/s per core); exact numerics, rows split over the worker pool.
+        parallelTiledGEMM(xBase, n: n, weight: weight, bias: bias?.baseAddress, into: yBase)
+        return
+    }
     if (quantization ?? ComputeSettings.activationQuantization) == .llamaCpp, weight.type != .f32,
         phi_quant_supported(weight.type.rawValue) != 0, let w = weight.bytes.baseAddress
     {
@@ -68,6 +75,55 @@ public func matmul(
             }
         }
         initialized = count
+    }
+}
+
+/// Rows of `weight` in chunks over the worker pool: each chunk dequantized into a private tile, then one
+/// single-threaded `cblas_sgemm` into its columns of `y`.
+private func parallelTiledGEMM(
+    _ x: UnsafePointer<Float>, n: Int, weight: WeightMatrix, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>
+) {
+    BLAS.configureOnce()
+    final class Job {
+        let x: UnsafePointer<Float>
+        let n: Int
+        let weight: WeightMatrix
+        let bias: UnsafePointer<Float>?
+        let y: UnsafeMutablePointer<Float>
+        let rowsPerChunk: Int
+
+        init(x: UnsafePointer<Float>, n: Int, weight: WeightMatrix, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+            self.x = x
+            self.n = n
+            self.weight = weight
+            self.bias = bias
+            self.y = y
+            rowsPerChunk = max(8, min(64, (1 << 19) / max(1, weight.columns)))
+        }
+
+        func run(chunk: Int) {
+            let m = weight.rows
+            let k = weight.columns
+            let r0 = chunk * rowsPerChunk
+            let count = min(rowsPerChunk, m - r0)
+            guard count > 0 else { return }
+            let tile = UnsafeMutablePointer<Float>.allocate(capacity: count * k)
+            defer { tile.deallocate() }
+            weight.dequantizeRows(r0..<(r0 + count), into: tile)
+            gemm(x, n: n, w: tile, rows: count, k: k, into: y + r0, ldc: m)
+            if let bias {
+                for i in 0..<n {
+                    for j in r0..<(r0 + count) { y[i * m + j] += bias[j] }
+                }
+            }
+        }
+    }
+    let job = Job(x: x, n: n, weight: weight, bias: bias, y: y)
+    let chunks = (weight.rows + job.rowsPerChunk - 1) / job.rowsPerChunk
+    withExtendedLifetime(job) {
+        phi_pool_parallel_for(Int64(chunks), { context, index in
+            Unmanaged<Job>.fromOpaque(context!).takeUnretainedValue().run(chunk: Int(index))
+        }, Unmanaged.passUnretained(job).toOpaque())
     }
 }
 

@@ -13,8 +13,9 @@ public enum QuantizedKernels {
         return n == 0 ? nil : n
     }
 
-    /// The activation row prepared for `type` weights: Q8_0 blocks (Q4_0/Q5_0/Q8_0) or Q8_1 (Q4_1/Q5_1) as
-    /// `[qs 32 | per-lane offset correction 8×int32]` blocks then the fp16-rounded scales `d` (and `d·Σq` for Q8_1);
+    /// The activation row prepared for `type` weights: Q8_0 (Q4_0/Q5_0/Q8_0) or Q8_1 (Q4_1/Q5_1) blocks of 32 as
+    /// `[quants: nb×32 int8][per-lane offset corrections: nb×8 int32][fp16-rounded scales d: nb float]
+    /// [d·Σq: nb float (Q8_1)][−offset·Σq: nb int32]`;
     /// ggml's `block_q8_K` for K-quants; float32 for F16/BF16/F32.
     public static func prepareActivations(_ x: [Float], for type: GGMLType) -> [UInt8] {
         guard let size = activationRowBytes(type, count: x.count) else { return [] }

@@ -4,11 +4,46 @@ import ArgumentParser
 import Foundation
 import PhiInference
 import PhiKernels
+import GGUF
 
 /// `phigate bench …`
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks.", subcommands: [Local.self])
+        commandName: "bench", abstract: "Benchmarks.", subcommands: [Local.self, Kernels.self])
+
+    /// `phigate bench kernels`: per-core matmul throughput on the Phi shapes (thread CPU time).
+    struct Kernels: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Per-core quantized matmul throughput (thread CPU time).")
+
+        @Option(help: "Weight types, comma-separated.")
+        var types: String = "q4_0,q8_0,q4_K,q5_K,q6_K"
+
+        @Option(help: "Token counts, comma-separated.")
+        var tokens: String = "1,128"
+
+        @Option(help: "Rows×columns shapes, comma-separated.")
+        var shapes: String = "2560x2560,2560x10240"
+
+        @Flag(help: "Exact path (dequantized tiles + OpenBLAS) instead of the quantized kernels.")
+        var exact = false
+
+        func run() throws {
+            for typeName in types.split(separator: ",") {
+                guard let type = GGMLType.allCases.first(where: { $0.name.lowercased() == typeName.lowercased() }) else {
+                    throw ValidationError("unknown type \(typeName)")
+                }
+                for shape in shapes.split(separator: ",") {
+                    let dims = shape.split(separator: "x").compactMap { Int($0) }
+                    guard dims.count == 2 else { throw ValidationError("bad shape \(shape)") }
+                    for n in tokens.split(separator: ",").compactMap({ Int($0) }) {
+                        let r = try KernelBenchmark.run(
+                            type: type, rows: dims[0], columns: dims[1], tokens: n, quantization: exact ? .off : .llamaCpp)
+                        Standard.output("\(type.name) \(dims[0])x\(dims[1]) n=\(n): \(String(format: "%.2f", r.macsPerSecond / 1e9)) GMAC/s, \(String(format: "%.2f", r.weightBytesPerSecond / 1e9)) GB/s weights (1 core)\n")
+                    }
+                }
+            }
+        }
+    }
 
     /// `phigate bench local --model FILE [--threads N] [--prompt-tokens 128,512] [--gen-tokens 64] [--reps 3] [--json]`
     struct Local: ParsableCommand {

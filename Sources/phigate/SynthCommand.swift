@@ -9,9 +9,6 @@ import PhiInference
 import Glibc
 #endif
 
-extension SyntheticPreset: ExpressibleByArgument {}
-extension SyntheticWeightType: ExpressibleByArgument {}
-
 extension ModelCommand {
     /// `phigate model synth --arch phi2|phi3 --preset … --type … --out FILE.gguf [--vocab-from GGUF] [--seed N]`
     struct Synth: ParsableCommand {
@@ -22,10 +19,10 @@ extension ModelCommand {
         var arch: String
 
         @Option(help: "Model size: \(SyntheticPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var preset: SyntheticPreset
+        var preset: String
 
         @Option(help: "Weight type: \(SyntheticWeightType.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var type: SyntheticWeightType
+        var type: String
 
         @Option(help: "Output .gguf file.")
         var out: String
@@ -36,7 +33,14 @@ extension ModelCommand {
         @Option(help: "Random seed.")
         var seed: UInt64 = 1
 
+        func validate() throws {
+            guard SyntheticPreset(rawValue: preset) != nil else { throw ValidationError("--preset: expected one of \(SyntheticPreset.allCases.map(\.rawValue)), found \(preset)") }
+            guard SyntheticWeightType(rawValue: type) != nil else { throw ValidationError("--type: expected one of \(SyntheticWeightType.allCases.map(\.rawValue)), found \(type)") }
+            guard ["phi2", "phi3"].contains(arch) else { throw ValidationError("--arch: expected phi2 or phi3, found \(arch)") }
+        }
+
         func run() throws {
+            guard let preset = SyntheticPreset(rawValue: preset), let type = SyntheticWeightType(rawValue: type) else { return }
             let spec = try SyntheticModelSpec(architecture: arch, preset: preset, type: type)
             let candidates = vocabFrom.map { [$0] } ?? SyntheticModelWriter.defaultVocabularyCandidates(for: preset)
             guard let vocabPath = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {

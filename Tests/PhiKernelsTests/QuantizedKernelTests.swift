@@ -27,7 +27,7 @@ private func dequantizedActivations(_ act: [UInt8], type: GGMLType, count: Int) 
     if type.blockSize == 32 {
         let nb = count / 32
         return (0..<count).map { i in
-            Double(Int8(bitPattern: act[(i / 32) * 64 + i % 32])) * Double(float(act, nb * 64 + 4 * (i / 32)))
+            Double(Int8(bitPattern: act[i])) * Double(float(act, nb * 64 + 4 * (i / 32)))
         }
     }
     if type.blockSize == 256 {
@@ -50,7 +50,7 @@ struct QuantizedKernelTests {
         x[3] = 1.4999
         for i in 32..<64 { x[i] = Float(i - 48) * 0.37 }
         let act = QuantizedKernels.prepareActivations(x, for: .q4_0)
-        #expect(act.count == 2 * 72)
+        #expect(act.count == 2 * 76)
         #expect(Array(act[0..<4]).map { Int8(bitPattern: $0) } == [127, 2, -4, 1])
         #expect(float(act, 128) == f16Round(127 / 127))
         // Second block: amax = 16 * 0.37, id = 127 / amax, q = nearbyint(x · id), d = fp16(amax / 127).
@@ -58,13 +58,19 @@ struct QuantizedKernelTests {
         let id = Float(127) / amax
         for i in 32..<64 {
             let expected = Int8((x[i] * id).rounded(.toNearestOrEven))
-            #expect(Int8(bitPattern: act[64 + i - 32]) == expected)
+            #expect(Int8(bitPattern: act[i]) == expected)
         }
         #expect(float(act, 132) == f16Round(amax / 127))
-        // Per-lane correction: -8 · Σ of each group of 4 quants (Q4_0 offset).
-        for g in 0..<8 {
+        // Layout: quants of every block, then per-lane corrections (-8 · Σ of each group of 4 quants: the Q4_0
+        // offset), then the scales.
+        for g in 0..<16 {
             let sum = (0..<4).reduce(0) { $0 + Int(Int8(bitPattern: act[4 * g + $1])) }
-            #expect(int32(act, 32 + 4 * g) == Int32(-8 * sum))
+            #expect(int32(act, 64 + 4 * g) == Int32(-8 * sum))
+        }
+        // After the scales and Q8_1 sums: -8 · Σq per block.
+        for b in 0..<2 {
+            let sum = (0..<32).reduce(0) { $0 + Int(Int8(bitPattern: act[32 * b + $1])) }
+            #expect(int32(act, 144 + 4 * b) == Int32(-8 * sum))
         }
     }
 

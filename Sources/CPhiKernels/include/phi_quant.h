@@ -56,22 +56,30 @@ int phi_matmul_quantized(uint32_t type, const void *w, size_t w_row_bytes, int64
 /// `phi_matmul_quantized` (llama.cpp-style activation rounding, threaded); 0 (default) keeps the exact path
 /// (dequantized tiles + OpenBLAS). Returns the previous value.
 int phi_set_quantized_matmul(int enabled);
+/// The mode in effect on the calling thread (its override, else the process-wide one).
 int phi_quantized_matmul(void);
+/// Per-thread override of the mode: 0 / 1, or -1 to follow the process-wide setting. Returns the previous override.
+int phi_set_thread_quantized_matmul(int mode);
 
 // MARK: - Worker pool
 
-/// A unit of parallel work: called once on each of `nth` threads with `ith` in [0, nth).
+/// A unit of parallel work: called on the caller (`ith` 0) and on each worker (`ith` in 1..<nth) that joins in
+/// time. Workers that are not running when the caller finishes its share skip the dispatch (busy, shared
+/// machines), so a task must claim its work dynamically (an atomic counter), never split it statically by `ith`.
 typedef void (*phi_task_fn)(void *ctx, int ith, int nth);
 /// Runs `fn` on all pool threads (the caller is thread 0) and returns when all have finished. The pool's workers
 /// are persistent (created once), spin briefly, then park. When another thread is already using the pool, `fn`
 /// runs on the caller alone (`nth` = 1).
 void phi_pool_run(phi_task_fn fn, void *ctx);
+/// Calls `body(ctx, i)` for every i in [0, count) on the pool's threads (dynamic claiming); returns when done.
+void phi_pool_parallel_for(int64_t count, void (*body)(void *ctx, int64_t index), void *ctx);
 /// Threads the pool uses (default: physical cores). Returns the previous count.
 int phi_pool_set_threads(int n);
 int phi_pool_threads(void);
 /// Physical cores (distinct core ids in /sys, else online CPUs).
 int phi_physical_cores(void);
-/// Mean nanoseconds per empty `phi_pool_run` (dispatch + barrier) over `iterations`.
+/// Mean nanoseconds per `phi_pool_run` of a task in which every thread checks in and waits for all the others
+/// (dispatch + wake-up + full barrier), over `iterations`.
 double phi_pool_barrier_ns(int iterations);
 
 /// Memory read bandwidth in bytes/s: all pool threads sum disjoint parts of a `bytes` buffer (best of `reps`).

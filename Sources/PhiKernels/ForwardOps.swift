@@ -1,0 +1,41 @@
+// Vectorized, threaded element-wise work and causal attention of the forward pass (CPhiKernels' phi_ops).
+import CPhiKernels
+
+/// The forward pass's non-matmul hot loops: gelu_new, SiLU·up, causal attention over a float32 or float16 KV cache.
+public enum ForwardOps {
+    /// In place gelu_new (tanh form), float32 (≲ 2e-7·|x| from the double-precision formula).
+    public static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        phi_gelu_tanh(x, Int64(count))
+    }
+
+    /// `output[i] = silu(gate[i]) · up[i]`.
+    public static func siluMul(
+        gate: UnsafePointer<Float>, up: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        phi_silu_mul(gate, up, output, Int64(count))
+    }
+
+    /// Causal attention for `rows` queries at positions `start..<start+rows` over cache positions `0...position`
+    /// (cache rows `kvWidth` floats apart, `[kvHead][headDimension]` inside), `scale` = 1/√headDimension;
+    /// writes `rows × heads·headDimension` floats.
+    public static func attention(
+        queries: UnsafePointer<Float>, queryStride: Int, rows: Int, start: Int, keys: UnsafePointer<Float>,
+        values: UnsafePointer<Float>, kvWidth: Int, heads: Int, kvHeads: Int, headDimension: Int, scale: Float,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        phi_attention(
+            queries, Int64(queryStride), Int64(rows), Int64(start), keys, values, Int64(kvWidth), Int32(heads),
+            Int32(kvHeads), Int32(headDimension), scale, output)
+    }
+
+    /// `attention` over a float16 cache (IEEE half bit patterns).
+    public static func attention(
+        queries: UnsafePointer<Float>, queryStride: Int, rows: Int, start: Int, keys: UnsafePointer<UInt16>,
+        values: UnsafePointer<UInt16>, kvWidth: Int, heads: Int, kvHeads: Int, headDimension: Int, scale: Float,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        phi_attention_f16kv(
+            queries, Int64(queryStride), Int64(rows), Int64(start), keys, values, Int64(kvWidth), Int32(heads),
+            Int32(kvHeads), Int32(headDimension), scale, output)
+    }
+}
