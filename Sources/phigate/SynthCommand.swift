@@ -1,6 +1,6 @@
 // `phigate model synth`: a GGUF with random weights and the real model's tensor names, shapes, types and metadata.
 
-public import ArgumentParser
+import ArgumentParser
 import Foundation
 import GGUF
 import PhiInference

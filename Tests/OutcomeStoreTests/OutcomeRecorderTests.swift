@@ -73,6 +73,24 @@ struct OutcomeRecorderTests {
         #expect(try store.requestCount() == 101)
     }
 
+    @Test("retention runs periodically while the recorder runs")
+    func periodicPruning() async throws {
+        let store = try OutcomeStore.inMemory()
+        let recorder = OutcomeRecorder(
+            store: store,
+            configuration: .init(retention: OutcomeRetention(maxAge: .seconds(3600)), pruneInterval: .milliseconds(10)),
+            logger: Logger(label: "test"))
+        await recorder.record(OutcomeFixtures.r1)  // 2026-11-20: older than an hour
+        var fresh = OutcomeFixtures.r2
+        fresh.time = Date()
+        await recorder.record(.request(fresh))
+        let running = Task { try await recorder.run() }
+        await recorder.flush()
+        while try store.requests().map(\.id) != ["r2"] { try await Task.sleep(for: .milliseconds(5)) }
+        running.cancel()
+        try await running.value
+    }
+
     @Test("cancellation still writes everything queued")
     func cancellationFlushes() async throws {
         let store = try OutcomeStore.inMemory()
