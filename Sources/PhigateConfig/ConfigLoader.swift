@@ -68,11 +68,8 @@ struct GatewayConfigDecoder {
         if let value = fields.optional("api_keys"), let items = reader.sequence(value, expected: "gateway keys") {
             config.apiKeys = items.compactMap(gatewayKey)
         }
-        if let value = fields.optional("database"), let database = reader.mapping(value, allowed: ["path"]) {
-            if let path = database.required("path", expected: "a file path").flatMap({ reader.nonEmptyString($0) }) {
-                config.database.path = path
-            }
-            database.finish(allowed: ["path"])
+        if let value = fields.optional("database"), let database = self.database(value) {
+            config.database = database
         }
         if let value = fields.optional("log_level"), let level = reader.choice(value, of: LogLevel.self) {
             config.logLevel = level
@@ -80,6 +77,44 @@ struct GatewayConfigDecoder {
         if let value = fields.optional("routing") { config.routing = routing(value) }
         fields.finish(allowed: Self.topKeys)
         return config
+    }
+
+    static let databaseKeys = [
+        "path", "store_text", "queue_size", "batch_size", "on_full", "max_age", "max_size", "prune_interval",
+        "frontier_model",
+    ]
+
+    func database(_ value: Value) -> DatabaseConfig? {
+        guard let fields = reader.mapping(value, allowed: Self.databaseKeys) else { return nil }
+        var database = DatabaseConfig()
+        if let path = fields.required("path", expected: "a file path").flatMap({ reader.nonEmptyString($0) }) {
+            database.path = path
+        }
+        if let flag = fields.optional("store_text") {
+            switch reader.string(flag, expected: "true or false")?.lowercased() {
+            case "true"?: database.storesText = true
+            case "false"?: database.storesText = false
+            case let other?: reader.report(flag, "expected true or false, found \"\(other.prefix(60))\"")
+            case nil: break
+            }
+        }
+        if let size = fields.optional("queue_size").flatMap({ reader.int($0, in: 1...10_000_000, expected: "a number of entries from 1") }) {
+            database.queueSize = size
+        }
+        if let size = fields.optional("batch_size").flatMap({ reader.int($0, in: 1...100_000, expected: "a number of entries from 1") }) {
+            database.batchSize = size
+        }
+        if let policy = fields.optional("on_full").flatMap({ reader.choice($0, of: OutcomeOverflow.self) }) {
+            database.onFull = policy
+        }
+        if let age = fields.optional("max_age").flatMap(reader.duration) { database.maxAge = age }
+        if let size = fields.optional("max_size").flatMap(reader.byteSize) { database.maxSize = size }
+        if let interval = fields.optional("prune_interval").flatMap(reader.duration) { database.pruneInterval = interval }
+        if let model = fields.optional("frontier_model").flatMap({ reader.nonEmptyString($0, expected: "a served model name") }) {
+            database.frontierModel = model
+        }
+        fields.finish(allowed: Self.databaseKeys)
+        return database
     }
 
     static let serverKeys = ["host", "port", "max_body_size", "request_timeout", "shutdown_grace_period"]
@@ -183,7 +218,7 @@ struct GatewayConfigDecoder {
         return ModelConfig(name: name, upstreamName: upstream, price: price, contextLength: contextLength)
     }
 
-    static let keyKeys = ["id", "tenant", "sha256", "key_env"]
+    static let keyKeys = ["id", "tenant", "sha256", "key_env", "role"]
 
     func gatewayKey(_ value: Value) -> GatewayKeyConfig? {
         guard let fields = reader.mapping(value, allowed: Self.keyKeys) else { return nil }
@@ -219,9 +254,10 @@ struct GatewayConfigDecoder {
         case (nil, nil):
             reader.report(value.path, line: value.line, "missing required key (expected sha256: <hex digest> or key_env: <NAME>)")
         }
+        let role = fields.optional("role").flatMap { reader.choice($0, of: GatewayKeyRole.self) } ?? .user
         fields.finish(allowed: Self.keyKeys)
         guard let id, let tenant, let source else { return nil }
-        return GatewayKeyConfig(id: id, tenant: tenant, source: source)
+        return GatewayKeyConfig(id: id, tenant: tenant, source: source, role: role)
     }
 }
 

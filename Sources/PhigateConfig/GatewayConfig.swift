@@ -154,11 +154,13 @@ public struct GatewayKeyConfig: Sendable, Hashable {
     public var id: String
     public var tenant: String
     public var source: Source
+    public var role: GatewayKeyRole
 
-    public init(id: String, tenant: String, source: Source) {
+    public init(id: String, tenant: String, source: Source, role: GatewayKeyRole = .user) {
         self.id = id
         self.tenant = tenant
         self.source = source
+        self.role = role
     }
 
     public enum Source: Sendable, Hashable {
@@ -169,13 +171,56 @@ public struct GatewayKeyConfig: Sendable, Hashable {
     }
 }
 
-/// `database:`.
+/// `database:` — the outcome log (one row per request, quality labels, CSV dashboards).
 public struct DatabaseConfig: Sendable, Hashable {
+    /// SQLite file (`:memory:` keeps it in memory, for tests).
     public var path: String
+    /// Keep prompt and answer text (`store_text`); never for private requests.
+    public var storesText: Bool
+    /// Outcomes held in memory before writing (`queue_size`).
+    public var queueSize: Int
+    /// Outcomes per transaction (`batch_size`).
+    public var batchSize: Int
+    /// What a full queue does (`on_full`): make the request wait (`backpressure`, nothing lost) or `drop`.
+    public var onFull: OutcomeOverflow
+    /// Delete requests older than this (`max_age`, e.g. `720h`); nil keeps them.
+    public var maxAge: Duration?
+    /// Keep the file under this size (`max_size`, e.g. `1GiB`); nil for no limit.
+    public var maxSize: Int?
+    /// How often pruning runs (`prune_interval`).
+    public var pruneInterval: Duration
+    /// The served model `cost_daily.csv` compares every request with (`frontier_model`).
+    public var frontierModel: String?
 
-    public init(path: String = "phigate.sqlite") {
+    public init(
+        path: String = "phigate.sqlite", storesText: Bool = false, queueSize: Int = 10_000, batchSize: Int = 500,
+        onFull: OutcomeOverflow = .backpressure, maxAge: Duration? = nil, maxSize: Int? = nil,
+        pruneInterval: Duration = .seconds(300), frontierModel: String? = nil
+    ) {
         self.path = path
+        self.storesText = storesText
+        self.queueSize = queueSize
+        self.batchSize = batchSize
+        self.onFull = onFull
+        self.maxAge = maxAge
+        self.maxSize = maxSize
+        self.pruneInterval = pruneInterval
+        self.frontierModel = frontierModel
     }
+}
+
+/// `database.on_full`.
+public enum OutcomeOverflow: String, Sendable, Hashable, CaseIterable {
+    case backpressure
+    case drop
+}
+
+/// `api_keys[i].role`.
+public enum GatewayKeyRole: String, Sendable, Hashable, CaseIterable {
+    /// Calls the API.
+    case user
+    /// Also reads the dashboards (`GET /v1/dashboard/{name}.csv`) and labels any tenant's requests.
+    case admin
 }
 
 /// `log_level:` — the swift-log levels.

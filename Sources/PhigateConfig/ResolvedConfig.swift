@@ -17,11 +17,13 @@ public struct ResolvedGatewayKey: Sendable, Hashable {
     public var id: String
     public var tenant: String
     public var sha256: [UInt8]
+    public var role: GatewayKeyRole
 
-    public init(id: String, tenant: String, sha256: [UInt8]) {
+    public init(id: String, tenant: String, sha256: [UInt8], role: GatewayKeyRole = .user) {
         self.id = id
         self.tenant = tenant
         self.sha256 = sha256
+        self.role = role
     }
 }
 
@@ -95,10 +97,10 @@ extension ConfigLoader {
         for key in config.apiKeys {
             switch key.source {
             case .sha256(let hex):
-                gatewayKeys.append(ResolvedGatewayKey(id: key.id, tenant: key.tenant, sha256: bytes(fromHex: hex)))
+                gatewayKeys.append(ResolvedGatewayKey(id: key.id, tenant: key.tenant, sha256: bytes(fromHex: hex), role: key.role))
             case .environment(let env):
                 if let value = environment[env], !value.isEmpty {
-                    gatewayKeys.append(ResolvedGatewayKey(id: key.id, tenant: key.tenant, sha256: SHA256.digest(Array(value.utf8))))
+                    gatewayKeys.append(ResolvedGatewayKey(id: key.id, tenant: key.tenant, sha256: SHA256.digest(Array(value.utf8)), role: key.role))
                 } else {
                     warnings.append("gateway key '\(key.id)': environment variable \(env) is not set; the key is disabled")
                 }
