@@ -20,6 +20,8 @@ struct Phigate: AsyncParsableCommand {
             TuneCommand.self,
             DevCommand.self,
             ClassifierCommand.self,
+            RouteCommand.self,
+            PolicyCommand.self,
         ]
     )
 }

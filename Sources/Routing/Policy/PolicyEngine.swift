@@ -126,7 +126,7 @@ public struct PolicyEngine: Sendable {
         explanation.redacted = redact && hasRemote && !features.piiFindings.isEmpty
 
         guard !plan.isEmpty else {
-            if isPrivate && candidates.contains(where: { $0.skipped == "private" }) {
+            if isPrivate {
                 return RouteDecision(
                     outcome: .reject(
                         status: 503, code: "private_request_no_local_backend",

@@ -68,7 +68,7 @@ public struct RouteExplanation: Sendable, Hashable, Codable {
         return parts.joined(separator: "; ")
     }
 
-    static func format(_ x: Double) -> String {
+    public static func format(_ x: Double) -> String {
         let scaled = (x * 1000).rounded() / 1000
         return "\(scaled)"
     }
