@@ -5,6 +5,7 @@ public import Hummingbird
 public import Logging
 import NIOCore
 import NIOPosix
+public import OutcomeStore
 public import PhigateConfig
 import ServiceLifecycle
 
@@ -18,12 +19,14 @@ import ServiceLifecycle
 ///   - httpClient: the shared upstream client; when nil one is created and shut down after the server.
 ///   - metrics: the metrics registry served at `/metrics`.
 ///   - onServerRunning: called with the listening channel once the server accepts connections.
+///   - outcomeStore: the outcome log; when nil, `database.path` is opened (`:memory:` for an in-memory one).
 public func buildApplication(
     config: GatewayConfig,
     environment: [String: String] = ProcessInfo.processInfo.environment,
     logger: Logger,
     httpClient: HTTPClient? = nil,
     metrics: GatewayMetrics = GatewayMetrics(),
+    outcomeStore: OutcomeStore? = nil,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let resolved = ConfigLoader.resolve(config, environment: environment)
@@ -41,13 +44,18 @@ public func buildApplication(
         services.append(HTTPClientService(client: client))
     }
 
+    let outcomes = try makeOutcomes(config: config, store: outcomeStore, logger: logger)
+    // Listed before the server: shut down after it, so requests still in flight are recorded, then flushed.
+    services.append(outcomes.recorder)
+
     let chat = ChatCompletionsHandler(
         resolved: resolved,
         registry: BackendRegistry(config: resolved, httpClient: client),
         metrics: metrics,
-        logger: logger
+        logger: logger,
+        outcomes: outcomes
     )
-    let router = buildRouter(resolved: resolved, metrics: metrics, chat: chat)
+    let router = buildRouter(resolved: resolved, metrics: metrics, chat: chat, outcomes: outcomes)
 
     var app = Application(
         router: router,
@@ -75,7 +83,8 @@ public func buildApplication(
 func buildRouter(
     resolved: ResolvedConfig,
     metrics: GatewayMetrics,
-    chat: ChatCompletionsHandler
+    chat: ChatCompletionsHandler,
+    outcomes: GatewayOutcomes
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     router.middlewares.add(GatewayBoundaryMiddleware())
@@ -102,7 +111,44 @@ func buildRouter(
     api.post("chat/completions") { request, context in
         try await chat.handle(request, context: context)
     }
+    api.post("feedback") { request, context in
+        try await outcomes.feedback(request, context: context)
+    }
+    let requiresAuthentication = resolved.requiresAuthentication
+    api.get("dashboard/:file") { request, context in
+        try await outcomes.dashboard(request, context: context, requiresAuthentication: requiresAuthentication)
+    }
     return router
+}
+
+/// The outcome log from `database:`: the store (given, or opened at `database.path`), its recorder and prices.
+func makeOutcomes(config: GatewayConfig, store: OutcomeStore?, logger: Logger) throws -> GatewayOutcomes {
+    let database = config.database
+    let options = OutcomeStore.Options(storesText: database.storesText)
+    let opened = try store ?? (database.path == ":memory:"
+        ? OutcomeStore.inMemory(options: options) : OutcomeStore(path: database.path, options: options))
+    let retention = database.maxAge != nil || database.maxSize != nil
+        ? OutcomeRetention(maxAge: database.maxAge, maxBytes: database.maxSize.map(Int64.init)) : nil
+    let recorder = OutcomeRecorder(
+        store: opened,
+        configuration: .init(
+            queueCapacity: database.queueSize, batchSize: database.batchSize,
+            overflowPolicy: database.onFull == .drop ? .drop : .backpressure, retention: retention,
+            pruneInterval: database.pruneInterval),
+        logger: logger)
+    var frontier: FrontierPricing?
+    if let name = database.frontierModel {
+        for backend in config.backends {
+            for model in backend.models where model.name == name || model.upstreamName == name {
+                frontier = FrontierPricing(
+                    model: model.upstreamName,
+                    price: TokenPrice(
+                        inputMicrosPerMillion: model.price.inputMicrosPerMillion,
+                        outputMicrosPerMillion: model.price.outputMicrosPerMillion))
+            }
+        }
+    }
+    return GatewayOutcomes(recorder: recorder, storesText: database.storesText, frontier: frontier)
 }
 
 /// Shuts the shared HTTP client down once the services after it (the server) have stopped.

@@ -23,6 +23,7 @@ struct AuthMiddleware: RouterMiddleware {
         var context = context
         context.keyID = key.id
         context.tenant = key.tenant
+        context.role = key.role
         return try await next(request, context)
     }
 }

@@ -18,13 +18,17 @@ final class ChatCompletionsHandler: Sendable {
     let modelsListJSON: ByteBuffer
     /// `GET /readyz`, encoded once.
     let readinessJSON: ByteBuffer
+    /// The outcome log: one row per request.
+    let outcomes: GatewayOutcomes
 
     init(
         resolved: ResolvedConfig,
         registry: BackendRegistry,
         metrics: GatewayMetrics,
-        logger: Logger
+        logger: Logger,
+        outcomes: GatewayOutcomes
     ) {
+        self.outcomes = outcomes
         self.resolved = resolved
         self.registry = registry
         self.metrics = metrics
@@ -41,13 +45,16 @@ final class ChatCompletionsHandler: Sendable {
 
         let chatRequest: ChatCompletionRequest
         let model: ResolvedModel
+        let isPrivate = GatewayOutcomes.isPrivate(request)
+        var requestedModel = ""
         do {
             let body = try await collectBody(request)
             do {
-                chatRequest = try ChatCompletionRequest.decode(from: Data(buffer: body, byteTransferStrategy: .noCopy))
+                chatRequest = try body.withUnsafeReadableBytes { bytes throws(OpenAIError) in try ChatCompletionRequest.decode(bytes: bytes) }
             } catch {
                 throw GatewayError(error)
             }
+            requestedModel = chatRequest.model
             do {
                 model = try registry.resolve(model: chatRequest.model)
             } catch {
@@ -55,6 +62,10 @@ final class ChatCompletionsHandler: Sendable {
             }
         } catch let error as GatewayError {
             metrics.recordRequest(model: "unknown", backend: "none", status: Int(error.status.code), duration: context.startedAt.duration(to: .now))
+            await outcomes.record(
+                context: context, requestedModel: requestedModel, model: nil, chatRequest: nil, isPrivate: isPrivate,
+                status: Int(error.status.code), errorCode: error.code, usage: nil, timeToFirstToken: nil,
+                isStreamed: false, completionText: nil)
             throw error
         }
 
@@ -66,31 +77,32 @@ final class ChatCompletionsHandler: Sendable {
         }
 
         if chatRequest.isStreaming {
-            let response = try await startStream(chatRequest, model: model, context: context, logger: requestLogger)
+            let response = try await startStream(
+                chatRequest, model: model, context: context, isPrivate: isPrivate, logger: requestLogger)
             streaming = true
             return response
         }
 
-        let completion: ChatCompletionResponse
+        // The upstream body passed through (OpenAI-compatible) or encoded once by the hand-rolled writer.
+        let raw: RawChatCompletion
         do {
-            completion = try await model.backend.complete(chatRequest, upstreamModel: model.upstreamName, logger: requestLogger)
+            raw = try await model.backend.completeRaw(chatRequest, upstreamModel: model.upstreamName, logger: requestLogger)
         } catch {
-            throw failure(error, model: model, context: context, logger: requestLogger)
+            throw await failure(error, model: model, chatRequest: chatRequest, context: context, isPrivate: isPrivate, isStreamed: false, logger: requestLogger)
         }
-        let encoded: Data
-        do {
-            encoded = try Self.makeEncoder().encode(completion)
-        } catch {
-            throw failure(error, model: model, context: context, logger: requestLogger)
-        }
+        let completion = raw.response
         if let usage = completion.usage { recordUsage(usage, model: model) }
         let duration = context.startedAt.duration(to: .now)
         metrics.recordRequest(model: model.name, backend: model.backendName, status: 200, duration: duration)
         requestLogger.debug("Chat completion answered", metadata: ["response.status": "200"])
+        await outcomes.record(
+            context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+            isPrivate: isPrivate, status: 200, errorCode: nil, usage: completion.usage, timeToFirstToken: nil,
+            isStreamed: false, completionText: completion.choices.first?.message.content)
         return Response(
             status: .ok,
             headers: [.contentType: "application/json", .phigateBackend: model.backendName],
-            body: ResponseBody(byteBuffer: ByteBuffer(data: encoded))
+            body: ResponseBody(byteBuffer: raw.body)
         )
     }
 
@@ -102,6 +114,7 @@ final class ChatCompletionsHandler: Sendable {
         _ chatRequest: ChatCompletionRequest,
         model: ResolvedModel,
         context: GatewayRequestContext,
+        isPrivate: Bool,
         logger: Logger
     ) async throws -> Response {
         let stream = model.backend.stream(chatRequest, upstreamModel: model.upstreamName, logger: logger)
@@ -110,14 +123,25 @@ final class ChatCompletionsHandler: Sendable {
         do {
             first = try await iterator.next()
         } catch {
-            throw failure(error, model: model, context: context, logger: logger)
+            throw await failure(error, model: model, chatRequest: chatRequest, context: context, isPrivate: isPrivate, isStreamed: true, logger: logger)
         }
         let startedAt = context.startedAt
+        let keepsText = outcomes.storesText && !isPrivate
         let body = ResponseBody { writer in
             defer { self.metrics.requestFinished() }
             let encoder = Self.makeEncoder()
             var usage: Usage?
             var chunks = 0
+            var timeToFirstChunk: Duration?
+            var text = ""
+            var errorCode: String?
+            func finish(status: Int) async {
+                self.finishStream(model: model, status: status, usage: usage, startedAt: startedAt)
+                await self.outcomes.record(
+                    context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+                    isPrivate: isPrivate, status: status, errorCode: errorCode, usage: usage,
+                    timeToFirstToken: timeToFirstChunk, isStreamed: true, completionText: keepsText ? text : nil)
+            }
             var event = first
             var status = 200
             do {
@@ -127,8 +151,11 @@ final class ChatCompletionsHandler: Sendable {
                         let buffer = try Self.frame(chunk, encoder: encoder)
                         try await writer.write(buffer)
                         if chunks == 0 {
-                            self.metrics.recordTimeToFirstChunk(model: model.name, backend: model.backendName, duration: startedAt.duration(to: .now))
+                            let elapsed = startedAt.duration(to: .now)
+                            timeToFirstChunk = elapsed
+                            self.metrics.recordTimeToFirstChunk(model: model.name, backend: model.backendName, duration: elapsed)
                         }
+                        if keepsText, let content = chunk.choices.first?.delta.content { text += content }
                         chunks += 1
                     case .usage(let reported):
                         usage = reported
@@ -141,6 +168,7 @@ final class ChatCompletionsHandler: Sendable {
                         // The upstream broke mid-stream: an SSE error event and no [DONE].
                         let gatewayError = self.gatewayError(for: error, model: model, requestID: "", logger: logger)
                         status = Int(gatewayError.status.code)
+                        errorCode = gatewayError.code
                         try await writer.write(ByteBuffer(bytes: SSEEncoder.frame(data: Array(gatewayError.envelopeJSON.utf8))))
                         break
                     }
@@ -153,10 +181,11 @@ final class ChatCompletionsHandler: Sendable {
                 status = 499
                 iterator.cancel()
                 logger.debug("Chat completion stream abandoned by the client", metadata: ["stream.chunks": .stringConvertible(chunks)])
-                self.finishStream(model: model, status: status, usage: usage, startedAt: startedAt)
+                errorCode = "client_closed"
+                await finish(status: status)
                 throw error
             }
-            self.finishStream(model: model, status: status, usage: usage, startedAt: startedAt)
+            await finish(status: status)
         }
         return Response(
             status: .ok,
@@ -188,8 +217,17 @@ final class ChatCompletionsHandler: Sendable {
     // MARK: - Failures
 
     /// Records and maps a backend failure; the error carries the backend for `x-phigate-backend`.
-    private func failure(_ error: any Error, model: ResolvedModel, context: GatewayRequestContext, logger: Logger) -> any Error {
-        if error is CancellationError { return error }
+    private func failure(
+        _ error: any Error, model: ResolvedModel, chatRequest: ChatCompletionRequest, context: GatewayRequestContext,
+        isPrivate: Bool, isStreamed: Bool, logger: Logger
+    ) async -> any Error {
+        if error is CancellationError {
+            await outcomes.record(
+                context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+                isPrivate: isPrivate, status: 499, errorCode: "client_closed", usage: nil, timeToFirstToken: nil,
+                isStreamed: isStreamed, completionText: nil)
+            return error
+        }
         let mapped = gatewayError(for: error, model: model, requestID: context.requestID, logger: logger)
         metrics.recordRequest(
             model: model.name,
@@ -197,6 +235,10 @@ final class ChatCompletionsHandler: Sendable {
             status: Int(mapped.status.code),
             duration: context.startedAt.duration(to: .now)
         )
+        await outcomes.record(
+            context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+            isPrivate: isPrivate, status: Int(mapped.status.code), errorCode: mapped.code, usage: nil,
+            timeToFirstToken: nil, isStreamed: isStreamed, completionText: nil)
         return mapped
     }
 

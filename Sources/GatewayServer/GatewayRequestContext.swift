@@ -1,4 +1,5 @@
 public import Hummingbird
+public import PhigateConfig
 
 /// Per-request state shared by the gateway's middleware and routes.
 public struct GatewayRequestContext: RequestContext {
@@ -10,6 +11,8 @@ public struct GatewayRequestContext: RequestContext {
     /// The gateway key that authenticated the request, if keys are configured.
     public var keyID: String?
     public var tenant: String?
+    /// The key's role (`admin` reads dashboards); nil without authentication.
+    public var role: GatewayKeyRole?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
