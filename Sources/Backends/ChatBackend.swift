@@ -16,6 +16,11 @@ public protocol ChatBackend: Sendable {
     func complete(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger) async throws
         -> ChatCompletionResponse
 
+    /// The same completion as the JSON body to send the client, with its usage. OpenAI-compatible upstreams pass
+    /// their body through (checked, not re-encoded); the default encodes `complete`'s answer.
+    func completeRaw(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger) async throws
+        -> RawChatCompletion
+
     /// A streamed completion: chunks to forward in order, and the final usage once known. The stream finishes
     /// normally only when the upstream signalled the end; a cut stream throws `UpstreamFault.brokenStream`.
     func stream(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger)

@@ -3,6 +3,7 @@ import Foundation
 public import Logging
 import NIOCore
 import NIOFoundationCompat
+import NIOHTTP1
 public import OpenAIWire
 public import PhigateConfig
 
@@ -15,6 +16,9 @@ public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
     private let apiKey: Secret?
     private let httpClient: HTTPClient
     private let url: String
+    private let parsedURL: URL?
+    /// The non-streamed request head, built once.
+    private let completionHeaders: HTTPHeaders
 
     /// `apiKey` is sent as `Authorization: Bearer`; nil with `config.apiKeyEnv` set means the key is missing and
     /// every call fails with `UpstreamFault.missingAPIKey`. `httpClient` is the gateway's one shared client.
@@ -24,6 +28,10 @@ public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
         self.apiKey = apiKey
         self.httpClient = httpClient
         self.url = config.baseURL + "/chat/completions"
+        self.parsedURL = URL(string: url)
+        var headers = UpstreamExchange.baseHeaders(config: config, streaming: false)
+        if let apiKey { headers.replaceOrAdd(name: "authorization", value: "Bearer \(apiKey.value)") }
+        self.completionHeaders = headers
     }
 
     public var description: String { "OpenAIBackend(\(name), \(config.baseURL))" }
@@ -31,23 +39,56 @@ public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
     public func complete(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger) async throws
         -> ChatCompletionResponse
     {
-        let upstreamRequest = try makeRequest(request, upstreamModel: upstreamModel, streaming: false)
-        let client = httpClient
-        let apiKey = apiKey
-        let deadline = NIODeadline.now() + .milliseconds(config.timeouts.total.milliseconds + 1000)
-        return try await UpstreamExchange.run(timeouts: config.timeouts) { signal in
-            let response = try await client.execute(upstreamRequest, deadline: deadline, logger: logger)
-            signal.markArrived()
-            guard (200..<300).contains(response.status.code) else {
-                throw await UpstreamExchange.statusFault(response, apiKey: apiKey)
-            }
-            let body = try await response.body.collect(upTo: UpstreamExchange.maxResponseBytes)
-            do {
-                return try body.withUnsafeReadableBytes { raw throws(OpenAIError) in try ChatCompletionResponse(jsonBytes: raw) }
-            } catch {
-                throw UpstreamFault.malformedResponse("chat completion body is not the expected JSON")
-            }
+        let body = try await exchange(request, upstreamModel: upstreamModel, logger: logger)
+        return try Self.parse(body)
+    }
+
+    /// The upstream's body passed through: parsed once (the hand-rolled parser) to check it and read usage.
+    public func completeRaw(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger) async throws
+        -> RawChatCompletion
+    {
+        let body = try await exchange(request, upstreamModel: upstreamModel, logger: logger)
+        return RawChatCompletion(body: body, response: try Self.parse(body))
+    }
+
+    private static func parse(_ body: ByteBuffer) throws -> ChatCompletionResponse {
+        do {
+            return try body.withUnsafeReadableBytes { raw throws(OpenAIError) in try ChatCompletionResponse(jsonBytes: raw) }
+        } catch {
+            throw UpstreamFault.malformedResponse("chat completion body is not the expected JSON")
         }
+    }
+
+    /// One non-streamed exchange on the caller's event loop (see `UpstreamCall`); the 2xx body.
+    private func exchange(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger) async throws
+        -> ByteBuffer
+    {
+        if let variable = config.apiKeyEnv, apiKey == nil {
+            throw UpstreamFault.missingAPIKey(backend: name, variable: variable)
+        }
+        var forwarded = request
+        forwarded.model = upstreamModel
+        forwarded.stream = nil
+        forwarded.streamOptions = nil
+        let upstreamRequest: HTTPClient.Request
+        do {
+            guard let parsedURL else { throw HTTPClientError.invalidURL }
+            upstreamRequest = try HTTPClient.Request(
+                url: parsedURL, method: .POST, headers: completionHeaders,
+                body: .byteBuffer(ByteBuffer(bytes: forwarded.jsonBytes())))
+        } catch {
+            throw UpstreamExchange.fault(from: error)
+        }
+        let deadline = NIODeadline.now() + .nanoseconds(config.timeouts.total.nanoseconds)
+        let answer = try await UpstreamCall.collect(
+            client: httpClient, request: upstreamRequest, firstByte: config.timeouts.firstByte,
+            deadline: deadline, logger: logger)
+        guard (200..<300).contains(answer.status.code) else {
+            throw UpstreamFault.status(
+                code: Int(answer.status.code),
+                message: UpstreamExchange.summary(ofErrorBody: answer.body, status: answer.status, apiKey: apiKey))
+        }
+        return answer.body
     }
 
     public func stream(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger)
