@@ -141,7 +141,7 @@ let gatewayTargets: [Target] = [
     .testTarget(
         name: "GatewayServerTests",
         dependencies: [
-            "GatewayServer", "Backends", "OpenAIWire", "PhigateConfig", "FakeUpstream",
+            "GatewayServer", "Backends", "OpenAIWire", "PhigateConfig", "FakeUpstream", "OutcomeStore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

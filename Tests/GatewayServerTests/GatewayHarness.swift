@@ -93,6 +93,7 @@ struct GatewayHarness {
             ],
             aliases: ["fast": "gpt-4o-mini"],
             apiKeys: [GatewayKeyConfig(id: "test-key", tenant: "tests", source: .environment("PHIGATE_TEST_GATEWAY_KEY"))],
+            database: DatabaseConfig(path: ":memory:"),
             sourceFile: "<tests>"
         )
     }
