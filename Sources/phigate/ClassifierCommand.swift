@@ -56,8 +56,14 @@ struct ClassifierCommand: AsyncParsableCommand {
         @Option(help: "Longest word n-gram (1–3).")
         var ngram = 2
 
+        @Option(help: "Structural feature list: 2 (features plus their products with the prompt-kind guess) or 1.")
+        var structuralVersion = StructuralFeature.version
+
+        @Flag(help: "Fit on the raw structural features instead of standardised ones.")
+        var rawStructural = false
+
         @Option(help: "L2 penalty on the structural features relative to the n-grams.")
-        var structuralL2Scale = 1.0
+        var structuralL2Scale = 100.0
 
         @Option(help: "Form correctness: weight of --small/--large among the other models of their tier.")
         var ownModelWeight = 1.0
@@ -80,8 +86,9 @@ struct ClassifierCommand: AsyncParsableCommand {
                 configuration: .init(
                     smallModel: pair.small, largeModel: pair.large, seed: seed, heldOutFraction: holdout,
                     form: DifficultyClassifier.Form(rawValue: form) ?? .correctness,
-                    featureSpec: DifficultyFeatureSpec(hashBits: hashBits, maxWordNGram: ngram), iterations: iterations,
-                    structuralL2Scale: structuralL2Scale, ownModelWeight: ownModelWeight))
+                    featureSpec: DifficultyFeatureSpec(hashBits: hashBits, maxWordNGram: ngram, structuralVersion: structuralVersion),
+                    iterations: iterations, structuralL2Scale: structuralL2Scale, ownModelWeight: ownModelWeight,
+                    standardizeStructural: !rawStructural))
             let result = try trainer.train(rows: rows, dataFile: (data as NSString).lastPathComponent, dataSHA256: SHA256Digest.hex(of: bytes)) {
                 printToStandardError($0)
             }

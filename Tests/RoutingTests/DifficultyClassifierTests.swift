@@ -16,7 +16,7 @@ func structural(_ v: SparseFeatureVector, _ spec: DifficultyFeatureSpec, _ f: St
     #expect(zip(v.indices, v.indices.dropFirst()).allSatisfy { $0 < $1 })
     let hashed = zip(v.indices, v.values).filter { Int($0.0) < smallSpec.hashDimension }.map(\.1)
     #expect(abs(hashed.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5)
-    #expect(v.indices.count - hashed.count == StructuralFeature.allCases.count)
+    #expect(v.indices.count - hashed.count == smallSpec.structuralCount)
 }
 
 @Test func featuresIgnoreAsciiCaseAndRepeatDeterministically() {
@@ -34,8 +34,8 @@ func structural(_ v: SparseFeatureVector, _ spec: DifficultyFeatureSpec, _ f: St
     var b = DifficultyFeatureExtractor(spec: bi)
     let input = ClassifierInput(prompt: "red fish blue fish")
     // 3 distinct unigrams; plus 3 distinct bigrams (barring hash collisions in 2^16).
-    #expect(u.features(of: input).indices.count == 3 + StructuralFeature.allCases.count)
-    #expect(b.features(of: input).indices.count == 6 + StructuralFeature.allCases.count)
+    #expect(u.features(of: input).indices.count == 3 + uni.structuralCount)
+    #expect(b.features(of: input).indices.count == 6 + bi.structuralCount)
 }
 
 @Test func structuralFeaturesSeeNumbersCodeMathOptionsAndHistory() {

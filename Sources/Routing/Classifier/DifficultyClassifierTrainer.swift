@@ -24,6 +24,9 @@ public struct TrainingMetadata: Sendable, Hashable, Codable {
     public var learningRate: Double
     public var structuralL2Scale: Double?
     public var ownModelWeight: Double?
+    /// Whether the structural features were standardised (mean 0, variance 1 on the fitted rows) while fitting;
+    /// the stored weights are folded back to the raw features either way.
+    public var standardizedStructural: Bool?
     /// Held-out numbers of the final model (nil when no rows were held out).
     public var heldOut: EvaluationSummary?
 
@@ -48,6 +51,7 @@ public struct TrainingMetadata: Sendable, Hashable, Codable {
         case learningRate = "learning_rate"
         case structuralL2Scale = "structural_l2_scale"
         case ownModelWeight = "own_model_weight"
+        case standardizedStructural = "standardized_structural"
         case heldOut = "held_out"
     }
 }
@@ -103,14 +107,23 @@ public struct DifficultyClassifierTrainer: Sendable {
         public var structuralL2Scale: Double
         /// `.correctness`: weight of the pair's own model among its tier peers (1 = one peer among others).
         public var ownModelWeight: Double
+        /// Fit on standardised structural features (then fold the scaling into the weights), so that one L2
+        /// strength treats every structural feature alike whatever its spread.
+        public var standardizeStructural: Bool
+        /// Choose the L2 strength by the mean validation APGR over all 1/validationFraction parts of the training
+        /// side (part k: validation unit value in [k·f, (k+1)·f)) instead of the first part alone.
+        public var crossValidate: Bool
 
         public init(
             smallModel: String = "Phi-3.5-mini-instruct", largeModel: String = "gpt-4o-2024-05-13", seed: UInt64 = 42,
             heldOutFraction: Double = 0.3, validationFraction: Double = 0.25, form: DifficultyClassifier.Form = .correctness,
             featureSpec: DifficultyFeatureSpec = DifficultyFeatureSpec(),
-            l2Grid: [Double] = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], iterations: Int = 300, learningRate: Double = 0.05,
-            structuralL2Scale: Double = 1, ownModelWeight: Double = 1
+            l2Grid: [Double] = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1, 3], iterations: Int = 300, learningRate: Double = 0.05,
+            structuralL2Scale: Double = 100, ownModelWeight: Double = 1, standardizeStructural: Bool = true,
+            crossValidate: Bool = true
         ) {
+            self.crossValidate = crossValidate
+            self.standardizeStructural = standardizeStructural
             self.structuralL2Scale = structuralL2Scale
             self.ownModelWeight = ownModelWeight
             self.smallModel = smallModel
@@ -160,7 +173,8 @@ public struct DifficultyClassifierTrainer: Sendable {
         var extractor = DifficultyFeatureExtractor(spec: c.featureSpec)
         let features = pairRows.map { extractor.features(of: $0.input) }
         let heldOut = pairRows.map { heldOutSplit.contains($0.input) }
-        let validation = pairRows.map { validationSplit.contains($0.input) }
+        let validationUnit = pairRows.map { validationSplit.unitValue($0.input) }
+        let validation = validationUnit.map { $0 < c.validationFraction }
         let trainSide = pairRows.indices.filter { !heldOut[$0] }
         let fitPart = trainSide.filter { !validation[$0] }
         let validationPart = trainSide.filter { validation[$0] }
@@ -175,11 +189,22 @@ public struct DifficultyClassifierTrainer: Sendable {
             validationAPGR = c.l2Grid.map { _ in .nan }
         } else {
             var best = -Double.infinity
+            let folds = c.crossValidate && c.validationFraction > 0 ? max(Int((1 / c.validationFraction).rounded(.down)), 1) : 1
+            let parts = (0..<folds).map { k -> (fit: [Int], validation: [Int]) in
+                let low = Double(k) * c.validationFraction
+                let high = k == folds - 1 && folds > 1 ? 1.0 : Double(k + 1) * c.validationFraction
+                let inPart = { (i: Int) in validationUnit[i] >= low && validationUnit[i] < high }
+                return (trainSide.filter { !inPart($0) }, trainSide.filter(inPart))
+            }
             for l2 in c.l2Grid {
-                let model = fit(rows: pairRows, features: features, indices: fitPart, l2: l2) { _ in }
-                let outcomes = validationPart.compactMap { outcome(model, row: pairRows[$0], features: features[$0]) }
-                let apgr = RouterMetrics.apgr(RoutingCurve(outcomes: outcomes))
-                progress("l2 \(l2): validation APGR \(Self.format(apgr))")
+                var apgrs: [Double] = []
+                for part in parts where !part.validation.isEmpty && !part.fit.isEmpty {
+                    let model = fit(rows: pairRows, features: features, indices: part.fit, l2: l2) { _ in }
+                    let outcomes = part.validation.compactMap { outcome(model, row: pairRows[$0], features: features[$0]) }
+                    apgrs.append(RouterMetrics.apgr(RoutingCurve(outcomes: outcomes)))
+                }
+                let apgr = apgrs.isEmpty ? .nan : apgrs.reduce(0, +) / Double(apgrs.count)
+                progress("l2 \(l2): validation APGR \(Self.format(apgr))\(folds > 1 ? " (mean of \(apgrs.count) parts)" : "")")
                 validationAPGR.append(apgr)
                 if apgr > best + 1e-9 {
                     best = apgr
@@ -197,10 +222,13 @@ public struct DifficultyClassifierTrainer: Sendable {
             dataFile: dataFile, dataSHA256: dataSHA256, rows: rows.count, pairRows: pairRows.count,
             trainRows: trainSide.count, validationRows: validationPart.count, heldOutRows: heldOutIndices.count,
             smallModel: c.smallModel, largeModel: c.largeModel, seed: c.seed, heldOutFraction: c.heldOutFraction,
-            heldOutRule: heldOutSplit.rule, validationRule: "of the rest, " + validationSplit.rule, form: c.form,
+            heldOutRule: heldOutSplit.rule, validationRule: c.crossValidate
+                ? "of the rest, \(Int((1 / c.validationFraction).rounded(.down))) parts by v = mix64(fnv1a64(\"phigate-split:validation:\(c.seed):\" + normalized(history + prompt))) / 2^64, part k holding v in [k·\(c.validationFraction), (k+1)·\(c.validationFraction)); L2 chosen by the mean APGR over the parts"
+                : "of the rest, " + validationSplit.rule,
+            form: c.form,
             l2Grid: c.l2Grid, validationAPGR: validationAPGR.map { $0.isNaN ? 0 : $0 }, l2: bestL2,
             iterations: c.iterations, learningRate: c.learningRate, structuralL2Scale: c.structuralL2Scale,
-            ownModelWeight: c.ownModelWeight, heldOut: evaluation.map(EvaluationSummary.init))
+            ownModelWeight: c.ownModelWeight, standardizedStructural: c.standardizeStructural, heldOut: evaluation.map(EvaluationSummary.init))
         return Result(classifier: classifier, heldOutEvaluation: evaluation, heldOutRows: heldOutIndices.map { pairRows[$0] })
     }
 
@@ -218,6 +246,19 @@ public struct DifficultyClassifierTrainer: Sendable {
     }
 
     private func fit(
+        rows: [RoutingDataRow], features: [SparseFeatureVector], indices: [Int], l2: Double, progress: (String) -> Void
+    ) -> DifficultyClassifier {
+        guard configuration.standardizeStructural else {
+            return fitRaw(rows: rows, features: features, indices: indices, l2: l2, progress: progress)
+        }
+        let scaling = StructuralScaling(features: indices.map { features[$0] }, spec: configuration.featureSpec)
+        let standardized = features.map(scaling.apply)
+        var model = fitRaw(rows: rows, features: standardized, indices: indices, l2: l2, progress: progress)
+        model.heads = model.heads.map(scaling.fold)
+        return model
+    }
+
+    private func fitRaw(
         rows: [RoutingDataRow], features: [SparseFeatureVector], indices: [Int], l2: Double, progress: (String) -> Void
     ) -> DifficultyClassifier {
         let c = configuration
@@ -259,5 +300,62 @@ public struct DifficultyClassifierTrainer: Sendable {
     static func format(_ x: Double) -> String {
         let scaled = (x * 10_000).rounded() / 10_000
         return "\(scaled)"
+    }
+}
+
+/// Mean and standard deviation of each structural feature over a set of vectors: standardises vectors for
+/// fitting, and folds a head fitted on standardised features back onto the raw ones
+/// (w_raw = w / sd, bias_raw = bias − Σ w·mean / sd). Constant features are left as they are.
+struct StructuralScaling: Sendable {
+    let start: Int
+    let mean: [Double]
+    let sd: [Double]
+
+    init(features: [SparseFeatureVector], spec: DifficultyFeatureSpec) {
+        start = spec.hashDimension
+        let count = spec.structuralCount
+        var sum = [Double](repeating: 0, count: count)
+        var sumSquares = [Double](repeating: 0, count: count)
+        for x in features {
+            for (i, v) in zip(x.indices, x.values) where Int(i) >= start && Int(i) < start + count {
+                sum[Int(i) - start] += Double(v)
+                sumSquares[Int(i) - start] += Double(v) * Double(v)
+            }
+        }
+        let n = Double(max(features.count, 1))
+        var mean = [Double](repeating: 0, count: count)
+        var sd = [Double](repeating: 1, count: count)
+        for k in 0..<count {
+            let m = sum[k] / n
+            let variance = sumSquares[k] / n - m * m
+            if variance > 1e-12 {
+                mean[k] = m
+                sd[k] = variance.squareRoot()
+            }
+        }
+        self.mean = mean
+        self.sd = sd
+    }
+
+    /// The vector with its structural entries standardised. Every structural entry is present in extracted
+    /// vectors (zeros included), so centring needs no new entries.
+    func apply(_ x: SparseFeatureVector) -> SparseFeatureVector {
+        var y = x
+        for k in y.indices.indices {
+            let i = Int(y.indices[k]) - start
+            if i >= 0 && i < mean.count { y.values[k] = Float((Double(y.values[k]) - mean[i]) / sd[i]) }
+        }
+        return y
+    }
+
+    func fold(_ head: DifficultyClassifier.Head) -> DifficultyClassifier.Head {
+        var weights = head.weights
+        var bias = head.bias
+        for k in mean.indices where start + k < weights.count {
+            let w = Double(weights[start + k])
+            weights[start + k] = Float(((w / sd[k]) * 1e5).rounded() / 1e5)
+            bias -= w * mean[k] / sd[k]
+        }
+        return DifficultyClassifier.Head(bias: (bias * 1e6).rounded() / 1e6, weights: weights)
     }
 }

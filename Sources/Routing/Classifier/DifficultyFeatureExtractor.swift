@@ -159,9 +159,12 @@ public struct DifficultyFeatureExtractor: Sendable {
                 if length >= 2 && length <= 9 { stats.countCue(hash, table: table) }
             } else {
                 switch b {
-                case 0x5C, 0x24: stats.mathMarkup += 1  // \ $
-                case 0x5E: stats.mathMarkup += 1; stats.operators += 1  // ^
-                case 0x5F: if i + 1 < n && bytes[i + 1] == 0x7B { stats.mathMarkup += 1 }  // _{
+                case 0x5C:  // \
+                    stats.mathMarkup += 1
+                    if i + 1 < n && bytes[i + 1] | 0x20 >= 0x61 && bytes[i + 1] | 0x20 <= 0x7A { stats.latexMarkers += 1 }
+                case 0x24: stats.mathMarkup += 1  // $
+                case 0x5E: stats.mathMarkup += 1; stats.operators += 1; stats.latexMarkers += 1  // ^
+                case 0x5F: if i + 1 < n && bytes[i + 1] == 0x7B { stats.mathMarkup += 1; stats.latexMarkers += 1 }  // _{
                 case 0x2B, 0x2D, 0x2A, 0x2F, 0x3C, 0x3E, 0x25: stats.operators += 1
                 case 0x3D:
                     stats.operators += 1
@@ -227,12 +230,26 @@ public struct DifficultyFeatureExtractor: Sendable {
         pairs.sort { $0.0 < $1.0 }
         var indices = pairs.map(\.0)
         var values = pairs.map(\.1)
-        let base = Int32(spec.hashDimension)
-        for feature in StructuralFeature.allCases {
-            indices.append(base + Int32(feature.rawValue))
-            values.append(Float(stats.value(of: feature)))
+        var next = Int32(spec.hashDimension)
+        for v in structuralValues(stats) {
+            indices.append(next)
+            values.append(v)
+            next += 1
         }
         return SparseFeatureVector(indices: indices, values: values)
+    }
+
+    /// The structural part of the vector, in layout order (`DifficultyFeatureSpec.structuralCount` entries).
+    private func structuralValues(_ stats: TextStatistics) -> [Float] {
+        let base = StructuralFeature.allCases.map { Float(stats.value(of: $0)) }
+        guard spec.structuralVersion >= 2 else { return base }
+        let kind = stats.kind
+        var values = base
+        values.reserveCapacity(spec.structuralCount)
+        for k in PromptKind.allCases {
+            if k == kind { values.append(contentsOf: base) } else { values.append(contentsOf: repeatElement(0, count: base.count)) }
+        }
+        return values
     }
 
     /// Scans a request and returns, for each weight vector, Σ wᵢ xᵢ over the same features `features(of:)`
@@ -250,7 +267,7 @@ public struct DifficultyFeatureExtractor: Sendable {
         }
         let scale = norm > 0 ? 1 / norm.squareRoot() : 0
         let base = spec.hashDimension
-        let structural = StructuralFeature.allCases.map { Float(stats.value(of: $0)) }
+        let structural = structuralValues(stats)
         return weights.map { w in
             w.withUnsafeBufferPointer { w in
                 var hashed: Float = 0
@@ -259,7 +276,7 @@ public struct DifficultyFeatureExtractor: Sendable {
                     if i < w.count { hashed += w[i] * slotCounts[Int(s)] }
                 }
                 var sum = hashed * scale
-                for (k, v) in structural.enumerated() where base + k < w.count { sum += w[base + k] * v }
+                for (k, v) in structural.enumerated() where v != 0 && base + k < w.count { sum += w[base + k] * v }
                 return Double(sum)
             }
         }
@@ -284,6 +301,17 @@ struct TextStatistics {
     var options = 0
     var historyTurns = 0
     var longWords = 0
+    /// `def` words (Python functions).
+    var defWords = 0
+    /// LaTeX markup that money amounts do not produce: backslash + letter, `^`, `_{`.
+    var latexMarkers = 0
+
+    /// The prompt kind (`PromptKind`) these counts suggest.
+    var kind: PromptKind {
+        if defWords > 0 { return .code }
+        if latexMarkers > 0 { return .math }
+        return .word
+    }
 
     static let cueWords = [
         "then", "after", "each", "total", "remaining", "first", "second", "third", "finally", "next", "times",
@@ -295,11 +323,11 @@ struct TextStatistics {
         "prove", "explain", "evaluate", "simplify", "write", "describe",
     ]
 
-    /// Open-addressed table of word hashes → kind bits (1 cue, 2 question, 4 code); no SipHash on the hot path.
+    /// Open-addressed table of word hashes → kind bits (1 cue, 2 question, 4 code, 8 `def`); no SipHash on the hot path.
     static let wordTable: (keys: [UInt64], kinds: [UInt8]) = {
         var keys = [UInt64](repeating: 0, count: 256)
         var kinds = [UInt8](repeating: 0, count: 256)
-        for (list, bit) in [(cueWords, UInt8(1)), (questionWordList, 2), (codeWords, 4)] {
+        for (list, bit) in [(cueWords, UInt8(1)), (questionWordList, 2), (codeWords, 4), (["def"], 8)] {
             for word in list {
                 let h = fnv1a(word)
                 var s = Int(h & 255)
@@ -328,6 +356,7 @@ struct TextStatistics {
                 if kind & 1 != 0 { multiStepCues += 1 }
                 if kind & 2 != 0 { questionWords += 1 }
                 if kind & 4 != 0 { codeMarkers += 1 }
+                if kind & 8 != 0 { defWords += 1 }
                 return
             }
             s = (s + 1) & 255

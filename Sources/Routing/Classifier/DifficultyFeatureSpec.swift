@@ -26,14 +26,21 @@ public struct DifficultyFeatureSpec: Sendable, Hashable, Codable {
     }
 
     public var hashDimension: Int { 1 << hashBits }
-    public var dimension: Int { hashDimension + StructuralFeature.allCases.count }
+    /// Structural entries after the hashed part: version 1 the `StructuralFeature` list; version 2 that list
+    /// followed by each feature times each `PromptKind` indicator (kind-major: all features × code, then × math,
+    /// then × word), so the linear model has a separate slope per kind of prompt.
+    public var structuralCount: Int {
+        let base = StructuralFeature.allCases.count
+        return structuralVersion >= 2 ? base * (1 + PromptKind.allCases.count) : base
+    }
+    public var dimension: Int { hashDimension + structuralCount }
 
     /// Problems with the spec, or nil when this build can compute it.
     public var problem: String? {
         if !(8...24).contains(hashBits) { return "hash_bits: expected 8…24, found \(hashBits)" }
         if !(1...3).contains(maxWordNGram) { return "max_word_ngram: expected 1…3, found \(maxWordNGram)" }
-        if structuralVersion != StructuralFeature.version {
-            return "structural_version: this build computes version \(StructuralFeature.version), found \(structuralVersion)"
+        if !StructuralFeature.supportedVersions.contains(structuralVersion) {
+            return "structural_version: this build computes versions \(StructuralFeature.supportedVersions.map(String.init).joined(separator: ", ")), found \(structuralVersion)"
         }
         return nil
     }
@@ -76,5 +83,16 @@ public enum StructuralFeature: Int, CaseIterable, Sendable, Codable {
     /// constant 1 (lets per-feature scaling stay simple; the model has its own bias too)
     case one
 
-    public static let version = 1
+    /// The version new models use.
+    public static let version = 2
+    public static let supportedVersions = [1, 2]
+}
+
+/// A cheap guess of what kind of prompt this is, from its text alone (no task label): `code` when it contains a
+/// `def` word (a Python function), else `math` when it has LaTeX markup (a backslash command such as `\frac`,
+/// `^`, or `_{`), else `word` (prose: word problems, questions, chat).
+public enum PromptKind: Int, CaseIterable, Sendable {
+    case code
+    case math
+    case word
 }
