@@ -50,7 +50,7 @@ public func buildApplication(
 
     let chat = ChatCompletionsHandler(
         resolved: resolved,
-        registry: BackendRegistry(config: resolved, httpClient: client),
+        registry: try routedRegistry(config: config, resolved: resolved, httpClient: client, services: &services, logger: logger),
         metrics: metrics,
         logger: logger,
         outcomes: outcomes
@@ -103,7 +103,7 @@ func buildRouter(
         )
     }
 
-    let api = router.group("v1").add(middleware: AuthMiddleware(resolved: resolved))
+    let api = router.group("v1").add(middleware: AuthMiddleware(resolved: resolved)).add(middleware: RoutingMiddleware())
     let modelsJSON = chat.modelsListJSON
     api.get("models") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: modelsJSON))

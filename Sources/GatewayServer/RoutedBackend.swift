@@ -1,0 +1,266 @@
+import Backends
+import Foundation
+import Hummingbird
+import Logging
+import OpenAIWire
+import PhigateConfig
+import Routing
+import Synchronization
+
+/// What the routing middleware knows about the request in flight (headers, caller), and where the decision is
+/// left for the response headers and the outcome log. Carried as a task local so the router backend, called by
+/// the chat handler, sees it without changing the handler.
+final class RoutingRequestScope: Sendable {
+    @TaskLocal static var current: RoutingRequestScope?
+
+    let headers: [String: String]
+    let keyID: String?
+    let tenant: String?
+    private let state = Mutex<(decision: RouteDecision?, backend: String?)>((nil, nil))
+
+    init(headers: [String: String], keyID: String?, tenant: String?) {
+        self.headers = headers
+        self.keyID = keyID
+        self.tenant = tenant
+    }
+
+    /// The decision made for this request (for `x-phigate-route` / `x-phigate-reason` and the outcome log).
+    var decision: RouteDecision? { state.withLock { $0.decision } }
+    /// The backend that finally answered (after fallbacks).
+    var answeredBy: String? { state.withLock { $0.backend } }
+
+    func set(decision: RouteDecision) { state.withLock { $0.decision = decision } }
+    func set(answeredBy backend: String) { state.withLock { $0.backend = backend } }
+}
+
+/// Sets `RoutingRequestScope.current` around the rest of the chain and adds the routing headers to the answer.
+struct RoutingMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        let scope = RoutingRequestScope(headers: headers, keyID: context.keyID, tenant: context.tenant)
+        do {
+            var response = try await RoutingRequestScope.$current.withValue(scope) { try await next(request, context) }
+            Self.decorate(&response.headers, scope: scope)
+            return response
+        } catch var error as GatewayError {
+            if let decision = scope.decision {
+                error.headers[.phigateRoute] = decision.routeHeader
+                error.headers[.phigateReason] = decision.explanation.headerValue
+            }
+            throw error
+        }
+    }
+
+    static func decorate(_ headers: inout HTTPFields, scope: RoutingRequestScope) {
+        guard let decision = scope.decision else { return }
+        headers[.phigateRoute] = scope.answeredBy.map { $0 } ?? decision.routeHeader
+        headers[.phigateReason] = decision.explanation.headerValue
+        if let backend = scope.answeredBy?.split(separator: "/").first { headers[.phigateBackend] = String(backend) }
+    }
+}
+
+extension HTTPFields.Element.Name {
+    static let phigateRoute = HeaderName("x-phigate-route")!
+    static let phigateReason = HeaderName("x-phigate-reason")!
+}
+
+/// The gateway's routing: the policy in force, live latency statistics and spend, and the real backends.
+struct GatewayRouting: Sendable {
+    static let backendName = "router"
+
+    let holder: PolicyHolder
+    let registry: BackendRegistry
+    let latency: LatencyRecorder
+    let spend: SpendLedger
+    let countTokens: @Sendable (String) -> Int
+
+    init(config: GatewayConfig, routing: RoutingConfig, registry: BackendRegistry, countTokens: @escaping @Sendable (String) -> Int) throws {
+        self.holder = try PolicyHolder(file: routing.policyFile, catalog: routing.catalog(for: config))
+        self.registry = registry
+        self.latency = LatencyRecorder()
+        self.spend = SpendLedger()
+        self.countTokens = countTokens
+    }
+
+    /// The registry the chat handler uses: the real backends plus the router serving `auto` and every model the
+    /// policy owns that no backend serves.
+    func registryWithRouter(config: GatewayConfig, backendsMissingKey: Set<String>) -> BackendRegistry {
+        var augmented = config
+        let served = Set(config.backends.flatMap { $0.models.map(\.name) })
+        let owned = holder.current.loaded.policy.ownedModels.subtracting(served).sorted()
+        augmented.backends.append(BackendConfig(
+            name: Self.backendName, kind: .openai, baseURL: "http://127.0.0.1", models: owned.map { ModelConfig(name: $0) }))
+        let backends = Array(registry.backends.values) + [RoutedBackend(routing: self)]
+        return BackendRegistry(config: augmented, backends: backends, backendsMissingKey: backendsMissingKey)
+    }
+
+    static func period(_ date: Date) -> SpendPeriod {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
+        let c = calendar.dateComponents([.year, .month, .day], from: date)
+        let month = String(format: "%04d-%02d", c.year ?? 0, c.month ?? 0)
+        return SpendPeriod(day: month + String(format: "-%02d", c.day ?? 0), month: month)
+    }
+
+    /// The decision for `request` with the caller from the task-local scope.
+    func decision(for request: ChatCompletionRequest) async -> (RouteDecision, PolicyHolder.Current, RoutingRequestScope?) {
+        let scope = RoutingRequestScope.current
+        let current = holder.current
+        let features = RequestFeatures(
+            request: request, keyID: scope?.keyID, tenant: scope?.tenant, headers: scope?.headers ?? [:],
+            scanner: current.loaded.scanner, countTokens: countTokens)
+        let budgets = await spend.state(
+            for: current.loaded.policy.budgets, keyID: scope?.keyID, tenant: scope?.tenant, period: Self.period(Date()))
+        let decision = current.engine.decision(for: features, statistics: await latency.snapshot(), budgets: budgets)
+        scope?.set(decision: decision)
+        return (decision, current, scope)
+    }
+}
+
+/// The `router` backend: decides, then tries the plan in order (fallbacks on upstream failure, privacy already
+/// applied by the decision), redacting PII before remote calls when the rule says so and restoring it in the answer.
+struct RoutedBackend: ChatBackend {
+    let routing: GatewayRouting
+    var name: String { GatewayRouting.backendName }
+    var kind: BackendKind { .openai }
+
+    struct Attempt {
+        var model: ResolvedModel
+        var request: ChatCompletionRequest
+        var redaction: RedactionMap
+    }
+
+    func attempts(_ request: ChatCompletionRequest) async throws -> ([Attempt], RoutingRequestScope?) {
+        let (decision, current, scope) = await routing.decision(for: request)
+        switch decision.outcome {
+        case .reject(let status, let code, let message):
+            throw GatewayError(
+                status: HTTPResponse.Status(code: status), message: message,
+                type: status == 429 ? "rate_limit_error" : "invalid_request_error", code: code, backend: GatewayRouting.backendName)
+        case .route(let plan, let redact, _):
+            var attempts: [Attempt] = []
+            for candidate in plan {
+                guard let model = try? routing.registry.resolve(model: candidate.model), model.backendName == candidate.backend else { continue }
+                var outgoing = request
+                var map = RedactionMap()
+                if redact && !candidate.isLocal {
+                    let types = current.loaded.policy.privacy.redactPII
+                    for i in outgoing.messages.indices {
+                        if case .text(let text)? = outgoing.messages[i].content {
+                            outgoing.messages[i].content = .text(map.redact(text, scanner: current.loaded.scanner, types: types))
+                        }
+                    }
+                }
+                attempts.append(Attempt(model: model, request: outgoing, redaction: map))
+            }
+            if attempts.isEmpty {
+                throw GatewayError(
+                    status: .serviceUnavailable, message: "No configured backend can serve the routed request.", type: "server_error",
+                    code: "no_backend", backend: GatewayRouting.backendName)
+            }
+            return (attempts, scope)
+        }
+    }
+
+    func complete(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger) async throws -> ChatCompletionResponse {
+        let (attempts, scope) = try await attempts(request)
+        var lastError: (any Error)?
+        for attempt in attempts {
+            let started = ContinuousClock.now
+            do {
+                var response = try await attempt.model.backend.complete(attempt.request, upstreamModel: attempt.model.upstreamName, logger: logger)
+                let ms = RoutedBackend.milliseconds(started.duration(to: .now))
+                scope?.set(answeredBy: "\(attempt.model.backendName)/\(attempt.model.name)")
+                await record(attempt.model, usage: response.usage, ttftMs: ms, totalMs: ms, scope: scope)
+                if !attempt.redaction.isEmpty {
+                    for i in response.choices.indices {
+                        response.choices[i].message.content = response.choices[i].message.content.map(attempt.redaction.restore)
+                    }
+                }
+                return response
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.debug("Routed attempt failed; trying the next candidate", metadata: ["route.backend": .string(attempt.model.backendName)])
+                lastError = error
+            }
+        }
+        throw lastError ?? CancellationError()
+    }
+
+    func stream(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger) -> AsyncThrowingStream<ChatStreamEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    let (attempts, scope) = try await attempts(request)
+                    var lastError: (any Error)?
+                    for attempt in attempts {
+                        let started = ContinuousClock.now
+                        var iterator = attempt.model.backend.stream(attempt.request, upstreamModel: attempt.model.upstreamName, logger: logger)
+                            .makeAsyncIterator()
+                        let first: ChatStreamEvent?
+                        do {
+                            first = try await iterator.next()
+                        } catch is CancellationError {
+                            throw CancellationError()
+                        } catch {
+                            lastError = error  // failed before any event: fall back
+                            continue
+                        }
+                        let ttft = RoutedBackend.milliseconds(started.duration(to: .now))
+                        scope?.set(answeredBy: "\(attempt.model.backendName)/\(attempt.model.name)")
+                        var restorers: [Int: PlaceholderRestorer] = [:]
+                        var usage: Usage?
+                        var event = first
+                        while let current = event {
+                            switch current {
+                            case .chunk(var chunk):
+                                if !attempt.redaction.isEmpty {
+                                    for i in chunk.choices.indices {
+                                        let index = chunk.choices[i].index
+                                        var restorer = restorers[index] ?? PlaceholderRestorer(map: attempt.redaction)
+                                        if let content = chunk.choices[i].delta.content {
+                                            chunk.choices[i].delta.content = restorer.feed(content)
+                                        }
+                                        if chunk.choices[i].finishReason != nil {
+                                            chunk.choices[i].delta.content = (chunk.choices[i].delta.content ?? "") + restorer.finish()
+                                        }
+                                        restorers[index] = restorer
+                                    }
+                                }
+                                continuation.yield(.chunk(chunk))
+                            case .usage(let reported):
+                                usage = reported
+                                continuation.yield(.usage(reported))
+                            }
+                            event = try await iterator.next()
+                        }
+                        await record(attempt.model, usage: usage, ttftMs: ttft, totalMs: RoutedBackend.milliseconds(started.duration(to: .now)), scope: scope)
+                        continuation.finish()
+                        return
+                    }
+                    continuation.finish(throwing: lastError ?? CancellationError())
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+
+    private func record(_ model: ResolvedModel, usage: Usage?, ttftMs: Double, totalMs: Double, scope: RoutingRequestScope?) async {
+        await routing.latency.record(
+            backend: model.backendName, ttftMilliseconds: ttftMs, totalMilliseconds: totalMs, completionTokens: usage?.completionTokens ?? 0)
+        if let usage {
+            await routing.spend.record(
+                costMicros: model.cost(of: usage).micros, keyID: scope?.keyID, tenant: scope?.tenant, period: GatewayRouting.period(Date()))
+        }
+    }
+}
