@@ -289,7 +289,13 @@ import Testing
         try await Self.withBackend(.anthropic, script: { _ in .sse(Array(events.prefix(5)), ending: .close) }) { backend, _ in
             let (_, error) = await Self.collect(backend.stream(try Self.chatRequest(stream: true), upstreamModel: "c", logger: Self.logger))
             let fault = try #require(error as? UpstreamFault)
-            #expect(fault == .brokenStream(afterChunks: 3) || fault == .connectionReset)
+            // Under a loaded machine the close can overtake the last writes, so fewer events may arrive;
+            // what matters is that the cut is a failure, never a clean end.
+            switch fault {
+            case .brokenStream(let afterChunks): #expect(afterChunks <= 3, "\(fault)")
+            case .connectionReset: break
+            default: Issue.record("expected a broken stream, got \(fault)")
+            }
         }
     }
 
