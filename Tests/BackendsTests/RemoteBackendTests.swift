@@ -21,7 +21,7 @@ import Testing
     /// Runs `body` with a fake upstream and a backend of `kind` pointed at it; shuts both down afterwards.
     static func withBackend(
         _ kind: BackendKind,
-        timeouts: BackendTimeouts = BackendTimeouts(connect: .seconds(2), firstByte: .seconds(5), total: .seconds(10)),
+        timeouts: BackendTimeouts = BackendTimeouts(connect: .seconds(10), firstByte: .seconds(30), total: .seconds(60)),
         apiKey: String? = providerKey,
         script: @escaping FakeUpstream.Script,
         _ body: (any ChatBackend, FakeUpstream) async throws -> Void
@@ -153,7 +153,7 @@ import Testing
         let port = upstream.port
         await upstream.shutdown()
         let config = BackendConfig(name: "openai", kind: .openai, baseURL: "http://127.0.0.1:\(port)/v1",
-                                   timeouts: BackendTimeouts(connect: .seconds(2), firstByte: .seconds(5), total: .seconds(10)))
+                                   timeouts: BackendTimeouts(connect: .seconds(10), firstByte: .seconds(30), total: .seconds(60)))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: BackendRegistry.httpClientConfiguration(for: GatewayConfig(backends: [config])))
         let backend = OpenAIBackend(config: config, apiKey: nil, httpClient: client)
         await #expect(throws: UpstreamFault.connectionRefused) {

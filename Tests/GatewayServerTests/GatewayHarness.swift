@@ -58,7 +58,7 @@ struct GatewayHarness {
 
     /// The configuration the tests start from: an `openai` backend, an `anthropic` backend, an alias, a key.
     static func config(upstream: FakeUpstream) -> GatewayConfig {
-        let timeouts = BackendTimeouts(connect: .seconds(2), firstByte: .seconds(2), total: .seconds(10))
+        let timeouts = BackendTimeouts(connect: .seconds(10), firstByte: .seconds(30), total: .seconds(60))
         return GatewayConfig(
             server: ServerConfig(host: "127.0.0.1", port: 0, maxBodySize: 64 * 1024, shutdownGracePeriod: .seconds(5)),
             backends: [
