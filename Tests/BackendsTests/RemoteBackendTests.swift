@@ -174,9 +174,10 @@ import Testing
     }
 
     @Test func slowStreamHitsTotalTimeout() async throws {
-        // The first chunk comes at once, the whole stream would take 5 s: the 1 s total limit ends it.
-        let timeouts = BackendTimeouts(connect: .seconds(2), firstByte: .seconds(1), total: .seconds(1))
-        try await Self.withBackend(.openai, timeouts: timeouts, script: { _ in .openAIStream(deltas: Array(repeating: "x", count: 50), interval: .milliseconds(100)) }) { backend, _ in
+        // The first chunk comes at once, the whole stream would take 30 s: the 4 s total limit ends it (the
+        // margin lets the first chunk arrive even while compute-heavy suites hold both cores).
+        let timeouts = BackendTimeouts(connect: .seconds(4), firstByte: .seconds(4), total: .seconds(4))
+        try await Self.withBackend(.openai, timeouts: timeouts, script: { _ in .openAIStream(deltas: Array(repeating: "x", count: 300), interval: .milliseconds(100)) }) { backend, _ in
             let (events, error) = await Self.collect(backend.stream(try Self.chatRequest(stream: true), upstreamModel: "m", logger: Self.logger))
             #expect(error as? UpstreamFault == .timeout(.total))
             #expect(!events.isEmpty)
