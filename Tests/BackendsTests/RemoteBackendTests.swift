@@ -174,9 +174,9 @@ import Testing
     }
 
     @Test func slowStreamHitsTotalTimeout() async throws {
-        // The first chunk comes at once, the whole stream would take 30 s: the 4 s total limit ends it (the
+        // The first chunk comes at once, the whole stream would take 30 s: the 15 s total limit ends it (the
         // margin lets the first chunk arrive even while compute-heavy suites hold both cores).
-        let timeouts = BackendTimeouts(connect: .seconds(4), firstByte: .seconds(4), total: .seconds(4))
+        let timeouts = BackendTimeouts(connect: .seconds(15), firstByte: .seconds(15), total: .seconds(15))
         try await Self.withBackend(.openai, timeouts: timeouts, script: { _ in .openAIStream(deltas: Array(repeating: "x", count: 300), interval: .milliseconds(100)) }) { backend, _ in
             let (events, error) = await Self.collect(backend.stream(try Self.chatRequest(stream: true), upstreamModel: "m", logger: Self.logger))
             #expect(error as? UpstreamFault == .timeout(.total))
