@@ -65,10 +65,19 @@ let gatewayTargets: [Target] = [
         ],
         swiftSettings: swiftSettings
     ),
+    // The embedded Phi model as a chat backend: request translation, continuous-batching engine host, streams.
+    .target(
+        name: "LocalBackend",
+        dependencies: [
+            "Backends", "OpenAIWire", "PhigateConfig", "PhiInference", "PhiTokenizer", "PhiKernels",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings
+    ),
     .target(
         name: "GatewayServer",
         dependencies: [
-            "Backends", "OpenAIWire", "PhigateConfig", "Routing", "OutcomeStore",
+            "Backends", "LocalBackend", "OpenAIWire", "PhigateConfig", "Routing", "OutcomeStore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -107,7 +116,7 @@ let gatewayTargets: [Target] = [
     .executableTarget(
         name: "phigate",
         dependencies: [
-            "GatewayServer", "PhigateConfig", "PhiInference", "PhiTokenizer", "GGUF", "PhiKernels", "FakeUpstream",
+            "GatewayServer", "LocalBackend", "PhigateConfig", "PhiInference", "PhiTokenizer", "GGUF", "PhiKernels", "FakeUpstream",
             "OutcomeStore", "Routing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -134,6 +143,14 @@ let gatewayTargets: [Target] = [
         dependencies: [
             "Backends", "OpenAIWire", "PhigateConfig", "FakeUpstream",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "LocalBackendTests",
+        dependencies: [
+            "LocalBackend", "Backends", "OpenAIWire", "PhigateConfig", "PhiInference", "PhiTokenizer", "PhiKernels",
             .product(name: "Logging", package: "swift-log"),
         ],
         swiftSettings: swiftSettings

@@ -54,19 +54,24 @@ public enum ModelLookupError: Error, Sendable, Hashable, CustomStringConvertible
     case unknownModel(String)
     /// Served by a backend whose key variable is not set: 503.
     case missingAPIKey(model: String, backend: String, variable: String)
+    /// Served by a backend that is switched off or down (a local backend with no model, or whose model failed to
+    /// load): 503.
+    case backendUnavailable(model: String, backend: String, reason: String)
 
     public var description: String {
         switch self {
         case .unknownModel(let model): "unknown model '\(model)'"
         case .missingAPIKey(let model, let backend, let variable):
             "model '\(model)' is served by backend '\(backend)' whose API key variable \(variable) is not set"
+        case .backendUnavailable(let model, _, let reason):
+            "model '\(model)' is unavailable: \(reason)"
         }
     }
 
     public var openAIError: OpenAIError {
         switch self {
         case .unknownModel(let model): .modelNotFound(model)
-        case .missingAPIKey:
+        case .missingAPIKey, .backendUnavailable:
             OpenAIError(status: 503, message: "\(description).", type: "api_error", param: "model", code: "backend_unavailable")
         }
     }
@@ -79,6 +84,7 @@ public struct BackendRegistry: Sendable {
         var model: ModelConfig
         var backend: any ChatBackend
         var missingKeyVariable: String?
+        var unavailableReason: String?
     }
 
     private let entries: [String: Entry]
@@ -88,21 +94,29 @@ public struct BackendRegistry: Sendable {
     /// Every backend, by name.
     public let backends: [String: any ChatBackend]
 
-    /// Builds the remote backends of `config` over the shared `httpClient`.
-    public init(config: ResolvedConfig, httpClient: HTTPClient) {
-        var built: [any ChatBackend] = []
+    /// Builds the remote backends of `config` over the shared `httpClient`; `localBackends` (built by the server,
+    /// which owns the models) serve the `kind: local` entries.
+    public init(config: ResolvedConfig, httpClient: HTTPClient, localBackends: [any ChatBackend] = []) {
+        var built: [any ChatBackend] = localBackends
         for backend in config.config.backends {
             let key = config.providerKeys[backend.name]
             switch backend.kind {
             case .openai: built.append(OpenAIBackend(config: backend, apiKey: key, httpClient: httpClient))
             case .anthropic: built.append(AnthropicBackend(config: backend, apiKey: key, httpClient: httpClient))
+            case .local: continue
             }
         }
-        self.init(config: config.config, backends: built, backendsMissingKey: Set(config.backendsMissingKey))
+        self.init(
+            config: config.config, backends: built, backendsMissingKey: Set(config.backendsMissingKey),
+            unavailableBackends: config.disabledBackends)
     }
 
     /// Uses the given backend instances (matched to `config.backends` by name); for tests and local backends.
-    public init(config: GatewayConfig, backends: [any ChatBackend], backendsMissingKey: Set<String> = []) {
+    /// `unavailableBackends` maps a backend name to why its models answer 503.
+    public init(
+        config: GatewayConfig, backends: [any ChatBackend], backendsMissingKey: Set<String> = [],
+        unavailableBackends: [String: String] = [:]
+    ) {
         var byName: [String: any ChatBackend] = [:]
         for backend in backends { byName[backend.name] = backend }
         var entries: [String: Entry] = [:]
@@ -111,7 +125,9 @@ public struct BackendRegistry: Sendable {
             guard let backend = byName[backendConfig.name] else { continue }
             let missing = backendsMissingKey.contains(backendConfig.name) ? backendConfig.apiKeyEnv : nil
             for model in backendConfig.models where entries[model.name] == nil {
-                entries[model.name] = Entry(name: model.name, model: model, backend: backend, missingKeyVariable: missing)
+                entries[model.name] = Entry(
+                    name: model.name, model: model, backend: backend, missingKeyVariable: missing,
+                    unavailableReason: unavailableBackends[backendConfig.name])
                 listing.append((model.name, backendConfig.name))
             }
         }
@@ -132,6 +148,9 @@ public struct BackendRegistry: Sendable {
         guard let entry = entries[name] else { throw .unknownModel(model) }
         if let variable = entry.missingKeyVariable {
             throw .missingAPIKey(model: model, backend: entry.backend.name, variable: variable)
+        }
+        if let reason = entry.unavailableReason {
+            throw .backendUnavailable(model: model, backend: entry.backend.name, reason: reason)
         }
         return ResolvedModel(
             requestedName: model, name: name, upstreamName: entry.model.upstreamName, backendName: entry.backend.name,

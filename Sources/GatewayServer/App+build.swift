@@ -6,6 +6,7 @@ public import Logging
 import NIOCore
 import NIOPosix
 public import OutcomeStore
+import Routing
 public import PhigateConfig
 import ServiceLifecycle
 
@@ -20,6 +21,9 @@ import ServiceLifecycle
 ///   - metrics: the metrics registry served at `/metrics`.
 ///   - onServerRunning: called with the listening channel once the server accepts connections.
 ///   - outcomeStore: the outcome log; when nil, `database.path` is opened (`:memory:` for an in-memory one).
+///   - lifecycle: shared with `GatewayRunner`, so `/readyz` answers 503 once graceful shutdown begins.
+///   - countTokens: counts a prompt's tokens for routing decisions (a real tokenizer); nil estimates from bytes.
+/// - Throws: `ConfigError`, or `LocalModelLoadError` when a local model file is missing.
 public func buildApplication(
     config: GatewayConfig,
     environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -27,6 +31,8 @@ public func buildApplication(
     httpClient: HTTPClient? = nil,
     metrics: GatewayMetrics = GatewayMetrics(),
     outcomeStore: OutcomeStore? = nil,
+    lifecycle: GatewayLifecycle = GatewayLifecycle(),
+    countTokens: (@Sendable (String) -> Int)? = nil,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let resolved = ConfigLoader.resolve(config, environment: environment)
@@ -48,14 +54,31 @@ public func buildApplication(
     // Listed before the server: shut down after it, so requests still in flight are recorded, then flushed.
     services.append(outcomes.recorder)
 
+    let localModels = try LocalModels(config: config)
+    let (registry, routing) = try routedRegistry(
+        config: config, resolved: resolved, httpClient: client, localBackends: localModels.backends,
+        countTokens: countTokens ?? { RequestFeatures.estimatedTokens($0) }, services: &services, logger: logger)
+    if !localModels.hosts.isEmpty {
+        let gauges = localModels.hosts.map { (host: $0, gauges: LocalEngineMetrics(backend: $0.backendName, registry: metrics.registry)) }
+        services.append(LocalModelService(models: localModels, logger: logger) {
+            for (host, gauge) in gauges {
+                let statistics = host.statistics
+                gauge.update(statistics)
+                if let routing, let statistics {
+                    await routing.latency.setQueueDepth(statistics.waiting, backend: host.backendName)
+                }
+            }
+        })
+    }
     let chat = ChatCompletionsHandler(
         resolved: resolved,
-        registry: try routedRegistry(config: config, resolved: resolved, httpClient: client, services: &services, logger: logger),
+        registry: registry,
         metrics: metrics,
         logger: logger,
         outcomes: outcomes
     )
-    let router = buildRouter(resolved: resolved, metrics: metrics, chat: chat, outcomes: outcomes)
+    let readiness = GatewayReadiness(resolved: resolved, localHosts: localModels.hosts, lifecycle: lifecycle)
+    let router = buildRouter(resolved: resolved, metrics: metrics, chat: chat, outcomes: outcomes, readiness: readiness)
 
     var app = Application(
         router: router,
@@ -84,7 +107,8 @@ func buildRouter(
     resolved: ResolvedConfig,
     metrics: GatewayMetrics,
     chat: ChatCompletionsHandler,
-    outcomes: GatewayOutcomes
+    outcomes: GatewayOutcomes,
+    readiness: GatewayReadiness
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     router.middlewares.add(GatewayBoundaryMiddleware())
@@ -93,7 +117,8 @@ func buildRouter(
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
     }
     router.get("/readyz") { _, _ in
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: chat.readinessJSON))
+        let (status, body) = readiness.answer()
+        return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
     router.get("/metrics") { _, _ in
         Response(
@@ -169,9 +194,16 @@ public struct GatewayRunner: Sendable {
 
     /// - Parameters:
     ///   - handlesSignals: listen for SIGINT/SIGTERM (off in tests, which call `shutdown()`).
-    public init(_ app: some ApplicationProtocol, gracePeriod: Duration, logger: Logger, handlesSignals: Bool = true) {
+    ///   - lifecycle: the one given to `buildApplication`; it learns of shutdown before the server does.
+    public init(
+        _ app: some ApplicationProtocol, gracePeriod: Duration, logger: Logger, handlesSignals: Bool = true,
+        lifecycle: GatewayLifecycle? = nil
+    ) {
+        // Services shut down in reverse order: the drain signal first, so /readyz turns 503 while in-flight requests finish.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        if let lifecycle { services.append(.init(service: DrainSignalService(lifecycle: lifecycle))) }
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: app)],
+            services: services,
             gracefulShutdownSignals: handlesSignals ? [.sigterm, .sigint] : [],
             cancellationSignals: [],
             logger: logger

@@ -16,8 +16,6 @@ final class ChatCompletionsHandler: Sendable {
     let maxBodySize: Int
     /// `GET /v1/models`, encoded once.
     let modelsListJSON: ByteBuffer
-    /// `GET /readyz`, encoded once.
-    let readinessJSON: ByteBuffer
     /// The outcome log: one row per request.
     let outcomes: GatewayOutcomes
 
@@ -35,7 +33,6 @@ final class ChatCompletionsHandler: Sendable {
         self.logger = logger
         self.maxBodySize = resolved.config.server.maxBodySize
         self.modelsListJSON = ByteBuffer(string: Self.modelsList(registry))
-        self.readinessJSON = ByteBuffer(string: Self.readiness(resolved))
     }
 
     func handle(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -292,15 +289,6 @@ final class ChatCompletionsHandler: Sendable {
             #"{"id":\#(JSONEscaping.quoted(model.id)),"object":"model","created":0,"owned_by":\#(JSONEscaping.quoted(model.backend))}"#
         }
         return #"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#
-    }
-
-    /// `{"status":"ready","backends":{"openai":"ok","anthropic":"missing_key"}}`
-    static func readiness(_ resolved: ResolvedConfig) -> String {
-        let missing = Set(resolved.backendsMissingKey)
-        let backends = resolved.config.backends.map { backend in
-            "\(JSONEscaping.quoted(backend.name)):\(missing.contains(backend.name) ? #""missing_key""# : #""ok""#)"
-        }
-        return #"{"status":"ready","backends":{\#(backends.joined(separator: ","))}}"#
     }
 }
 

@@ -53,12 +53,12 @@ struct PolicyReloadService: Service {
 /// policy reloads through a `PolicyReloadService`). Prompt tokens are estimated (UTF-8 bytes / 4) on the server
 /// for now; `phigate route` counts them with the Phi-3 tokenizer.
 func routedRegistry(
-    config: GatewayConfig, resolved: ResolvedConfig, httpClient: HTTPClient, services: inout [any Service], logger: Logger
-) throws -> BackendRegistry {
-    let registry = BackendRegistry(config: resolved, httpClient: httpClient)
-    guard let routingConfig = config.routing else { return registry }
-    let routing = try GatewayRouting(
-        config: config, routing: routingConfig, registry: registry, countTokens: { RequestFeatures.estimatedTokens($0) })
+    config: GatewayConfig, resolved: ResolvedConfig, httpClient: HTTPClient, localBackends: [any ChatBackend],
+    countTokens: @escaping @Sendable (String) -> Int, services: inout [any Service], logger: Logger
+) throws -> (BackendRegistry, GatewayRouting?) {
+    let registry = BackendRegistry(config: resolved, httpClient: httpClient, localBackends: localBackends)
+    guard let routingConfig = config.routing else { return (registry, nil) }
+    let routing = try GatewayRouting(config: config, routing: routingConfig, registry: registry, countTokens: countTokens)
     services.append(PolicyReloadService(holder: routing.holder, logger: logger))
-    return routing.registryWithRouter(config: config, backendsMissingKey: Set(resolved.backendsMissingKey))
+    return (routing.registryWithRouter(config: config, resolved: resolved), routing)
 }

@@ -87,14 +87,16 @@ struct GatewayRouting: Sendable {
 
     /// The registry the chat handler uses: the real backends plus the router serving `auto` and every model the
     /// policy owns that no backend serves.
-    func registryWithRouter(config: GatewayConfig, backendsMissingKey: Set<String>) -> BackendRegistry {
+    func registryWithRouter(config: GatewayConfig, resolved: ResolvedConfig) -> BackendRegistry {
         var augmented = config
         let served = Set(config.backends.flatMap { $0.models.map(\.name) })
         let owned = holder.current.loaded.policy.ownedModels.subtracting(served).sorted()
         augmented.backends.append(BackendConfig(
             name: Self.backendName, kind: .openai, baseURL: "http://127.0.0.1", models: owned.map { ModelConfig(name: $0) }))
         let backends = Array(registry.backends.values) + [RoutedBackend(routing: self)]
-        return BackendRegistry(config: augmented, backends: backends, backendsMissingKey: backendsMissingKey)
+        return BackendRegistry(
+            config: augmented, backends: backends, backendsMissingKey: Set(resolved.backendsMissingKey),
+            unavailableBackends: resolved.disabledBackends)
     }
 
     static func period(_ date: Date) -> SpendPeriod {

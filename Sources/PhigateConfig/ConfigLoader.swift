@@ -138,13 +138,18 @@ struct GatewayConfigDecoder {
     }
 
     static let backendKeys = ["name", "kind", "base_url", "api_key_env", "timeouts", "headers", "models"]
+    static let localBackendKeys = ["name", "kind", "models"] + LocalModelDecoder.keys
     static let timeoutKeys = ["connect", "first_byte", "total"]
     static let forbiddenHeaders: Set<String> = ["authorization", "x-api-key", "api-key", "proxy-authorization"]
 
     func backend(_ value: Value) -> BackendConfig? {
+        // The kind decides which keys are allowed, so read it first.
+        if value.node.mapping?["kind"]?.scalar?.string == BackendKind.local.rawValue {
+            return localBackend(value)
+        }
         guard let fields = reader.mapping(value, allowed: Self.backendKeys) else { return nil }
         let name = fields.required("name", expected: "a backend name").flatMap { reader.nonEmptyString($0) }
-        let kind = fields.required("kind", expected: "one of openai, anthropic").flatMap { reader.choice($0, of: BackendKind.self) }
+        let kind = fields.required("kind", expected: "one of openai, anthropic, local").flatMap { reader.choice($0, of: BackendKind.self) }
         let baseURL = fields.required("base_url", expected: ConfigReader.urlForm).flatMap(reader.baseURL)
         var apiKeyEnv: String?
         if let envValue = fields.optional("api_key_env"),
@@ -187,6 +192,22 @@ struct GatewayConfigDecoder {
         return BackendConfig(
             name: name, kind: kind, baseURL: baseURL, apiKeyEnv: apiKeyEnv, timeouts: timeouts, headers: headers,
             models: models)
+    }
+
+    /// `kind: local`: no URL, key or headers; the model and engine settings instead.
+    func localBackend(_ value: Value) -> BackendConfig? {
+        guard let fields = reader.mapping(value, allowed: Self.localBackendKeys) else { return nil }
+        let name = fields.required("name", expected: "a backend name").flatMap { reader.nonEmptyString($0) }
+        _ = fields.required("kind", expected: "local")
+        let local = LocalModelDecoder(reader: reader).decode(fields, owner: value)
+        var models: [ModelConfig] = []
+        if let modelsValue = fields.required("models", expected: "a list of models"),
+           let items = reader.sequence(modelsValue, expected: "models") {
+            models = items.compactMap(model)
+        }
+        fields.finish(allowed: Self.localBackendKeys)
+        guard let name, let local else { return nil }
+        return BackendConfig(name: name, kind: .local, baseURL: "", models: models, local: local)
     }
 
     static let modelKeys = ["name", "upstream", "price_per_1m", "context_length"]

@@ -153,6 +153,15 @@ final class ConfigReader {
         return number
     }
 
+    func double(_ value: Value, in range: ClosedRange<Double>, expected: String) -> Double? {
+        guard let text = string(value, expected: expected) else { return nil }
+        guard let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite, range.contains(number) else {
+            report(value, "expected \(expected), found \"\(text.prefix(60))\"")
+            return nil
+        }
+        return number
+    }
+
     func choice<T: RawRepresentable & CaseIterable>(_ value: Value, of type: T.Type) -> T? where T.RawValue == String {
         let names = T.allCases.map(\.rawValue).joined(separator: ", ")
         guard let text = string(value, expected: "one of \(names)") else { return nil }
@@ -209,7 +218,11 @@ final class ConfigReader {
 
     static let byteSizeForm = #"a size like "4MiB", "512KiB", "1MB" or a number of bytes"#
 
-    func byteSize(_ value: Value) -> Int? {
+    /// A byte size up to 2 GiB − 1 (body and file limits).
+    func byteSize(_ value: Value) -> Int? { byteSize(value, limit: Int64(Int32.max)) }
+
+    /// A byte size up to `limit`.
+    func byteSize(_ value: Value, limit: Int64) -> Int? {
         guard let text = string(value, expected: Self.byteSizeForm) else { return nil }
         let units: [(String, Int64)] = [
             ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000),
@@ -218,7 +231,7 @@ final class ConfigReader {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
             let number = trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
-            if let bytes = Self.parseDecimal(number, scale: scale), bytes > 0, bytes <= Int64(Int32.max) {
+            if let bytes = Self.parseDecimal(number, scale: scale), bytes > 0, bytes <= limit {
                 return Int(bytes)
             }
             break

@@ -67,13 +67,18 @@ public enum BackendKind: String, Sendable, Hashable, CaseIterable {
     case openai
     /// Anthropic's Messages API.
     case anthropic
+    /// A Phi model run in this process (`LocalModelConfig`).
+    case local
+
+    /// Whether requests leave the machine (`openai`, `anthropic`).
+    public var isRemote: Bool { self != .local }
 }
 
 /// `backends[i]` — one upstream and the models it serves.
 public struct BackendConfig: Sendable, Hashable {
     public var name: String
     public var kind: BackendKind
-    /// Base URL including the version path, e.g. `https://api.openai.com/v1`; no trailing slash.
+    /// Base URL including the version path, e.g. `https://api.openai.com/v1`; no trailing slash (empty for `local`).
     public var baseURL: String
     /// The NAME of the environment variable holding the provider key (never the key itself). `nil`: no key sent.
     public var apiKeyEnv: String?
@@ -81,11 +86,15 @@ public struct BackendConfig: Sendable, Hashable {
     /// Extra request headers, e.g. `anthropic-version`.
     public var headers: [String: String]
     public var models: [ModelConfig]
+    /// The model and engine settings of a `local` backend (nil for remote ones).
+    public var local: LocalModelConfig?
 
     public init(
         name: String, kind: BackendKind, baseURL: String, apiKeyEnv: String? = nil,
-        timeouts: BackendTimeouts = BackendTimeouts(), headers: [String: String] = [:], models: [ModelConfig] = []
+        timeouts: BackendTimeouts = BackendTimeouts(), headers: [String: String] = [:], models: [ModelConfig] = [],
+        local: LocalModelConfig? = nil
     ) {
+        self.local = local
         self.name = name
         self.kind = kind
         self.baseURL = baseURL

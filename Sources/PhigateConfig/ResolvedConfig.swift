@@ -34,6 +34,8 @@ public struct ResolvedConfig: Sendable {
     public var providerKeys: [String: Secret]
     /// Backends whose `api_key_env` variable is absent or empty: their models answer with a clear error.
     public var backendsMissingKey: [String]
+    /// Local backends with no model configured (empty `model`): their models answer 503 with this reason.
+    public var disabledBackends: [String: String] = [:]
     /// Usable gateway keys (those with `key_env` present, and every `sha256` entry).
     public var gatewayKeys: [ResolvedGatewayKey]
     /// Human-readable start-up notes (missing provider keys, missing gateway key variables); never secrets.
@@ -63,6 +65,13 @@ public struct ResolvedConfig: Sendable {
     public var summary: [String] {
         var lines = ["listen \(config.server.host):\(config.server.port), body limit \(config.server.maxBodySize) bytes"]
         for backend in config.backends {
+            if let local = backend.local {
+                let state = local.isEnabled ? "model \(local.modelPath)" : "DISABLED (no model)"
+                lines.append(
+                    "backend \(backend.name) (local) \(state): \(backend.models.count) models, \(local.maxSequences) sequences, "
+                        + "queue \(local.queueLimit), threads \(local.threads == 0 ? "one per core" : String(local.threads))")
+                continue
+            }
             let key: String
             if let env = backend.apiKeyEnv {
                 key = providerKeys[backend.name] != nil ? "key from \(env)" : "KEY MISSING (\(env) not set)"
@@ -93,6 +102,12 @@ extension ConfigLoader {
                 warnings.append("backend '\(backend.name)': environment variable \(env) is not set; its models answer 503 until it is")
             }
         }
+        var disabled: [String: String] = [:]
+        for backend in config.backends {
+            guard let local = backend.local, !local.isEnabled else { continue }
+            disabled[backend.name] = "backend '\(backend.name)' has no model configured (its `model` is empty; the shipped configuration reads PHIGATE_LOCAL_MODEL)"
+            warnings.append("backend '\(backend.name)': no model configured; its models answer 503 (set PHIGATE_LOCAL_MODEL or `model`)")
+        }
         var gatewayKeys: [ResolvedGatewayKey] = []
         for key in config.apiKeys {
             switch key.source {
@@ -106,9 +121,11 @@ extension ConfigLoader {
                 }
             }
         }
-        return ResolvedConfig(
+        var resolved = ResolvedConfig(
             config: config, providerKeys: providerKeys, backendsMissingKey: missing, gatewayKeys: gatewayKeys,
             warnings: warnings)
+        resolved.disabledBackends = disabled
+        return resolved
     }
 
     static func bytes(fromHex hex: String) -> [UInt8] {

@@ -20,7 +20,7 @@ public struct RoutingConfig: Sendable, Hashable {
 
 extension RoutingConfig {
     /// The models a policy can route to: every served model, with prices and context, marked local when its
-    /// backend is a member of the `local` tier (or the model itself is).
+    /// backend is a `kind: local` backend or a member of the `local` tier (or the model itself is).
     public func catalog(for config: GatewayConfig) -> RoutingCatalog {
         let localMembers = Set(tiers[Self.localTier] ?? [])
         var entries: [RoutingCatalog.Entry] = []
@@ -28,7 +28,7 @@ extension RoutingConfig {
             for model in backend.models {
                 entries.append(.init(
                     model: model.name, backend: backend.name,
-                    isLocal: localMembers.contains(backend.name) || localMembers.contains(model.name),
+                    isLocal: backend.kind == .local || localMembers.contains(backend.name) || localMembers.contains(model.name),
                     inputMicrosPerMillion: model.price.inputMicrosPerMillion,
                     outputMicrosPerMillion: model.price.outputMicrosPerMillion, contextLength: model.contextLength))
             }
@@ -67,11 +67,38 @@ extension ConfigValidator {
         let backends = Set(config.backends.map(\.name))
         let models = Set(config.backends.flatMap { $0.models.map(\.name) })
         var issues: [ConfigError.Issue] = []
+        // An HTTP backend in the local tier must be on this machine (e.g. a llama.cpp server on 127.0.0.1), or
+        // private requests would leave it.
+        for (i, member) in (routing.tiers[RoutingConfig.localTier] ?? []).enumerated() {
+            let backend = config.backends.first { $0.name == member || $0.models.contains { $0.name == member } }
+            if let backend, backend.kind.isRemote, !isLoopbackURL(backend.baseURL) {
+                issues.append(.init(
+                    path: "routing.tiers.\(RoutingConfig.localTier)[\(i)]",
+                    message: "'\(member)' is served by backend '\(backend.name)' at \(backend.baseURL), which is not on this machine; "
+                        + "the local tier may only hold kind: local backends or HTTP backends on a loopback address"))
+            }
+        }
         for tier in routing.tiers.keys.sorted() {
             for (i, member) in (routing.tiers[tier] ?? []).enumerated() where !backends.contains(member) && !models.contains(member) {
                 issues.append(.init(path: "routing.tiers.\(tier)[\(i)]", message: "expected a backend or served model name, found '\(member)'"))
             }
         }
         return issues
+    }
+}
+
+extension ConfigValidator {
+    /// Whether an `http(s)://host[:port]/…` URL names this machine.
+    static func isLoopbackURL(_ url: String) -> Bool {
+        guard let schemeEnd = url.range(of: "://") else { return false }
+        let rest = url[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" }
+        let host: Substring
+        if authority.hasPrefix("[") {
+            host = authority.prefix { $0 != "]" }.dropFirst()
+        } else {
+            host = authority.prefix { $0 != ":" }
+        }
+        return ServerConfig.isLoopback(host: String(host))
     }
 }

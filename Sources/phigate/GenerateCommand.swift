@@ -49,8 +49,14 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Keep generating past end-of-sequence tokens.")
     var ignoreEos = false
 
-    @Option(help: "OpenBLAS threads.")
+    @Option(help: "Compute threads (default: one per physical core).")
     var threads: Int?
+
+    @Option(help: "llama_cpp (activations quantized like ggml, fast; what `phigate serve` uses by default) or exact.")
+    var numerics: String = "llama_cpp"
+
+    @Option(help: "Key/value cache element type: f32 (exact) or f16.")
+    var kvCacheType: String = "f32"
 
     @Flag(help: "Print one JSON object {\"tokens\",\"text\",\"finish_reason\",\"usage\"} instead of streaming.")
     var json = false
@@ -61,6 +67,8 @@ struct GenerateCommand: ParsableCommand {
         if system != nil, !chat { throw ValidationError("--system needs --chat") }
         if let tokens { _ = try TokenList.parse(tokens) }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if !["llama_cpp", "exact"].contains(numerics) { throw ValidationError("--numerics: expected llama_cpp or exact, found '\(numerics)'") }
+        if !["f32", "f16"].contains(kvCacheType) { throw ValidationError("--kv-cache-type: expected f32 or f16, found '\(kvCacheType)'") }
         if maxTokens < 0 { throw ValidationError("--max-tokens must be ≥ 0") }
     }
 
@@ -71,7 +79,11 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { BLAS.threadCount = threads }
+        if let threads { ComputeSettings.threadCount = threads }
+        try ComputeSettings.withActivationQuantization(numerics == "exact" ? .off : .llamaCpp) { try generate() }
+    }
+
+    private func generate() throws {
         try parameters.validate()
         let loaded = try ModelLoading.load(model)
         let tokenizer = try loaded.loadTokenizer()
@@ -87,7 +99,9 @@ struct GenerateCommand: ParsableCommand {
         } else {
             promptIDs = tokenizer.encode(prompt ?? "").map(Int.init)
         }
-        let generator = try Generator(model: loaded, tokenizer: tokenizer, promptTokens: promptIDs, parameters: parameters)
+        let cache = loaded.model.makeCache(precision: kvCacheType == "f16" ? .f16 : .f32)
+        let generator = try Generator(
+            model: loaded, tokenizer: tokenizer, promptTokens: promptIDs, parameters: parameters, cache: cache)
         var ids: [Int] = []
         var text = ""
         var finish: (FinishReason, GenerationUsage)?

@@ -1,5 +1,6 @@
 import ArgumentParser
 import GatewayServer
+import LocalBackend
 import Logging
 import Foundation
 import PhigateConfig
@@ -26,6 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Listen on this port instead of the configuration's server.port (0 picks a free port).")
     var port: Int?
+
+    @Option(help: "Vocabulary (.gguf or tokenizer folder) counting prompt tokens for routing; bytes/4 if absent.")
+    var routingTokenizer = "policies/tokenizer/phi-3-vocab.gguf"
 
     func validate() throws {
         if let port, !(0...65535).contains(port) {
@@ -57,10 +61,22 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         do {
-            let app = try buildApplication(config: gatewayConfig, logger: logger)
-            try await GatewayRunner(app, gracePeriod: gatewayConfig.server.shutdownGracePeriod, logger: logger).run()
+            let lifecycle = GatewayLifecycle()
+            var countTokens: (@Sendable (String) -> Int)?
+            if gatewayConfig.routing != nil {
+                let counter = PromptTokenCounter(path: routingTokenizer)
+                logger.info("Routing counts prompt tokens with \(counter.name)")
+                countTokens = { counter.count($0) }
+            }
+            let app = try buildApplication(config: gatewayConfig, logger: logger, lifecycle: lifecycle, countTokens: countTokens)
+            try await GatewayRunner(
+                app, gracePeriod: gatewayConfig.server.shutdownGracePeriod, logger: logger, lifecycle: lifecycle
+            ).run()
         } catch let error as ConfigError {
             printToStandardError(error.description)
+            throw ExitCode(1)
+        } catch let error as LocalModelLoadError {
+            printToStandardError("phigate: \(error.description)")
             throw ExitCode(1)
         }
     }

@@ -36,6 +36,7 @@ import Testing
         let backend: any ChatBackend = switch kind {
         case .openai: OpenAIBackend(config: config, apiKey: key, httpClient: client)
         case .anthropic: AnthropicBackend(config: config, apiKey: key, httpClient: client)
+        case .local: preconditionFailure("remote backends only")
         }
         do {
             try await body(backend, upstream)

@@ -228,7 +228,7 @@ private func errorText(_ yaml: String, environment: [String: String] = [:]) -> S
               - name: x
                 models: [m]
             """)
-        #expect(text.contains("backends[0].kind: missing required key (expected one of openai, anthropic)"))
+        #expect(text.contains("backends[0].kind: missing required key (expected one of openai, anthropic, local)"))
         #expect(text.contains(#"backends[0].base_url: missing required key (expected an http(s) URL like "https://api.openai.com/v1")"#))
         #expect(errorText("log_level: info").contains("backends: missing required key (expected a list of backends)"))
         #expect(errorText("").contains("the file is empty"))
@@ -236,7 +236,7 @@ private func errorText(_ yaml: String, environment: [String: String] = [:]) -> S
 
     @Test func badKindAndPriceAreReported() {
         #expect(errorText(minimal.replacingOccurrences(of: "kind: openai", with: "kind: local-gguf")).contains(
-            #"backends[0].kind: expected one of openai, anthropic, found "local-gguf""#))
+            #"backends[0].kind: expected one of openai, anthropic, local, found "local-gguf""#))
         #expect(errorText(minimal.replacingOccurrences(of: "input: 2.50", with: "input: 0.0000001")).contains(
             "backends[0].models[0].price_per_1m.input: expected a price in dollars per 1M tokens like 2.50"))
         #expect(errorText(minimal.replacingOccurrences(of: "input: 2.50", with: "input: -1")).contains(

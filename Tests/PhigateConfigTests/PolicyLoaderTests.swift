@@ -63,7 +63,9 @@ import Testing
         #expect(routing.tiers["frontier"] == ["gpt-4o", "claude-sonnet-4"])
         let catalog = routing.catalog(for: config)
         #expect(catalog.entries(for: .tier("frontier")).map(\.model) == ["gpt-4o", "claude-sonnet-4"])
-        #expect(catalog.entries.allSatisfy { !$0.isLocal })
+        // The embedded model is the only local entry (disabled unless PHIGATE_LOCAL_MODEL is set).
+        #expect(catalog.entries.filter(\.isLocal).map(\.model) == ["local"])
+        #expect(routing.tiers["local"] == ["local"])
     }
 
     @Test func unknownTierMemberInConfigIsNamed() {

@@ -38,7 +38,7 @@ struct RouteCommandTests {
     func privateDecision() throws {
         let (d, features) = try route(["--prompt", "my SSN is 123-45-6789, write to jane@example.com", "--json"])
         #expect(d.plan.allSatisfy { $0.isLocal })
-        #expect(d.routeHeader == "local-vllm/llama-3.1-8b")
+        #expect(d.routeHeader == "local/local")
         let json = try RouteCommand.json(d, features: features, tokenizer: "t")
         #expect(json.contains("\"us_ssn\" : 1"))
         #expect(!json.contains("123-45-6789"))
