@@ -197,11 +197,11 @@ public struct GatewayRunner: Sendable {
     ///   - lifecycle: the one given to `buildApplication`; it learns of shutdown before the server does.
     public init(
         _ app: some ApplicationProtocol, gracePeriod: Duration, logger: Logger, handlesSignals: Bool = true,
-        lifecycle: GatewayLifecycle? = nil
+        lifecycle: GatewayLifecycle? = nil, drainDelay: Duration = .zero
     ) {
         // Services shut down in reverse order: the drain signal first, so /readyz turns 503 while in-flight requests finish.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
-        if let lifecycle { services.append(.init(service: DrainSignalService(lifecycle: lifecycle))) }
+        if let lifecycle { services.append(.init(service: DrainSignalService(lifecycle: lifecycle, delay: drainDelay))) }
         var configuration = ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: handlesSignals ? [.sigterm, .sigint] : [],

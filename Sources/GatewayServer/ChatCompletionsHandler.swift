@@ -126,7 +126,6 @@ final class ChatCompletionsHandler: Sendable {
         let keepsText = outcomes.storesText && !isPrivate
         let body = ResponseBody { writer in
             defer { self.metrics.requestFinished() }
-            let encoder = Self.makeEncoder()
             var usage: Usage?
             var chunks = 0
             var timeToFirstChunk: Duration?
@@ -145,8 +144,8 @@ final class ChatCompletionsHandler: Sendable {
                 while let current = event {
                     switch current {
                     case .chunk(let chunk):
-                        let buffer = try Self.frame(chunk, encoder: encoder)
-                        try await writer.write(buffer)
+                        // The hand-rolled writer: one allocation per chunk, no JSONEncoder.
+                        try await writer.write(ByteBuffer(bytes: chunk.sseFrame()))
                         if chunks == 0 {
                             let elapsed = startedAt.duration(to: .now)
                             timeToFirstChunk = elapsed
@@ -200,17 +199,6 @@ final class ChatCompletionsHandler: Sendable {
         metrics.recordRequest(model: model.name, backend: model.backendName, status: status, duration: startedAt.duration(to: .now))
     }
 
-    /// `data: <chunk json>\n\n`
-    private static func frame(_ chunk: ChatCompletionChunk, encoder: JSONEncoder) throws -> ByteBuffer {
-        let json = try encoder.encode(chunk)
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(json.count + 8)
-        buffer.writeStaticString("data: ")
-        buffer.writeData(json)
-        buffer.writeStaticString("\n\n")
-        return buffer
-    }
-
     // MARK: - Failures
 
     /// Records and maps a backend failure; the error carries the backend for `x-phigate-backend`.
@@ -259,15 +247,6 @@ final class ChatCompletionsHandler: Sendable {
             costUSD: model.cost(of: usage).dollars
         )
     }
-
-    /// One encoder for every response (JSONEncoder is thread-safe once configured).
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
-
-    static func makeEncoder() -> JSONEncoder { encoder }
 
     /// The body, at most `maxBodySize` bytes (413 beyond, checked on `content-length` first).
     private func collectBody(_ request: Request) async throws -> ByteBuffer {

@@ -19,14 +19,17 @@ public final class GatewayLifecycle: Sendable {
     func beginDraining() { draining.store(true, ordering: .relaxed) }
 }
 
-/// Flips `GatewayLifecycle.isDraining` when graceful shutdown begins. The runner lists it after the application,
-/// so it hears the signal first (services are shut down in reverse order).
+/// Flips `GatewayLifecycle.isDraining` when graceful shutdown begins, then holds the server open for `delay` (it
+/// keeps answering, `/readyz` with 503). The runner lists it after the application, so it hears the signal first
+/// (services are shut down in reverse order).
 struct DrainSignalService: Service {
     let lifecycle: GatewayLifecycle
+    let delay: Duration
 
     func run() async throws {
         try? await gracefulShutdown()
         lifecycle.beginDraining()
+        if delay > .zero { try? await Task.sleep(for: delay) }
     }
 }
 

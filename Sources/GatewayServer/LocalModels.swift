@@ -2,7 +2,7 @@
 // (the server listens meanwhile and `/readyz` says 503), engines stopped after the server has drained.
 
 import Backends
-public import LocalBackend
+import LocalBackend
 import Logging
 import PhigateConfig
 import ServiceLifecycle

@@ -117,7 +117,7 @@ struct GatewayConfigDecoder {
         return database
     }
 
-    static let serverKeys = ["host", "port", "max_body_size", "request_timeout", "shutdown_grace_period"]
+    static let serverKeys = ["host", "port", "max_body_size", "request_timeout", "shutdown_grace_period", "drain_delay"]
 
     func server(_ value: Value) -> ServerConfig? {
         guard let fields = reader.mapping(value, allowed: Self.serverKeys) else { return nil }
@@ -133,6 +133,7 @@ struct GatewayConfigDecoder {
         if let grace = fields.optional("shutdown_grace_period").flatMap(reader.duration) {
             server.shutdownGracePeriod = grace
         }
+        if let delay = fields.optional("drain_delay").flatMap(reader.duration) { server.drainDelay = delay }
         fields.finish(allowed: Self.serverKeys)
         return server
     }

@@ -38,11 +38,15 @@ public struct ServerConfig: Sendable, Hashable {
     public var requestTimeout: Duration
     /// How long in-flight requests may run after SIGINT/SIGTERM.
     public var shutdownGracePeriod: Duration
+    /// After SIGINT/SIGTERM, how long the gateway keeps accepting requests while `/readyz` answers 503, so a load
+    /// balancer stops sending before the listener closes (`drain_delay`, default 0).
+    public var drainDelay: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodySize: Int = 4 << 20,
-        requestTimeout: Duration = .seconds(600), shutdownGracePeriod: Duration = .seconds(30)
+        requestTimeout: Duration = .seconds(600), shutdownGracePeriod: Duration = .seconds(30), drainDelay: Duration = .zero
     ) {
+        self.drainDelay = drainDelay
         self.host = host
         self.port = port
         self.maxBodySize = maxBodySize

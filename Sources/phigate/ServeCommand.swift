@@ -70,7 +70,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let app = try buildApplication(config: gatewayConfig, logger: logger, lifecycle: lifecycle, countTokens: countTokens)
             try await GatewayRunner(
-                app, gracePeriod: gatewayConfig.server.shutdownGracePeriod, logger: logger, lifecycle: lifecycle
+                app, gracePeriod: gatewayConfig.server.shutdownGracePeriod, logger: logger, lifecycle: lifecycle,
+                drainDelay: gatewayConfig.server.drainDelay
             ).run()
         } catch let error as ConfigError {
             printToStandardError(error.description)

@@ -56,3 +56,41 @@ struct ShutdownTests {
         await upstream.shutdown()
     }
 }
+
+@Suite("Readiness while draining")
+struct DrainReadinessTests {
+    @Test("after SIGTERM /readyz answers 503 draining for the drain delay while requests are still served")
+    func readyzTurns503() async throws {
+        let upstream = try await FakeUpstream.start(script: FakeUpstream.standardScript)
+        let (logger, _) = CapturingLogHandler.makeLogger()
+        let port = Mutex<Int?>(nil)
+        let lifecycle = GatewayLifecycle()
+        let app = try buildApplication(
+            config: GatewayHarness.config(upstream: upstream), environment: GatewayHarness.environment, logger: logger,
+            lifecycle: lifecycle, onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
+        let runner = GatewayRunner(
+            app, gracePeriod: .seconds(10), logger: logger, handlesSignals: false, lifecycle: lifecycle, drainDelay: .seconds(3))
+        let server = Task { try await runner.run() }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        var boundPort: Int?
+        for _ in 0..<500 where boundPort == nil {
+            boundPort = port.withLock { $0 }
+            if boundPort == nil { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        let base = "http://127.0.0.1:\(try #require(boundPort))"
+        func get(_ path: String) async throws -> (Int, String) {
+            let response = try await client.execute(HTTPClientRequest(url: base + path), timeout: .seconds(10))
+            return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 16)))
+        }
+        #expect(try await get("/readyz").0 == 200)
+        await runner.shutdown()
+        for _ in 0..<200 where !lifecycle.isDraining { try await Task.sleep(for: .milliseconds(5)) }
+        let (status, body) = try await get("/readyz")
+        #expect(status == 503)
+        #expect(body.contains(#""status":"draining""#))
+        #expect(try await get("/healthz").0 == 200, "still serving during the drain delay")
+        try await server.value
+        try await client.shutdown()
+        await upstream.shutdown()
+    }
+}
