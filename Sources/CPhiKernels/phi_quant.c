@@ -868,8 +868,11 @@ static int use_repack(void) {
     return v;
 }
 
-void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, size_t arb, int64_t k, int64_t n,
-                     const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+// `allow_repack` 0 keeps every row on kernels with the per-row summation order of `phi_vec_dot` (the VNNI tiles
+// 1×1, 4×1 and 2×4 accumulate each (row, token) identically); the repacked tiles sum blocks in integers first, so
+// their results differ in the last bits.
+static void qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, size_t arb, int64_t k, int64_t n,
+                        const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1, int allow_repack) {
     const int level = phi_quant_level();
     const vec_dot_fn dot = vec_dot_for_level(level);
     const uint8_t *W = w, *A = act;
@@ -877,7 +880,7 @@ void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, 
 #ifdef PHI_X86
     if (level >= PHI_LEVEL_AVX512 && vnni_type(type)) {
         const int64_t nb = k / QK;
-        if (n >= 4 && use_repack()) r = qgemm_repacked(type, W, wrb, A, arb, k, n, bias, y, ldy, r, r1);
+        if (allow_repack && use_repack()) r = qgemm_repacked(type, W, wrb, A, arb, k, n, bias, y, ldy, r, r1);
         if (n >= 4 && r + 2 <= r1) {
             // Token quads outer, row pairs inner: the range's weight rows stay in L1/L2 while each quad of
             // activation rows (L1) is used by every row pair, so activations stream once per range.
@@ -903,7 +906,7 @@ void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, 
             // Decode: four rows at a time share each activation load.
             for (int64_t t = 0; t < n; t++) {
                 const uint8_t *at[1] = {A + t * arb};
-                int64_t rr = r0;
+                int64_t rr = r;
                 for (; rr + 4 <= r1; rr += 4) {
                     const uint8_t *wr[4] = {W + rr * wrb, W + (rr + 1) * wrb, W + (rr + 2) * wrb, W + (rr + 3) * wrb};
                     float out[4];
@@ -923,6 +926,11 @@ void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, 
             for (int64_t rr = rb; rr < re; rr++)
                 y[t * ldy + rr] = dot(type, W + rr * wrb, A + t * arb, k) + (bias ? bias[rr] : 0.0f);
     }
+}
+
+void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, size_t arb, int64_t k, int64_t n,
+                     const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    qgemm_range(type, w, wrb, act, arb, k, n, bias, y, ldy, r0, r1, n >= 4);
 }
 
 // MARK: - Threaded matmul
@@ -950,6 +958,7 @@ typedef struct {
     uint8_t *act;
     size_t arb;
     int64_t rows_per_chunk, chunks;
+    int allow_repack;
     atomic_llong next;
     atomic_llong next_token;
 } mm_job;
@@ -975,12 +984,17 @@ static void matmul_task(void *p, int ith, int nth) {
         if (c >= j->chunks) break;
         const int64_t r0 = c * j->rows_per_chunk;
         const int64_t r1 = r0 + j->rows_per_chunk < j->m ? r0 + j->rows_per_chunk : j->m;
-        phi_qgemm_range(j->type, j->w, j->wrb, j->act, j->arb, j->k, j->n, j->bias, j->y, j->m, r0, r1);
+        qgemm_range(j->type, j->w, j->wrb, j->act, j->arb, j->k, j->n, j->bias, j->y, j->m, r0, r1, j->allow_repack);
     }
 }
 
 int phi_matmul_quantized(uint32_t type, const void *w, size_t wrb, int64_t m, int64_t k, const float *x, int64_t n,
                          const float *bias, float *y) {
+    return phi_matmul_quantized_order(type, w, wrb, m, k, x, n, bias, y, n >= 4 ? PHI_ORDER_REPACKED : PHI_ORDER_ROW);
+}
+
+int phi_matmul_quantized_order(uint32_t type, const void *w, size_t wrb, int64_t m, int64_t k, const float *x,
+                               int64_t n, const float *bias, float *y, int order) {
     if (!phi_quant_supported(type)) return PHI_ERR_UNSUPPORTED_TYPE;
     const size_t arb = phi_act_row_size(type, k);
     if (m < 0 || n < 0 || k <= 0 || arb == 0) return PHI_ERR_BAD_COUNT;
@@ -996,6 +1010,7 @@ int phi_matmul_quantized(uint32_t type, const void *w, size_t wrb, int64_t m, in
     j.bias = bias;
     j.y = y;
     j.arb = arb;
+    j.allow_repack = order == PHI_ORDER_REPACKED;
     uint8_t *owned = NULL;
     if (is_float(type)) {
         j.act = (uint8_t *)(uintptr_t)x;
@@ -1010,7 +1025,9 @@ int phi_matmul_quantized(uint32_t type, const void *w, size_t wrb, int64_t m, in
     }
     const int nth = phi_pool_threads();
     int64_t rpc;
-    if (n == 1) {
+    if (n == 1 && order == PHI_ORDER_ROW) {
+        // (Chunking never changes a result: each (row, token) is computed whole by one kernel call; with the
+        // repacked order the 8-row groups follow the 16-row chunks.)
         rpc = (m + nth * 8 - 1) / (nth * 8);
         if (rpc < 16) rpc = 16;
     } else {

@@ -50,6 +50,13 @@ public final class KVCache {
         self.values16 = Array(repeating: [], count: config.layerCount)
     }
 
+    /// Bytes of keys and values for `positions` positions of a `config` model (what a cache of that capacity
+    /// holds at most).
+    public static func byteCount(config: PhiModelConfig, positions: Int, precision: KVCachePrecision) -> Int {
+        let element = precision == .f32 ? MemoryLayout<Float>.size : MemoryLayout<UInt16>.size
+        return config.layerCount * 2 * config.kvHeadCount * config.headDimension * element * positions
+    }
+
     /// Forgets every position (the storage is kept).
     public func reset() {
         count = 0

@@ -23,6 +23,21 @@ struct Linear: Sendable {
     }
 }
 
+extension Linear {
+    /// The layer over the stacked rows of several sequences (`segments[i]` rows each): every row comes out as
+    /// its own sequence's call would give it (see PhiKernels' `matmul(_:segments:…)`).
+    func callAsFunction(_ x: UnsafePointer<Float>, segments: [Int], into y: UnsafeMutablePointer<Float>) {
+        let n = segments.reduce(0, +)
+        let input = UnsafeBufferPointer(start: x, count: n * inputSize)
+        let output = UnsafeMutableBufferPointer(start: y, count: n * outputSize)
+        if let bias {
+            bias.withUnsafeBufferPointer { matmul(input, segments: segments, weight: weight, bias: $0, into: output) }
+        } else {
+            matmul(input, segments: segments, weight: weight, bias: nil, into: output)
+        }
+    }
+}
+
 /// Rows of the token embedding matrix.
 struct Embedding: Sendable {
     let weight: WeightMatrix

@@ -63,6 +63,16 @@ enum Activation {
         ForwardOps.geluTanh(x, count: count)
     }
 
+    /// `geluTanh` on `rows` rows of `width`, each row computed as it would be on its own: the kernel's last
+    /// `count % 8` values take a scalar path, so with a width that is not a multiple of 8 it runs row by row.
+    static func geluTanh(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        if width % 8 == 0 {
+            ForwardOps.geluTanh(x, count: rows * width)
+        } else {
+            for r in 0..<rows { ForwardOps.geluTanh(x + r * width, count: width) }
+        }
+    }
+
     /// `silu(x) = x / (1 + e^−x)`.
     static func silu(_ x: Float) -> Float {
         Float(Double(x) / (1 + exp(-Double(x))))

@@ -93,10 +93,10 @@ public struct Phi2Model: CausalLanguageModel {
         rope = RotaryEmbedding(dimension: config.ropeDimension, theta: config.ropeTheta)
     }
 
-    public func forward(_ tokens: [Int], cache: KVCache, logits: LogitPositions) throws(PhiInferenceError) -> [Float] {
-        try checkFits(tokens, cache: cache)
-        let n = tokens.count
-        let start = cache.count
+    public func forward(batch: [BatchedSequenceInput], logits: LogitPositions) throws(PhiInferenceError) -> [[Float]] {
+        let plan = try BatchPlan(batch, model: self)
+        let n = plan.rows
+        let segments = plan.segments
         let hidden = config.hiddenSize
         let heads = config.headCount
         let kvHeads = config.kvHeadCount
@@ -111,43 +111,33 @@ public struct Phi2Model: CausalLanguageModel {
         let attended = ScratchBuffer(count: n * heads * d)
         let attentionOut = ScratchBuffer(count: n * hidden)
         let up = ScratchBuffer(count: n * inter)
-        try embedding.lookup(tokens, into: x.pointer)
+        try plan.embed(embedding, into: x.pointer)
         for (index, layer) in layers.enumerated() {
             layer.inputNorm(x.pointer, rows: n, into: h.pointer)
             switch layer.attention.projection {
             case .fused(let projection):
-                projection(h.pointer, rows: n, into: qkv.pointer)
+                projection(h.pointer, segments: segments, into: qkv.pointer)
             case .split(let q, let k, let v):
                 // Interleave into [q | k | v] rows so both layouts share the code below.
                 for (linear, offset) in [(q, 0), (k, heads * d), (v, (heads + kvHeads) * d)] {
-                    linear(h.pointer, rows: n, into: part.pointer)
+                    linear(h.pointer, segments: segments, into: part.pointer)
                     let width = linear.outputSize
                     for r in 0..<n {
                         (qkv.pointer + r * qkvWidth + offset).update(from: part.pointer + r * width, count: width)
                     }
                 }
             }
-            for i in 0..<n {
-                let row = qkv.pointer + i * qkvWidth
-                rope.apply(row, heads: heads, headDimension: d, position: start + i)
-                rope.apply(row + heads * d, heads: kvHeads, headDimension: d, position: start + i)
-            }
-            cache.append(
-                layer: index, keys: qkv.pointer + heads * d, values: qkv.pointer + (heads + kvHeads) * d,
-                rows: n, stride: qkvWidth
-            )
-            CausalAttention.attend(
-                queries: qkv.pointer, queryStride: qkvWidth, rows: n, start: start,
-                cache: cache, layer: index, heads: heads, output: attended.pointer
-            )
-            layer.attention.dense(attended.pointer, rows: n, into: attentionOut.pointer)
-            layer.mlp.fc1(h.pointer, rows: n, into: up.pointer)
-            Activation.geluTanh(up.pointer, count: n * inter)
-            layer.mlp.fc2(up.pointer, rows: n, into: h.pointer)
+            plan.attend(
+                qkv: qkv.pointer, qkvWidth: qkvWidth, layer: index, heads: heads, kvHeads: kvHeads, headDimension: d,
+                rope: { _ in rope }, output: attended.pointer)
+            layer.attention.dense(attended.pointer, segments: segments, into: attentionOut.pointer)
+            layer.mlp.fc1(h.pointer, segments: segments, into: up.pointer)
+            Activation.geluTanh(up.pointer, rows: n, width: inter)
+            layer.mlp.fc2(up.pointer, segments: segments, into: h.pointer)
             x.add(attentionOut)
             x.add(h)
         }
-        cache.commit(n)
-        return LogitsHead.logits(x, rows: n, hidden: hidden, selection: logits, norm: finalNorm, lmHead: lmHead)
+        plan.commit()
+        return plan.logits(x, hidden: hidden, selection: logits, norm: finalNorm, lmHead: lmHead)
     }
 }

@@ -95,17 +95,18 @@ public struct Phi3Model: CausalLanguageModel {
         return shortRope
     }
 
-    public func forward(_ tokens: [Int], cache: KVCache, logits: LogitPositions) throws(PhiInferenceError) -> [Float] {
-        try checkFits(tokens, cache: cache)
-        let n = tokens.count
-        let start = cache.count
+    public func forward(batch: [BatchedSequenceInput], logits: LogitPositions) throws(PhiInferenceError) -> [[Float]] {
+        let plan = try BatchPlan(batch, model: self)
+        let n = plan.rows
+        let segments = plan.segments
         let hidden = config.hiddenSize
         let heads = config.headCount
         let kvHeads = config.kvHeadCount
         let d = config.headDimension
         let qkvWidth = (heads + 2 * kvHeads) * d
         let inter = config.intermediateSize
-        let rope = rotary(lastPosition: start + n - 1)
+        // Per sequence, as a single forward call of its tokens chooses (see the top of this file).
+        let ropes = batch.map { rotary(lastPosition: ($0.scalingLength ?? $0.cache.count + $0.tokens.count) - 1) }
 
         let x = ScratchBuffer(count: n * hidden)
         let h = ScratchBuffer(count: n * hidden)
@@ -113,36 +114,26 @@ public struct Phi3Model: CausalLanguageModel {
         let attended = ScratchBuffer(count: n * heads * d)
         let gateUp = ScratchBuffer(count: n * 2 * inter)
         let activated = ScratchBuffer(count: n * inter)
-        try embedding.lookup(tokens, into: x.pointer)
+        try plan.embed(embedding, into: x.pointer)
         for (index, layer) in layers.enumerated() {
             layer.inputNorm(x.pointer, rows: n, into: h.pointer)
-            layer.attention.qkv(h.pointer, rows: n, into: qkv.pointer)
-            for i in 0..<n {
-                let row = qkv.pointer + i * qkvWidth
-                rope.apply(row, heads: heads, headDimension: d, position: start + i)
-                rope.apply(row + heads * d, heads: kvHeads, headDimension: d, position: start + i)
-            }
-            cache.append(
-                layer: index, keys: qkv.pointer + heads * d, values: qkv.pointer + (heads + kvHeads) * d,
-                rows: n, stride: qkvWidth
-            )
-            CausalAttention.attend(
-                queries: qkv.pointer, queryStride: qkvWidth, rows: n, start: start,
-                cache: cache, layer: index, heads: heads, output: attended.pointer
-            )
-            layer.attention.output(attended.pointer, rows: n, into: h.pointer)
+            layer.attention.qkv(h.pointer, segments: segments, into: qkv.pointer)
+            plan.attend(
+                qkv: qkv.pointer, qkvWidth: qkvWidth, layer: index, heads: heads, kvHeads: kvHeads, headDimension: d,
+                rope: { ropes[$0] }, output: attended.pointer)
+            layer.attention.output(attended.pointer, segments: segments, into: h.pointer)
             x.add(h)
 
             layer.postAttentionNorm(x.pointer, rows: n, into: h.pointer)
-            layer.mlp.gateUp(h.pointer, rows: n, into: gateUp.pointer)
+            layer.mlp.gateUp(h.pointer, segments: segments, into: gateUp.pointer)
             for r in 0..<n {
                 let gate = gateUp.pointer + r * 2 * inter
                 ForwardOps.siluMul(gate: gate, up: gate + inter, output: activated.pointer + r * inter, count: inter)
             }
-            layer.mlp.down(activated.pointer, rows: n, into: h.pointer)
+            layer.mlp.down(activated.pointer, segments: segments, into: h.pointer)
             x.add(h)
         }
-        cache.commit(n)
-        return LogitsHead.logits(x, rows: n, hidden: hidden, selection: logits, norm: norm, lmHead: lmHead)
+        plan.commit()
+        return plan.logits(x, hidden: hidden, selection: logits, norm: norm, lmHead: lmHead)
     }
 }

@@ -19,6 +19,9 @@ public enum PhiInferenceError: Error, Equatable, Sendable, CustomStringConvertib
     case invalidParameter(name: String, reason: String)
     /// The engine's request queue is full (the server answers 429).
     case queueFull(capacity: Int)
+    /// A request's worst-case KV cache (prompt + max tokens, capped at the context) exceeds the engine's whole
+    /// KV cache budget, so it could never run.
+    case kvCacheBudgetExceeded(bytes: Int, budgetBytes: Int)
     /// The engine was shut down.
     case engineStopped
     /// The operation was cancelled.
@@ -42,6 +45,9 @@ public enum PhiInferenceError: Error, Equatable, Sendable, CustomStringConvertib
             return "\(name): \(reason)"
         case .queueFull(let capacity):
             return "the model is busy: \(capacity) requests are already waiting"
+        case .kvCacheBudgetExceeded(let bytes, let budgetBytes):
+            return "the request needs up to \(bytes) bytes of KV cache but the engine's budget is \(budgetBytes) bytes"
+                + " (lower max_tokens or shorten the prompt)"
         case .engineStopped:
             return "the inference engine has stopped"
         case .cancelled:

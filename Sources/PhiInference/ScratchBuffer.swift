@@ -1,4 +1,4 @@
-// Heap float buffers for one forward pass, plus the final-norm + output-projection step shared by the models.
+// Heap float buffers for one forward pass.
 
 /// An uninitialized-then-zeroed float buffer freed on deinit (avoids nested `withUnsafe…` closures in the
 /// forward passes). Used by one thread, inside one forward call.
@@ -31,19 +31,3 @@ protocol RowNormalization {
 
 extension LayerNorm: RowNormalization {}
 extension RMSNorm: RowNormalization {}
-
-/// Final norm + output projection on the selected rows of the hidden states.
-enum LogitsHead {
-    static func logits(
-        _ x: ScratchBuffer, rows n: Int, hidden: Int, selection: LogitPositions, norm: some RowNormalization,
-        lmHead: Linear
-    ) -> [Float] {
-        let first = selection == .last ? n - 1 : 0
-        let rows = n - first
-        let normed = ScratchBuffer(count: rows * hidden)
-        norm(x.pointer + first * hidden, rows: rows, into: normed.pointer)
-        let out = ScratchBuffer(count: rows * lmHead.outputSize)
-        lmHead(normed.pointer, rows: rows, into: out.pointer)
-        return out.array
-    }
-}

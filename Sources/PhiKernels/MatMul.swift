@@ -21,42 +21,8 @@ public func matmul(
         for i in 0..<n { for j in 0..<m { yBase[i * m + j] = bias?[j] ?? 0 } }
         return
     }
-    let isHalf = weight.type == .f16 || weight.type == .bf16
-    if (quantization ?? ComputeSettings.activationQuantization) == .llamaCpp, n >= 8, isHalf {
-        // Measured: OpenBLAS sgemm on dequantized tiles beats on-the-fly half widening for batches (≈26 vs 17
-        // GMAC/s per core); exact numerics, rows split over the worker pool.
-        parallelTiledGEMM(xBase, n: n, weight: weight, bias: bias?.baseAddress, into: yBase)
-        return
-    }
-    if (quantization ?? ComputeSettings.activationQuantization) == .llamaCpp, weight.type != .f32,
-        phi_quant_supported(weight.type.rawValue) != 0, let w = weight.bytes.baseAddress
-    {
-        let status = phi_matmul_quantized(
-            weight.type.rawValue, w, weight.rowByteCount, Int64(m), Int64(k), xBase, Int64(n), bias?.baseAddress, yBase)
-        precondition(status == 0, "phi_matmul_quantized failed (\(status)) for '\(weight.name)'")
-        return
-    }
-    BLAS.configureOnce()
-    if let w = weight.f32Pointer {
-        gemm(xBase, n: n, w: w, rows: m, k: k, into: yBase, ldc: m)
-    } else {
-        let tile = max(1, min(m, max(16, (1 << 18) / k)))
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tile * k)
-        defer { scratch.deallocate() }
-        var r0 = 0
-        while r0 < m {
-            let count = min(tile, m - r0)
-            weight.dequantizeRows(r0..<(r0 + count), into: scratch)
-            gemm(xBase, n: n, w: scratch, rows: count, k: k, into: yBase + r0, ldc: m)
-            r0 += count
-        }
-    }
-    if let b = bias?.baseAddress {
-        for i in 0..<n {
-            let row = yBase + i * m
-            for j in 0..<m { row[j] += b[j] }
-        }
-    }
+    run(MatMulKernel(rows: n, weight: weight, quantization: quantization ?? ComputeSettings.activationQuantization),
+        xBase, rows: n, weight: weight, bias: bias?.baseAddress, into: yBase)
 }
 
 /// Array convenience for `matmul(_:rows:weight:bias:into:)`: returns `n × weight.rows` floats.
@@ -75,6 +41,58 @@ public func matmul(
             }
         }
         initialized = count
+    }
+}
+
+/// Runs `kernel` on `n` rows (`x` non-empty, `weight.columns > 0`).
+func run(
+    _ kernel: MatMulKernel, _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, bias: UnsafePointer<Float>?,
+    into y: UnsafeMutablePointer<Float>
+) {
+    let k = weight.columns
+    let m = weight.rows
+    switch kernel {
+    case .halfTiles:
+        parallelTiledGEMM(x, n: n, weight: weight, bias: bias, into: y)
+        return
+    case .quantizedRowOrder, .quantizedRepacked:
+        guard let w = weight.bytes.baseAddress else { return }
+        let order = kernel == .quantizedRepacked ? Int32(PHI_ORDER_REPACKED) : Int32(PHI_ORDER_ROW)
+        let status = phi_matmul_quantized_order(
+            weight.type.rawValue, w, weight.rowByteCount, Int64(m), Int64(k), x, Int64(n), bias, y, order)
+        precondition(status == 0, "phi_matmul_quantized failed (\(status)) for '\(weight.name)'")
+        return
+    case .blasGEMV, .blasGEMM:
+        break
+    }
+    BLAS.configureOnce()
+    // Each row of a GEMV batch gets its own sgemv call over the same tiles, exactly as it would alone.
+    let product: (UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>) -> Void = { w, rows, ldc, c in
+        if kernel == .blasGEMV {
+            for i in 0..<n { gemm(x + i * k, n: 1, w: w, rows: rows, k: k, into: c + i * ldc, ldc: ldc) }
+        } else {
+            gemm(x, n: n, w: w, rows: rows, k: k, into: c, ldc: ldc)
+        }
+    }
+    if let w = weight.f32Pointer {
+        product(w, m, m, y)
+    } else {
+        let tile = max(1, min(m, max(16, (1 << 18) / k)))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tile * k)
+        defer { scratch.deallocate() }
+        var r0 = 0
+        while r0 < m {
+            let count = min(tile, m - r0)
+            weight.dequantizeRows(r0..<(r0 + count), into: scratch)
+            product(scratch, count, m, y + r0)
+            r0 += count
+        }
+    }
+    if let bias {
+        for i in 0..<n {
+            let row = y + i * m
+            for j in 0..<m { row[j] += bias[j] }
+        }
     }
 }
 

@@ -52,6 +52,20 @@ void phi_qgemm_range(uint32_t type, const void *w, size_t w_row_bytes, const voi
 int phi_matmul_quantized(uint32_t type, const void *w, size_t w_row_bytes, int64_t m, int64_t k, const float *x,
                          int64_t n, const float *bias, float *y);
 
+/// Summation orders of `phi_matmul_quantized_order`.
+enum {
+    /// Every (row, token) product summed exactly as `phi_vec_dot` sums it: a token's results do not depend on the
+    /// other tokens of the call (decode batches).
+    PHI_ORDER_ROW = 0,
+    /// AVX-512 VNNI Q4_0/Q5_0/Q8_0: 8 weight rows repacked per call, blocks summed in integers first (prefill); the
+    /// other types and levels sum as `PHI_ORDER_ROW`. Still independent of the other tokens of the call.
+    PHI_ORDER_REPACKED = 1,
+};
+/// `phi_matmul_quantized` with the summation order chosen by the caller (`phi_matmul_quantized` uses
+/// `PHI_ORDER_REPACKED` from 4 tokens on, `PHI_ORDER_ROW` below).
+int phi_matmul_quantized_order(uint32_t type, const void *w, size_t w_row_bytes, int64_t m, int64_t k, const float *x,
+                               int64_t n, const float *bias, float *y, int order);
+
 /// Process-wide switch read by PhiKernels' `matmul`: 1 routes quantized/F16/BF16 weights through
 /// `phi_matmul_quantized` (llama.cpp-style activation rounding, threaded); 0 (default) keeps the exact path
 /// (dequantized tiles + OpenBLAS). Returns the previous value.
