@@ -158,7 +158,7 @@ let gatewayTargets: [Target] = [
     .testTarget(
         name: "GatewayServerTests",
         dependencies: [
-            "GatewayServer", "Backends", "OpenAIWire", "PhigateConfig", "FakeUpstream", "OutcomeStore",
+            "GatewayServer", "Backends", "LocalBackend", "OpenAIWire", "PhigateConfig", "FakeUpstream", "OutcomeStore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -37,6 +37,7 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let resolved = ConfigLoader.resolve(config, environment: environment)
     try resolved.checkListenPolicy()
+    let localModels = try LocalModels(config: config)
 
     var services: [any Service] = []
     let client: HTTPClient
@@ -49,19 +50,21 @@ public func buildApplication(
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         services.append(HTTPClientService(client: client))
     }
+    // A client that is never run as a service must be shut down here (AHC traps on deinit otherwise).
+    var built = false
+    defer { if !built && httpClient == nil { try? client.syncShutdown() } }
 
     let outcomes = try makeOutcomes(config: config, store: outcomeStore, logger: logger)
     // Listed before the server: shut down after it, so requests still in flight are recorded, then flushed.
     services.append(outcomes.recorder)
 
-    let localModels = try LocalModels(config: config)
     let (registry, routing) = try routedRegistry(
         config: config, resolved: resolved, httpClient: client, localBackends: localModels.backends,
         countTokens: countTokens ?? { RequestFeatures.estimatedTokens($0) }, services: &services, logger: logger)
+    let localGauges = localModels.hosts.map { (host: $0, gauges: LocalEngineMetrics(backend: $0.backendName, registry: metrics.registry)) }
     if !localModels.hosts.isEmpty {
-        let gauges = localModels.hosts.map { (host: $0, gauges: LocalEngineMetrics(backend: $0.backendName, registry: metrics.registry)) }
         services.append(LocalModelService(models: localModels, logger: logger) {
-            for (host, gauge) in gauges {
+            for (host, gauge) in localGauges {
                 let statistics = host.statistics
                 gauge.update(statistics)
                 if let routing, let statistics {
@@ -78,7 +81,9 @@ public func buildApplication(
         outcomes: outcomes
     )
     let readiness = GatewayReadiness(resolved: resolved, localHosts: localModels.hosts, lifecycle: lifecycle)
-    let router = buildRouter(resolved: resolved, metrics: metrics, chat: chat, outcomes: outcomes, readiness: readiness)
+    let router = buildRouter(
+        resolved: resolved, metrics: metrics, chat: chat, outcomes: outcomes, readiness: readiness,
+        refreshGauges: { for (host, gauge) in localGauges { gauge.update(host.statistics) } })
 
     var app = Application(
         router: router,
@@ -99,6 +104,7 @@ public func buildApplication(
             logger.warning("Configuration warning", metadata: ["config.warning": .string(warning)])
         }
     }
+    built = true
     return app
 }
 
@@ -108,7 +114,8 @@ func buildRouter(
     metrics: GatewayMetrics,
     chat: ChatCompletionsHandler,
     outcomes: GatewayOutcomes,
-    readiness: GatewayReadiness
+    readiness: GatewayReadiness,
+    refreshGauges: @escaping @Sendable () -> Void = {}
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     router.middlewares.add(GatewayBoundaryMiddleware())
@@ -121,7 +128,8 @@ func buildRouter(
         return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
     router.get("/metrics") { _, _ in
-        Response(
+        refreshGauges()  // the local engines' gauges, read at scrape time
+        return Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition()))

@@ -160,6 +160,12 @@ public struct LocalChatBackend: ChatBackend {
                 status: 400,
                 message: "This model's maximum context length is \(contextLength) tokens. However, you requested \(tokens) tokens.",
                 type: "invalid_request_error", param: "messages", code: "context_length_exceeded")
+        case .kvCacheBudgetExceeded(let bytes, let budget):
+            OpenAIError(
+                status: 400,
+                message: "The request needs \(bytes / (1 << 20)) MiB of key/value cache at its worst case, more than backend "
+                    + "'\(backend)' has in all (\(budget / (1 << 20)) MiB). Lower max_tokens or shorten the messages.",
+                type: "invalid_request_error", param: "max_tokens", code: "kv_cache_budget_exceeded")
         case .engineStopped:
             OpenAIError(status: 503, message: "Backend '\(backend)' is shutting down.", type: "api_error", code: "backend_unavailable")
         case .invalidParameter:

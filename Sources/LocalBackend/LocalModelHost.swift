@@ -148,7 +148,11 @@ public final class LocalModelHost: Sendable {
         }
         let contextSize = min(config.contextSize ?? model.config.contextLength, model.config.contextLength)
         let engine = InferenceEngine(
-            model: model, tokenizer: tokenizer, queueCapacity: config.queueLimit, threadName: "phigate.local.\(backendName)",
+            model: model, tokenizer: tokenizer,
+            batching: EngineBatchingOptions(
+                maxSequences: config.maxSequences, queueCapacity: config.queueLimit, kvCacheBudgetBytes: config.kvCacheBudget,
+                contextLength: contextSize),
+            threadName: "phigate.local.\(backendName)",
             compute: EngineComputeOptions(
                 activationQuantization: config.numerics == .exact ? .off : .llamaCpp,
                 kvCache: config.kvCacheType == .f16 ? .f16 : .f32))
@@ -224,6 +228,10 @@ extension LocalModelHost {
     /// The engine's statistics now (nil unless ready).
     public var statistics: LocalBackendStatistics? {
         guard let runtime = try? runtime() else { return nil }
-        return LocalBackendStatistics(waiting: runtime.engine.waitingCount, maxSequences: config.maxSequences)
+        let engine = runtime.engine.statistics
+        return LocalBackendStatistics(
+            waiting: engine.waiting, active: engine.active, maxSequences: engine.maxSequences, kvCacheBytes: engine.kvBytesInUse,
+            recentTimeToFirstTokenMs: engine.recentTimeToFirstTokenMilliseconds,
+            recentTimePerTokenMs: engine.recentPerTokenLatencyMilliseconds, generatedTokens: engine.tokensGenerated)
     }
 }
