@@ -9,7 +9,7 @@ import GGUF
 /// `phigate bench …`
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks.", subcommands: [Local.self, Kernels.self])
+        commandName: "bench", abstract: "Benchmarks.", subcommands: [Local.self, Batch.self, Kernels.self])
 
     /// `phigate bench kernels`: per-core matmul throughput on the Phi shapes (thread CPU time).
     struct Kernels: ParsableCommand {
