@@ -148,7 +148,8 @@ func makeOutcomes(config: GatewayConfig, store: OutcomeStore?, logger: Logger) t
             }
         }
     }
-    return GatewayOutcomes(recorder: recorder, storesText: database.storesText, frontier: frontier)
+    return GatewayOutcomes(
+        recorder: recorder, storesText: database.storesText, frontier: frontier, tiers: ServingTiers(config: config))
 }
 
 /// Shuts the shared HTTP client down once the services after it (the server) have stopped.

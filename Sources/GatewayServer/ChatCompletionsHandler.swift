@@ -46,6 +46,8 @@ final class ChatCompletionsHandler: Sendable {
         let chatRequest: ChatCompletionRequest
         let model: ResolvedModel
         let isPrivate = GatewayOutcomes.isPrivate(request)
+        // The routing scope, captured here: a streamed body is written after the routing middleware returned.
+        let routing = RoutingRequestScope.current
         var requestedModel = ""
         do {
             let body = try await collectBody(request)
@@ -63,7 +65,8 @@ final class ChatCompletionsHandler: Sendable {
         } catch let error as GatewayError {
             metrics.recordRequest(model: "unknown", backend: "none", status: Int(error.status.code), duration: context.startedAt.duration(to: .now))
             await outcomes.record(
-                context: context, requestedModel: requestedModel, model: nil, chatRequest: nil, isPrivate: isPrivate,
+                context: context, requestedModel: requestedModel, model: nil, routing: routing, chatRequest: nil,
+                isPrivate: isPrivate,
                 status: Int(error.status.code), errorCode: error.code, usage: nil, timeToFirstToken: nil,
                 isStreamed: false, completionText: nil)
             throw error
@@ -78,7 +81,7 @@ final class ChatCompletionsHandler: Sendable {
 
         if chatRequest.isStreaming {
             let response = try await startStream(
-                chatRequest, model: model, context: context, isPrivate: isPrivate, logger: requestLogger)
+                chatRequest, model: model, routing: routing, context: context, isPrivate: isPrivate, logger: requestLogger)
             streaming = true
             return response
         }
@@ -88,15 +91,17 @@ final class ChatCompletionsHandler: Sendable {
         do {
             raw = try await model.backend.completeRaw(chatRequest, upstreamModel: model.upstreamName, logger: requestLogger)
         } catch {
-            throw await failure(error, model: model, chatRequest: chatRequest, context: context, isPrivate: isPrivate, isStreamed: false, logger: requestLogger)
+            throw await failure(
+                error, model: model, routing: routing, chatRequest: chatRequest, context: context, isPrivate: isPrivate,
+                isStreamed: false, logger: requestLogger)
         }
         let completion = raw.response
-        if let usage = completion.usage { recordUsage(usage, model: model) }
+        if let usage = completion.usage { recordUsage(usage, model: routing?.answeredModel ?? model) }
         let duration = context.startedAt.duration(to: .now)
         metrics.recordRequest(model: model.name, backend: model.backendName, status: 200, duration: duration)
         requestLogger.debug("Chat completion answered", metadata: ["response.status": "200"])
         await outcomes.record(
-            context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+            context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
             isPrivate: isPrivate, status: 200, errorCode: nil, usage: completion.usage, timeToFirstToken: nil,
             isStreamed: false, completionText: completion.choices.first?.message.content)
         return Response(
@@ -113,6 +118,7 @@ final class ChatCompletionsHandler: Sendable {
     private func startStream(
         _ chatRequest: ChatCompletionRequest,
         model: ResolvedModel,
+        routing: RoutingRequestScope?,
         context: GatewayRequestContext,
         isPrivate: Bool,
         logger: Logger
@@ -123,7 +129,9 @@ final class ChatCompletionsHandler: Sendable {
         do {
             first = try await iterator.next()
         } catch {
-            throw await failure(error, model: model, chatRequest: chatRequest, context: context, isPrivate: isPrivate, isStreamed: true, logger: logger)
+            throw await failure(
+                error, model: model, routing: routing, chatRequest: chatRequest, context: context, isPrivate: isPrivate,
+                isStreamed: true, logger: logger)
         }
         let startedAt = context.startedAt
         let keepsText = outcomes.storesText && !isPrivate
@@ -136,9 +144,9 @@ final class ChatCompletionsHandler: Sendable {
             var text = ""
             var errorCode: String?
             func finish(status: Int) async {
-                self.finishStream(model: model, status: status, usage: usage, startedAt: startedAt)
+                self.finishStream(model: model, answeredBy: routing?.answeredModel, status: status, usage: usage, startedAt: startedAt)
                 await self.outcomes.record(
-                    context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+                    context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
                     isPrivate: isPrivate, status: status, errorCode: errorCode, usage: usage,
                     timeToFirstToken: timeToFirstChunk, isStreamed: true, completionText: keepsText ? text : nil)
             }
@@ -198,8 +206,10 @@ final class ChatCompletionsHandler: Sendable {
         )
     }
 
-    private func finishStream(model: ResolvedModel, status: Int, usage: Usage?, startedAt: ContinuousClock.Instant) {
-        if let usage { recordUsage(usage, model: model) }
+    private func finishStream(
+        model: ResolvedModel, answeredBy: ResolvedModel?, status: Int, usage: Usage?, startedAt: ContinuousClock.Instant
+    ) {
+        if let usage { recordUsage(usage, model: answeredBy ?? model) }
         metrics.recordRequest(model: model.name, backend: model.backendName, status: status, duration: startedAt.duration(to: .now))
     }
 
@@ -218,12 +228,12 @@ final class ChatCompletionsHandler: Sendable {
 
     /// Records and maps a backend failure; the error carries the backend for `x-phigate-backend`.
     private func failure(
-        _ error: any Error, model: ResolvedModel, chatRequest: ChatCompletionRequest, context: GatewayRequestContext,
-        isPrivate: Bool, isStreamed: Bool, logger: Logger
+        _ error: any Error, model: ResolvedModel, routing: RoutingRequestScope?, chatRequest: ChatCompletionRequest,
+        context: GatewayRequestContext, isPrivate: Bool, isStreamed: Bool, logger: Logger
     ) async -> any Error {
         if error is CancellationError {
             await outcomes.record(
-                context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+                context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
                 isPrivate: isPrivate, status: 499, errorCode: "client_closed", usage: nil, timeToFirstToken: nil,
                 isStreamed: isStreamed, completionText: nil)
             return error
@@ -236,7 +246,7 @@ final class ChatCompletionsHandler: Sendable {
             duration: context.startedAt.duration(to: .now)
         )
         await outcomes.record(
-            context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+            context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
             isPrivate: isPrivate, status: Int(mapped.status.code), errorCode: mapped.code, usage: nil,
             timeToFirstToken: nil, isStreamed: isStreamed, completionText: nil)
         return mapped
