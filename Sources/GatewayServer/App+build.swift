@@ -48,12 +48,17 @@ public func buildApplication(
     // Listed before the server: shut down after it, so requests still in flight are recorded, then flushed.
     services.append(outcomes.recorder)
 
+    let registry = try routedRegistry(config: config, resolved: resolved, httpClient: client, services: &services, logger: logger)
+    // After the recorder: drained at shutdown before the recorder flushes its rows.
+    let shadow = makeShadowEvaluator(config: config, registry: registry, outcomes: outcomes, metrics: metrics, logger: logger)
+    if let shadow { services.append(shadow) }
     let chat = ChatCompletionsHandler(
         resolved: resolved,
-        registry: try routedRegistry(config: config, resolved: resolved, httpClient: client, services: &services, logger: logger),
+        registry: registry,
         metrics: metrics,
         logger: logger,
-        outcomes: outcomes
+        outcomes: outcomes,
+        shadow: shadow
     )
     let router = buildRouter(resolved: resolved, metrics: metrics, chat: chat, outcomes: outcomes)
 

@@ -20,15 +20,19 @@ final class ChatCompletionsHandler: Sendable {
     let readinessJSON: ByteBuffer
     /// The outcome log: one row per request.
     let outcomes: GatewayOutcomes
+    /// Shadow evaluation, offered every answered request (it picks its share).
+    let shadow: ShadowEvaluator?
 
     init(
         resolved: ResolvedConfig,
         registry: BackendRegistry,
         metrics: GatewayMetrics,
         logger: Logger,
-        outcomes: GatewayOutcomes
+        outcomes: GatewayOutcomes,
+        shadow: ShadowEvaluator? = nil
     ) {
         self.outcomes = outcomes
+        self.shadow = shadow
         self.resolved = resolved
         self.registry = registry
         self.metrics = metrics
@@ -104,6 +108,9 @@ final class ChatCompletionsHandler: Sendable {
             context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
             isPrivate: isPrivate, status: 200, errorCode: nil, usage: completion.usage, timeToFirstToken: nil,
             isStreamed: false, completionText: completion.choices.first?.message.content)
+        shadow?.offer(
+            requestID: context.requestID, request: chatRequest, routing: routing, isPrivate: isPrivate,
+            answer: completion.choices.first?.message.content)
         return Response(
             status: .ok,
             headers: [.contentType: "application/json", .phigateBackend: model.backendName],
@@ -135,6 +142,7 @@ final class ChatCompletionsHandler: Sendable {
         }
         let startedAt = context.startedAt
         let keepsText = outcomes.storesText && !isPrivate
+        let collectsText = keepsText || (shadow != nil && !isPrivate)
         let body = ResponseBody { writer in
             defer { self.metrics.requestFinished() }
             let encoder = Self.makeEncoder()
@@ -149,6 +157,10 @@ final class ChatCompletionsHandler: Sendable {
                     context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
                     isPrivate: isPrivate, status: status, errorCode: errorCode, usage: usage,
                     timeToFirstToken: timeToFirstChunk, isStreamed: true, completionText: keepsText ? text : nil)
+                if status == 200 {
+                    self.shadow?.offer(
+                        requestID: context.requestID, request: chatRequest, routing: routing, isPrivate: isPrivate, answer: text)
+                }
             }
             var event = first
             var status = 200
@@ -163,7 +175,7 @@ final class ChatCompletionsHandler: Sendable {
                             timeToFirstChunk = elapsed
                             self.metrics.recordTimeToFirstChunk(model: model.name, backend: model.backendName, duration: elapsed)
                         }
-                        if keepsText, let content = chunk.choices.first?.delta.content { text += content }
+                        if collectsText, let content = chunk.choices.first?.delta.content { text += content }
                         chunks += 1
                     case .usage(let reported):
                         usage = reported
