@@ -169,7 +169,7 @@ let gatewayTargets: [Target] = [
     .testTarget(
         name: "phigateTests",
         dependencies: [
-            "phigate", "PhigateConfig", "Routing",
+            "phigate", "PhigateConfig", "Routing", "OutcomeStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: swiftSettings

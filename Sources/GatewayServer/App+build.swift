@@ -73,12 +73,16 @@ public func buildApplication(
             }
         })
     }
+    // After the recorder and the local engines: drained at shutdown before they stop.
+    let shadow = makeShadowEvaluator(config: config, registry: registry, outcomes: outcomes, metrics: metrics, logger: logger)
+    if let shadow { services.append(shadow) }
     let chat = ChatCompletionsHandler(
         resolved: resolved,
         registry: registry,
         metrics: metrics,
         logger: logger,
-        outcomes: outcomes
+        outcomes: outcomes,
+        shadow: shadow
     )
     let readiness = GatewayReadiness(resolved: resolved, localHosts: localModels.hosts, lifecycle: lifecycle)
     let router = buildRouter(
@@ -181,7 +185,8 @@ func makeOutcomes(config: GatewayConfig, store: OutcomeStore?, logger: Logger) t
             }
         }
     }
-    return GatewayOutcomes(recorder: recorder, storesText: database.storesText, frontier: frontier)
+    return GatewayOutcomes(
+        recorder: recorder, storesText: database.storesText, frontier: frontier, tiers: ServingTiers(config: config))
 }
 
 /// Shuts the shared HTTP client down once the services after it (the server) have stopped.

@@ -18,15 +18,19 @@ final class ChatCompletionsHandler: Sendable {
     let modelsListJSON: ByteBuffer
     /// The outcome log: one row per request.
     let outcomes: GatewayOutcomes
+    /// Shadow evaluation, offered every answered request (it picks its share).
+    let shadow: ShadowEvaluator?
 
     init(
         resolved: ResolvedConfig,
         registry: BackendRegistry,
         metrics: GatewayMetrics,
         logger: Logger,
-        outcomes: GatewayOutcomes
+        outcomes: GatewayOutcomes,
+        shadow: ShadowEvaluator? = nil
     ) {
         self.outcomes = outcomes
+        self.shadow = shadow
         self.resolved = resolved
         self.registry = registry
         self.metrics = metrics
@@ -43,6 +47,8 @@ final class ChatCompletionsHandler: Sendable {
         let chatRequest: ChatCompletionRequest
         let model: ResolvedModel
         let isPrivate = GatewayOutcomes.isPrivate(request)
+        // The routing scope, captured here: a streamed body is written after the routing middleware returned.
+        let routing = RoutingRequestScope.current
         var requestedModel = ""
         do {
             let body = try await collectBody(request)
@@ -60,7 +66,8 @@ final class ChatCompletionsHandler: Sendable {
         } catch let error as GatewayError {
             metrics.recordRequest(model: "unknown", backend: "none", status: Int(error.status.code), duration: context.startedAt.duration(to: .now))
             await outcomes.record(
-                context: context, requestedModel: requestedModel, model: nil, chatRequest: nil, isPrivate: isPrivate,
+                context: context, requestedModel: requestedModel, model: nil, routing: routing, chatRequest: nil,
+                isPrivate: isPrivate,
                 status: Int(error.status.code), errorCode: error.code, usage: nil, timeToFirstToken: nil,
                 isStreamed: false, completionText: nil)
             throw error
@@ -75,7 +82,7 @@ final class ChatCompletionsHandler: Sendable {
 
         if chatRequest.isStreaming {
             let response = try await startStream(
-                chatRequest, model: model, context: context, isPrivate: isPrivate, logger: requestLogger)
+                chatRequest, model: model, routing: routing, context: context, isPrivate: isPrivate, logger: requestLogger)
             streaming = true
             return response
         }
@@ -85,17 +92,22 @@ final class ChatCompletionsHandler: Sendable {
         do {
             raw = try await model.backend.completeRaw(chatRequest, upstreamModel: model.upstreamName, logger: requestLogger)
         } catch {
-            throw await failure(error, model: model, chatRequest: chatRequest, context: context, isPrivate: isPrivate, isStreamed: false, logger: requestLogger)
+            throw await failure(
+                error, model: model, routing: routing, chatRequest: chatRequest, context: context, isPrivate: isPrivate,
+                isStreamed: false, logger: requestLogger)
         }
         let completion = raw.response
-        if let usage = completion.usage { recordUsage(usage, model: model) }
+        if let usage = completion.usage { recordUsage(usage, model: routing?.answeredModel ?? model) }
         let duration = context.startedAt.duration(to: .now)
         metrics.recordRequest(model: model.name, backend: model.backendName, status: 200, duration: duration)
         requestLogger.debug("Chat completion answered", metadata: ["response.status": "200"])
         await outcomes.record(
-            context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+            context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
             isPrivate: isPrivate, status: 200, errorCode: nil, usage: completion.usage, timeToFirstToken: nil,
             isStreamed: false, completionText: completion.choices.first?.message.content)
+        shadow?.offer(
+            requestID: context.requestID, request: chatRequest, routing: routing, isPrivate: isPrivate,
+            answer: completion.choices.first?.message.content)
         return Response(
             status: .ok,
             headers: [.contentType: "application/json", .phigateBackend: model.backendName],
@@ -110,6 +122,7 @@ final class ChatCompletionsHandler: Sendable {
     private func startStream(
         _ chatRequest: ChatCompletionRequest,
         model: ResolvedModel,
+        routing: RoutingRequestScope?,
         context: GatewayRequestContext,
         isPrivate: Bool,
         logger: Logger
@@ -120,10 +133,13 @@ final class ChatCompletionsHandler: Sendable {
         do {
             first = try await iterator.next()
         } catch {
-            throw await failure(error, model: model, chatRequest: chatRequest, context: context, isPrivate: isPrivate, isStreamed: true, logger: logger)
+            throw await failure(
+                error, model: model, routing: routing, chatRequest: chatRequest, context: context, isPrivate: isPrivate,
+                isStreamed: true, logger: logger)
         }
         let startedAt = context.startedAt
         let keepsText = outcomes.storesText && !isPrivate
+        let collectsText = keepsText || (shadow != nil && !isPrivate)
         let body = ResponseBody { writer in
             defer { self.metrics.requestFinished() }
             var usage: Usage?
@@ -132,11 +148,15 @@ final class ChatCompletionsHandler: Sendable {
             var text = ""
             var errorCode: String?
             func finish(status: Int) async {
-                self.finishStream(model: model, status: status, usage: usage, startedAt: startedAt)
+                self.finishStream(model: model, answeredBy: routing?.answeredModel, status: status, usage: usage, startedAt: startedAt)
                 await self.outcomes.record(
-                    context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+                    context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
                     isPrivate: isPrivate, status: status, errorCode: errorCode, usage: usage,
                     timeToFirstToken: timeToFirstChunk, isStreamed: true, completionText: keepsText ? text : nil)
+                if status == 200 {
+                    self.shadow?.offer(
+                        requestID: context.requestID, request: chatRequest, routing: routing, isPrivate: isPrivate, answer: text)
+                }
             }
             var event = first
             var status = 200
@@ -151,7 +171,7 @@ final class ChatCompletionsHandler: Sendable {
                             timeToFirstChunk = elapsed
                             self.metrics.recordTimeToFirstChunk(model: model.name, backend: model.backendName, duration: elapsed)
                         }
-                        if keepsText, let content = chunk.choices.first?.delta.content { text += content }
+                        if collectsText, let content = chunk.choices.first?.delta.content { text += content }
                         chunks += 1
                     case .usage(let reported):
                         usage = reported
@@ -194,8 +214,10 @@ final class ChatCompletionsHandler: Sendable {
         )
     }
 
-    private func finishStream(model: ResolvedModel, status: Int, usage: Usage?, startedAt: ContinuousClock.Instant) {
-        if let usage { recordUsage(usage, model: model) }
+    private func finishStream(
+        model: ResolvedModel, answeredBy: ResolvedModel?, status: Int, usage: Usage?, startedAt: ContinuousClock.Instant
+    ) {
+        if let usage { recordUsage(usage, model: answeredBy ?? model) }
         metrics.recordRequest(model: model.name, backend: model.backendName, status: status, duration: startedAt.duration(to: .now))
     }
 
@@ -203,12 +225,12 @@ final class ChatCompletionsHandler: Sendable {
 
     /// Records and maps a backend failure; the error carries the backend for `x-phigate-backend`.
     private func failure(
-        _ error: any Error, model: ResolvedModel, chatRequest: ChatCompletionRequest, context: GatewayRequestContext,
-        isPrivate: Bool, isStreamed: Bool, logger: Logger
+        _ error: any Error, model: ResolvedModel, routing: RoutingRequestScope?, chatRequest: ChatCompletionRequest,
+        context: GatewayRequestContext, isPrivate: Bool, isStreamed: Bool, logger: Logger
     ) async -> any Error {
         if error is CancellationError {
             await outcomes.record(
-                context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+                context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
                 isPrivate: isPrivate, status: 499, errorCode: "client_closed", usage: nil, timeToFirstToken: nil,
                 isStreamed: isStreamed, completionText: nil)
             return error
@@ -221,7 +243,7 @@ final class ChatCompletionsHandler: Sendable {
             duration: context.startedAt.duration(to: .now)
         )
         await outcomes.record(
-            context: context, requestedModel: chatRequest.model, model: model, chatRequest: chatRequest,
+            context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
             isPrivate: isPrivate, status: Int(mapped.status.code), errorCode: mapped.code, usage: nil,
             timeToFirstToken: nil, isStreamed: isStreamed, completionText: nil)
         return mapped

@@ -38,10 +38,12 @@ public final class GatewayMetrics: Sendable {
         var usage: [BackendModelKey: UsageCollectors] = [:]
         var firstByte: [BackendModelKey: DurationHistogram] = [:]
         var upstreamErrors: [UpstreamErrorKey: Counter] = [:]
+        var shadow: [String: Counter] = [:]
     }
 
     private let cache = Mutex(Cache())
     private let inFlight: Gauge
+    private let shadowCost: Counter
 
     static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
@@ -58,6 +60,14 @@ public final class GatewayMetrics: Sendable {
                 metricName: "requests_in_flight",
                 unitName: "",
                 helpText: "Chat completion requests being served."
+            )
+        )
+        self.shadowCost = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "phigate",
+                metricName: "shadow_cost_usd",
+                unitName: "total",
+                helpText: "Cost of shadow evaluation calls (other tier and judge) in US dollars."
             )
         )
     }
@@ -129,6 +139,32 @@ public final class GatewayMetrics: Sendable {
             return made
         }
         counter.increment()
+    }
+
+    /// One shadow evaluation event, by result: `queued`, `scored`, `queue_full`, `budget_exhausted`, `failed`,
+    /// `judge_invalid`.
+    func recordShadow(_ result: String) {
+        let counter = cache.withLock { cache in
+            if let cached = cache.shadow[result] { return cached }
+            let made = registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    namespace: "phigate",
+                    metricName: "shadow_evaluations",
+                    unitName: "total",
+                    helpText: "Shadow evaluations by result (queued, scored, queue_full, budget_exhausted, failed, judge_invalid)."
+                ),
+                labels: [("result", result)]
+            )
+            cache.shadow[result] = made
+            return made
+        }
+        counter.increment()
+    }
+
+    /// What shadow calls (other tier and judge) cost, in US dollars.
+    func recordShadowCost(usd: Double) {
+        guard usd > 0 else { return }
+        shadowCost.increment(by: usd)
     }
 
     func requestStarted() { inFlight.increment() }

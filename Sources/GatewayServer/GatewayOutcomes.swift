@@ -7,6 +7,7 @@ import NIOFoundationCompat
 import OpenAIWire
 import OutcomeStore
 import PhigateConfig
+import Routing
 
 /// The outcome log as the server uses it: a row per request (off the request path, through the recorder),
 /// `POST /v1/feedback` and `GET /v1/dashboard/{name}.csv`.
@@ -16,6 +17,8 @@ struct GatewayOutcomes: Sendable {
     let storesText: Bool
     /// The model `cost_daily.csv` compares with.
     let frontier: FrontierPricing?
+    /// Which served models are local (the `tier` column).
+    let tiers: ServingTiers
 
     static let privacyHeader = HeaderName("x-phigate-privacy")!
 
@@ -25,10 +28,11 @@ struct GatewayOutcomes: Sendable {
     }
 
     /// Records one finished request. Awaits only when the queue is full and the policy is back-pressure.
+    /// `routing` is the request's routing scope (captured by the handler: streamed bodies finish outside it).
     func record(
-        context: GatewayRequestContext, requestedModel: String, model: ResolvedModel?, chatRequest: ChatCompletionRequest?,
-        isPrivate: Bool, status: Int, errorCode: String?, usage: Usage?, timeToFirstToken: Duration?, isStreamed: Bool,
-        completionText: String?
+        context: GatewayRequestContext, requestedModel: String, model: ResolvedModel?, routing: RoutingRequestScope?,
+        chatRequest: ChatCompletionRequest?, isPrivate: Bool, status: Int, errorCode: String?, usage: Usage?,
+        timeToFirstToken: Duration?, isStreamed: Bool, completionText: String?
     ) async {
         let elapsed = context.startedAt.duration(to: .now)
         let totalMs = Self.milliseconds(elapsed)
@@ -40,21 +44,74 @@ struct GatewayOutcomes: Sendable {
             let generationMs = totalMs - (isStreamed ? (ttftMs ?? 0) : 0)
             if generationMs > 0 { tokensPerSecond = Double(completionTokens) / (generationMs / 1000) }
         }
+        let route = Self.route(model: model, routing: routing, tiers: tiers, status: status, errorCode: errorCode)
+        let isPrivate = isPrivate || route.isPrivate
         let keepsText = storesText && !isPrivate
         let outcome = RequestOutcome(
             id: context.requestID, time: Date().addingTimeInterval(-totalMs / 1000), tenant: context.tenant,
-            keyID: context.keyID, requestedModel: requestedModel, backend: model?.backendName,
-            model: model?.upstreamName, tier: model == nil ? nil : .remote, isPrivate: isPrivate,
-            promptTokens: promptTokens, completionTokens: completionTokens,
-            costMicros: model?.price.costMicros(promptTokens: promptTokens, completionTokens: completionTokens) ?? 0,
+            keyID: context.keyID, requestedModel: requestedModel, backend: route.answered?.backendName,
+            model: route.answered?.upstreamName, tier: route.tier, rule: route.rule, decisionJSON: route.decisionJSON,
+            difficultyScore: route.difficultyScore, difficultyThreshold: route.threshold, isPrivate: isPrivate,
+            privacyFindings: route.privacyFindings, promptTokens: promptTokens, completionTokens: completionTokens,
+            costMicros: route.answered?.price.costMicros(promptTokens: promptTokens, completionTokens: completionTokens) ?? 0,
             timeToFirstTokenMs: ttftMs, totalTimeMs: totalMs, tokensPerSecond: tokensPerSecond, status: status,
-            errorCode: errorCode,
-            attempts: model.map { [OutcomeAttempt(backend: $0.backendName, model: $0.upstreamName, fault: status >= 400 ? (errorCode ?? "status(\(status))") : nil)] } ?? [],
-            isStreamed: isStreamed,
+            errorCode: errorCode, attempts: route.attempts, isStreamed: isStreamed,
             promptText: keepsText ? chatRequest.map(Self.promptText) : nil,
             completionText: keepsText ? completionText : nil)
         await recorder.record(outcome)
     }
+
+    /// Where a request went and why, for its outcome row.
+    struct Route {
+        /// The served model that answered (or the last one tried); nil when no backend was reached.
+        var answered: ResolvedModel?
+        var tier: OutcomeTier?
+        var attempts: [OutcomeAttempt] = []
+        var rule: String?
+        var decisionJSON: String?
+        var difficultyScore: Double?
+        var threshold: Double?
+        var isPrivate = false
+        var privacyFindings: [String] = []
+    }
+
+    /// The routing columns: from the router's decision and fallback chain when the policy routed the request,
+    /// from the resolved model otherwise. A routed request is priced at the model that answered.
+    static func route(
+        model: ResolvedModel?, routing: RoutingRequestScope?, tiers: ServingTiers, status: Int, errorCode: String?
+    ) -> Route {
+        var route = Route()
+        let failure = status >= 400 ? (errorCode ?? "status(\(status))") : nil
+        if let model, model.backendName == GatewayRouting.backendName {
+            let tried = routing?.attempts ?? []
+            route.answered = routing?.answeredModel ?? tried.last?.model
+            route.attempts = tried.map { OutcomeAttempt(backend: $0.model.backendName, model: $0.model.upstreamName, fault: $0.fault) }
+            if let last = route.attempts.indices.last, route.attempts[last].fault == nil, let failure {
+                route.attempts[last].fault = failure
+            }
+        } else if let model {
+            route.answered = model
+            route.attempts = [OutcomeAttempt(backend: model.backendName, model: model.upstreamName, fault: failure)]
+        }
+        if let answered = route.answered {
+            route.tier = tiers.isLocal(backend: answered.backendName, model: answered.name) ? .local : .remote
+        }
+        if let explanation = routing?.decision?.explanation {
+            route.rule = explanation.rule
+            route.decisionJSON = (try? decisionEncoder.encode(explanation)).map { String(decoding: $0, as: UTF8.self) }
+            route.difficultyScore = explanation.difficultyScore
+            route.threshold = explanation.threshold
+            route.isPrivate = explanation.isPrivate
+            route.privacyFindings = explanation.piiFindings.keys.sorted()
+        }
+        return route
+    }
+
+    private static let decisionEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 
     static func milliseconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15

@@ -16,7 +16,21 @@ final class RoutingRequestScope: Sendable {
     let headers: [String: String]
     let keyID: String?
     let tenant: String?
-    private let state = Mutex<(decision: RouteDecision?, backend: String?)>((nil, nil))
+
+    /// One backend call of the plan, in order: the fallback chain of the outcome log.
+    struct Attempt: Sendable {
+        var model: ResolvedModel
+        /// Why it failed (`timeout`, `status(503)`, …); nil while it answers.
+        var fault: String?
+    }
+
+    private struct State {
+        var decision: RouteDecision?
+        var answered: ResolvedModel?
+        var attempts: [Attempt] = []
+    }
+
+    private let state = Mutex(State())
 
     init(headers: [String: String], keyID: String?, tenant: String?) {
         self.headers = headers
@@ -26,11 +40,42 @@ final class RoutingRequestScope: Sendable {
 
     /// The decision made for this request (for `x-phigate-route` / `x-phigate-reason` and the outcome log).
     var decision: RouteDecision? { state.withLock { $0.decision } }
-    /// The backend that finally answered (after fallbacks).
-    var answeredBy: String? { state.withLock { $0.backend } }
+    /// `backend/model` that finally answered (after fallbacks).
+    var answeredBy: String? { answeredModel.map { "\($0.backendName)/\($0.name)" } }
+    /// The served model that finally answered: its backend, upstream name and prices.
+    var answeredModel: ResolvedModel? { state.withLock { $0.answered } }
+    /// Every candidate tried, in order.
+    var attempts: [Attempt] { state.withLock { $0.attempts } }
 
     func set(decision: RouteDecision) { state.withLock { $0.decision = decision } }
-    func set(answeredBy backend: String) { state.withLock { $0.backend = backend } }
+
+    /// `model` answered: it becomes the answering model and the last attempt of the chain.
+    func set(answeredBy model: ResolvedModel) {
+        state.withLock {
+            $0.answered = model
+            $0.attempts.append(Attempt(model: model))
+        }
+    }
+
+    /// `model` failed with `error` before answering; the next candidate (if any) is tried.
+    func recordFailedAttempt(_ model: ResolvedModel, error: any Error) {
+        state.withLock { $0.attempts.append(Attempt(model: model, fault: Self.faultLabel(error))) }
+    }
+
+    /// The answering model's stream broke after it started answering.
+    func recordAnswerFailed(_ error: any Error) {
+        state.withLock { state in
+            guard let last = state.attempts.indices.last else { return }
+            state.attempts[last].fault = Self.faultLabel(error)
+        }
+    }
+
+    /// `status(503)` for upstream statuses, the metric label for other faults, `error` for anything else.
+    static func faultLabel(_ error: any Error) -> String {
+        guard let fault = error as? UpstreamFault else { return "error" }
+        if case .status(let code, _) = fault { return "status(\(code))" }
+        return fault.metricLabel
+    }
 }
 
 /// Sets `RoutingRequestScope.current` around the rest of the chain and adds the routing headers to the answer.
@@ -56,9 +101,9 @@ struct RoutingMiddleware: RouterMiddleware {
 
     static func decorate(_ headers: inout HTTPFields, scope: RoutingRequestScope) {
         guard let decision = scope.decision else { return }
-        headers[.phigateRoute] = scope.answeredBy.map { $0 } ?? decision.routeHeader
+        headers[.phigateRoute] = scope.answeredBy ?? decision.routeHeader
         headers[.phigateReason] = decision.explanation.headerValue
-        if let backend = scope.answeredBy?.split(separator: "/").first { headers[.phigateBackend] = String(backend) }
+        if let answered = scope.answeredModel { headers[.phigateBackend] = answered.backendName }
     }
 }
 
@@ -175,7 +220,7 @@ struct RoutedBackend: ChatBackend {
             do {
                 var response = try await attempt.model.backend.complete(attempt.request, upstreamModel: attempt.model.upstreamName, logger: logger)
                 let ms = RoutedBackend.milliseconds(started.duration(to: .now))
-                scope?.set(answeredBy: "\(attempt.model.backendName)/\(attempt.model.name)")
+                scope?.set(answeredBy: attempt.model)
                 await record(attempt.model, usage: response.usage, ttftMs: ms, totalMs: ms, scope: scope)
                 if !attempt.redaction.isEmpty {
                     for i in response.choices.indices {
@@ -187,6 +232,7 @@ struct RoutedBackend: ChatBackend {
                 throw CancellationError()
             } catch {
                 logger.debug("Routed attempt failed; trying the next candidate", metadata: ["route.backend": .string(attempt.model.backendName)])
+                scope?.recordFailedAttempt(attempt.model, error: error)
                 lastError = error
             }
         }
@@ -210,10 +256,11 @@ struct RoutedBackend: ChatBackend {
                             throw CancellationError()
                         } catch {
                             lastError = error  // failed before any event: fall back
+                            scope?.recordFailedAttempt(attempt.model, error: error)
                             continue
                         }
                         let ttft = RoutedBackend.milliseconds(started.duration(to: .now))
-                        scope?.set(answeredBy: "\(attempt.model.backendName)/\(attempt.model.name)")
+                        scope?.set(answeredBy: attempt.model)
                         var restorers: [Int: PlaceholderRestorer] = [:]
                         var usage: Usage?
                         var event = first
@@ -238,7 +285,12 @@ struct RoutedBackend: ChatBackend {
                                 usage = reported
                                 continuation.yield(.usage(reported))
                             }
-                            event = try await iterator.next()
+                            do {
+                                event = try await iterator.next()
+                            } catch {
+                                if !(error is CancellationError) { scope?.recordAnswerFailed(error) }
+                                throw error
+                            }
                         }
                         await record(attempt.model, usage: usage, ttftMs: ttft, totalMs: RoutedBackend.milliseconds(started.duration(to: .now)), scope: scope)
                         continuation.finish()

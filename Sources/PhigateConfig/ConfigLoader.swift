@@ -50,7 +50,7 @@ struct GatewayConfigDecoder {
     let reader: ConfigReader
     let file: String
 
-    static let topKeys = ["server", "backends", "aliases", "api_keys", "database", "log_level", "routing"]
+    static let topKeys = ["server", "backends", "aliases", "api_keys", "database", "log_level", "routing", "shadow"]
 
     func decode(_ root: Value) -> GatewayConfig? {
         guard let fields = reader.mapping(root, allowed: Self.topKeys) else { return nil }
@@ -75,6 +75,7 @@ struct GatewayConfigDecoder {
             config.logLevel = level
         }
         if let value = fields.optional("routing") { config.routing = routing(value) }
+        if let value = fields.optional("shadow") { config.shadow = shadow(value) }
         fields.finish(allowed: Self.topKeys)
         return config
     }
@@ -133,7 +134,7 @@ struct GatewayConfigDecoder {
         if let grace = fields.optional("shutdown_grace_period").flatMap(reader.duration) {
             server.shutdownGracePeriod = grace
         }
-        if let delay = fields.optional("drain_delay").flatMap(reader.duration) { server.drainDelay = delay }
+        if let delay = fields.optional("drain_delay").flatMap({ reader.duration($0, allowsZero: true) }) { server.drainDelay = delay }
         fields.finish(allowed: Self.serverKeys)
         return server
     }
@@ -322,6 +323,7 @@ enum ConfigValidator {
             issues.append(.init(path: "api_keys[\(index)].id", message: "duplicate key id '\(key.id)'"))
         }
         issues += routingIssues(in: config)
+        issues += shadowIssues(in: config)
         return issues
     }
 }

@@ -174,9 +174,12 @@ final class ConfigReader {
 
     static let durationForm = #"a duration like "30s", "800ms", "2m" or "1h""#
 
-    func duration(_ value: Value) -> Duration? {
+    func duration(_ value: Value) -> Duration? { duration(value, allowsZero: false) }
+
+    /// A duration; zero only where it means "off" (`drain_delay: 0s`).
+    func duration(_ value: Value, allowsZero: Bool) -> Duration? {
         guard let text = string(value, expected: Self.durationForm) else { return nil }
-        guard let milliseconds = Self.parseMilliseconds(text), milliseconds > 0 else {
+        guard let milliseconds = Self.parseMilliseconds(text), milliseconds > 0 || (allowsZero && milliseconds == 0) else {
             report(value, "expected \(Self.durationForm), found \"\(text.prefix(60))\"")
             return nil
         }

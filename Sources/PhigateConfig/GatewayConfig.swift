@@ -12,6 +12,8 @@ public struct GatewayConfig: Sendable, Hashable {
     public var sourceFile: String
     /// `routing:` — the policy and tiers for `model: "auto"` and policy-owned aliases (nil: no routing).
     public var routing: RoutingConfig?
+    /// `shadow:` — shadow evaluation of the other tier, scored by a judge model (nil: off).
+    public var shadow: ShadowConfig?
 
     public init(
         server: ServerConfig = ServerConfig(), backends: [BackendConfig] = [], aliases: [String: String] = [:],

@@ -44,6 +44,26 @@ struct OutcomeQueryOptions: ParsableArguments {
         if !FileManager.default.fileExists(atPath: db) {
             throw ValidationError("--db: no such file '\(db)'")
         }
+        if let config, let frontierModel {
+            let gateway: GatewayConfig
+            do {
+                gateway = try ConfigLoader.load(file: config, environment: ProcessInfo.processInfo.environment)
+            } catch {
+                throw ValidationError("--config: \(error)")
+            }
+            guard Self.frontierModel(frontierModel, in: gateway) != nil else {
+                let served = gateway.backends.flatMap { $0.models.map(\.name) }.joined(separator: ", ")
+                throw ValidationError("--frontier-model: '\(frontierModel)' is not a model of \(config) (served: \(served))")
+            }
+        }
+    }
+
+    /// The served model `name` (or upstream name) in `config`.
+    static func frontierModel(_ name: String, in config: GatewayConfig) -> ModelConfig? {
+        for backend in config.backends {
+            for model in backend.models where model.name == name || model.upstreamName == name { return model }
+        }
+        return nil
     }
 
     var filter: OutcomeFilter { OutcomeFilter(fromDay: from, toDay: to, tenant: tenant) }
@@ -55,16 +75,14 @@ struct OutcomeQueryOptions: ParsableArguments {
         }
         if let config {
             let gateway = try ConfigLoader.load(file: config, environment: ProcessInfo.processInfo.environment)
-            for backend in gateway.backends {
-                for model in backend.models where model.name == frontierModel || model.upstreamName == frontierModel {
-                    return FrontierPricing(
-                        model: model.upstreamName,
-                        price: TokenPrice(
-                            inputMicrosPerMillion: model.price.inputMicrosPerMillion,
-                            outputMicrosPerMillion: model.price.outputMicrosPerMillion))
-                }
+            guard let model = Self.frontierModel(frontierModel, in: gateway) else {
+                throw ValidationError("--frontier-model: '\(frontierModel)' is not a model of \(config)")
             }
-            throw ValidationError("--frontier-model: '\(frontierModel)' is not a model of \(config)")
+            return FrontierPricing(
+                model: model.upstreamName,
+                price: TokenPrice(
+                    inputMicrosPerMillion: model.price.inputMicrosPerMillion,
+                    outputMicrosPerMillion: model.price.outputMicrosPerMillion))
         }
         throw ValidationError("--frontier-model needs --frontier-price or --config")
     }

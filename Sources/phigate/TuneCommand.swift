@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import OutcomeStore
+import PhigateConfig
 import Routing
 
-/// `phigate tune --db FILE [--policy FILE] [--target-quality 0.95 | --max-cost USD] [--write]`
+/// `phigate tune --db FILE [--policy FILE] [--target-quality 0.95 | --max-cost USD] [--write | --out FILE]`
 struct TuneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune",
@@ -14,7 +15,10 @@ struct TuneCommand: AsyncParsableCommand {
             threshold go to the frontier. Prints the sweep's Pareto front and the recommended threshold: the
             cheapest point reaching --target-quality of frontier-only quality, or the best point within --max-cost
             USD per 1,000 requests. Frontier cost for requests answered locally needs --frontier-model with
-            --frontier-price or --config.
+            --frontier-price or --config. --write sets auto.threshold in --policy in place (only that value
+            changes; comments and layout stay; an operating target like quality: is replaced by the threshold);
+            --out FILE writes the edited policy there instead. The result is loaded and checked (against
+            --config's backends and tiers when given) before it atomically replaces anything.
             """
     )
 
@@ -35,6 +39,12 @@ struct TuneCommand: AsyncParsableCommand {
     @Flag(help: "Write the recommended threshold into the policy file.")
     var write = false
 
+    @Option(help: "Write the edited policy to this file instead of replacing --policy (relative classifier and curve paths are taken from its folder).")
+    var out: String?
+
+    /// Whether the recommended threshold is written somewhere.
+    var writes: Bool { write || out != nil }
+
     func validate() throws {
         if [targetQuality != nil, maxCost != nil, lambda != nil].filter({ $0 }).count > 1 {
             throw ValidationError("give one of --target-quality, --max-cost and --lambda")
@@ -45,8 +55,11 @@ struct TuneCommand: AsyncParsableCommand {
         if let maxCost, OutcomeQueryOptions.micros(Substring(maxCost)) == nil {
             throw ValidationError("--max-cost: expected USD like 1.25, found '\(maxCost)'")
         }
-        if write && policy == nil {
-            throw ValidationError("--write needs --policy")
+        if writes && policy == nil {
+            throw ValidationError("--write and --out need --policy")
+        }
+        if let policy, !FileManager.default.fileExists(atPath: policy) {
+            throw ValidationError("--policy: no such file '\(policy)'")
         }
     }
 
@@ -55,11 +68,36 @@ struct TuneCommand: AsyncParsableCommand {
         let exporter = CSVExporter(store: store, frontier: try query.frontierPricing())
         let (samples, skipped) = try exporter.tuningSamples(query.filter)
         print(report(samples: samples, skipped: skipped))
-        if write {
-            throw ValidationError(
-                "--write: policy files have no threshold key yet (the routing policy format is not on main); "
-                    + "set the printed threshold in \(policy ?? "the policy") by hand")
+        guard writes, let policy else { return }
+        guard !samples.isEmpty else {
+            throw ValidationError("nothing to tune: \(policy) is left as it is")
         }
+        let chosen = ThresholdSweep.routingCurve(samples: samples).operatingPoint(for: target)
+        // The all-frontier point lies just above the largest score; a policy threshold is at most 1.
+        let threshold = min(max(chosen.point.threshold, 0), 1)
+        let destination = try writePolicy(policy, threshold: threshold, to: out ?? policy)
+        print("wrote auto.threshold \(PolicyEditor.formatted(threshold)) to \(destination)")
+    }
+
+    /// Sets `auto.threshold` in `policy`'s text, loads the result as a policy (with the gateway's catalog when
+    /// --config is given) to prove it valid and carrying the new threshold, then atomically replaces
+    /// `destination`. An invalid policy, before or after the edit, is refused and nothing is written.
+    @discardableResult
+    func writePolicy(_ policy: String, threshold: Double, to destination: String) throws -> String {
+        let original = try String(contentsOfFile: policy, encoding: .utf8)
+        var catalog: RoutingCatalog?
+        if let config = query.config {
+            let gateway = try ConfigLoader.load(file: config, environment: ProcessInfo.processInfo.environment)
+            catalog = gateway.routing?.catalog(for: gateway)
+        }
+        _ = try PolicyLoader.load(yaml: original, file: policy, catalog: catalog)
+        let edited = try PolicyEditor.settingThreshold(threshold, in: original, file: policy)
+        let loaded = try PolicyLoader.load(yaml: edited, file: destination, catalog: catalog)
+        guard abs(loaded.policy.auto.threshold - threshold) < 1e-12 else {
+            throw ValidationError("\(policy): the edited policy does not carry threshold \(threshold); nothing was written")
+        }
+        try Data(edited.utf8).write(to: URL(fileURLWithPath: destination), options: .atomic)
+        return destination
     }
 
     /// The target as the routing module states it.

@@ -21,9 +21,14 @@ import Testing
           - { name: auto, when: { model: [auto] }, route_auto: true, fallback: [tier:local, tier:frontier] }
         """
 
+    static let standardRemote: FakeUpstream.Script = FakeUpstream.standardScript
+    static let failingRemote: FakeUpstream.Script = { _ in FakeResponse.openAIError(status: 500, message: "boom") }
+
     static func withRouting(
+        policy: String = policy,
         remote: @escaping FakeUpstream.Script = FakeUpstream.standardScript,
         local: @escaping FakeUpstream.Script = FakeUpstream.standardScript,
+        configure: @escaping (inout GatewayConfig) -> Void = { _ in },
         _ body: @escaping @Sendable (GatewayHarness, FakeUpstream) async throws -> Void
     ) async throws {
         let localUpstream = try await FakeUpstream.start(script: local)
@@ -38,6 +43,7 @@ import Testing
                     name: "local", kind: .openai, baseURL: localUpstream.baseURL + "/v1",
                     models: [ModelConfig(name: "phi-local")]))
                 config.routing = RoutingConfig(policyFile: file.path, tiers: ["local": ["local"], "frontier": ["gpt-4o-mini"]])
+                configure(&config)
             }) { harness in
                 try await body(harness, localUpstream)
             }

@@ -192,14 +192,14 @@ private func errorText(_ yaml: String, environment: [String: String] = [:]) -> S
         let text = errorText(minimal + "\n    timeout: 5s")
         #expect(text == "test.yaml:10: backends[0].timeout: unknown key (expected one of name, kind, base_url, api_key_env, timeouts, headers, models)")
         let top = errorText("servers: {}\n" + minimal)
-        #expect(top.contains("test.yaml:1: servers: unknown key (expected one of server, backends, aliases, api_keys, database, log_level, routing)"))
+        #expect(top.contains("test.yaml:1: servers: unknown key (expected one of server, backends, aliases, api_keys, database, log_level, routing, shadow)"))
     }
 
     @Test func wrongTypeNamesExpectedForm() {
         #expect(errorText("server: { port: eighty }\n" + minimal)
             == #"test.yaml:1: server.port: expected a port from 0 to 65535, found "eighty""#)
         #expect(errorText("server: [1, 2]\n" + minimal).contains(
-            "server: expected a mapping with keys host, port, max_body_size, request_timeout, shutdown_grace_period, found a list"))
+            "server: expected a mapping with keys host, port, max_body_size, request_timeout, shutdown_grace_period, drain_delay, found a list"))
         #expect(errorText("backends: openai").contains("backends: expected a list of backends, found \"openai\""))
         #expect(errorText("log_level: loud\n" + minimal).contains(
             #"log_level: expected one of trace, debug, info, notice, warning, error, critical, found "loud""#))
