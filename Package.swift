@@ -120,7 +120,7 @@ let gatewayTargets: [Target] = [
         name: "phigate",
         dependencies: [
             "GatewayServer", "PhigateConfig", "PhiInference", "PhiTokenizer", "GGUF", "PhiKernels", "FakeUpstream",
-            "OutcomeStore", "Routing",
+            "OutcomeStore", "Routing", "ModelHub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -175,7 +175,7 @@ let gatewayTargets: [Target] = [
     .testTarget(
         name: "phigateTests",
         dependencies: [
-            "phigate", "PhigateConfig", "Routing",
+            "phigate", "PhigateConfig", "Routing", "ModelHub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: swiftSettings
