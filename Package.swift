@@ -102,6 +102,18 @@ let gatewayTargets: [Target] = [
         ],
         swiftSettings: swiftSettings
     ),
+    // `phigate model pull`: resumable, SHA-256-checked downloads from a Hugging Face style file server.
+    .target(
+        name: "ModelHub",
+        dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ],
+        swiftSettings: swiftSettings
+    ),
     // Scriptable fake upstream (OpenAI and Anthropic shapes) shared by tests and benchmarks.
     .target(
         name: "FakeUpstream",
@@ -117,7 +129,7 @@ let gatewayTargets: [Target] = [
         name: "phigate",
         dependencies: [
             "GatewayServer", "LocalBackend", "PhigateConfig", "PhiInference", "PhiTokenizer", "GGUF", "PhiKernels", "FakeUpstream",
-            "OutcomeStore", "Routing",
+            "OutcomeStore", "Routing", "ModelHub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -130,6 +142,17 @@ let gatewayTargets: [Target] = [
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "ModelHubTests",
+        dependencies: [
+            "ModelHub",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings
     ),
@@ -169,7 +192,7 @@ let gatewayTargets: [Target] = [
     .testTarget(
         name: "phigateTests",
         dependencies: [
-            "phigate", "PhigateConfig", "Routing", "OutcomeStore",
+            "phigate", "PhigateConfig", "Routing", "OutcomeStore", "ModelHub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: swiftSettings
@@ -193,6 +216,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
     ],
     targets: coreOnly ? coreTargets : coreTargets + gatewayTargets
 )

@@ -15,7 +15,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Inspect a Phi model file or run it on token ids.",
-        subcommands: [Inspect.self, Logits.self, Synth.self]
+        subcommands: [Inspect.self, Logits.self, Synth.self, ModelPullCommand.self]
     )
 
     /// `phigate model inspect FILE [--json]`
