@@ -77,14 +77,18 @@ public struct LocalChatBackend: ChatBackend {
                     choices: [.init(index: index, delta: delta, finishReason: finish, logprobs: logprobs)]))
             }
             do {
-                for index in started.streams.indices {
-                    continuation.yield(chunk(index, .init(role: "assistant", content: "")))
-                }
                 let completionTokens = try await withThrowingTaskGroup(of: Int.self) { group in
                     for (index, stream) in started.streams.enumerated() {
                         group.addTask {
                             var tokens = 0
+                            var sentRole = false
                             for try await event in stream {
+                                // The role chunk goes out with the first token, so time to first chunk means
+                                // time to first token.
+                                if !sentRole {
+                                    sentRole = true
+                                    continuation.yield(chunk(index, .init(role: "assistant", content: "")))
+                                }
                                 switch event {
                                 case .token(let token):
                                     tokens += 1
