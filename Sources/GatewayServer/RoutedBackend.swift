@@ -72,6 +72,8 @@ final class RoutingRequestScope: Sendable {
 
     /// `status(503)` for upstream statuses, the metric label for other faults, `error` for anything else.
     static func faultLabel(_ error: any Error) -> String {
+        if let escalation = error as? CascadeEscalation { return escalation.label }
+        if let refusal = error as? OpenAIError { return refusal.code ?? "status(\(refusal.status))" }
         guard let fault = error as? UpstreamFault else { return "error" }
         if case .status(let code, _) = fault { return "status(\(code))" }
         return fault.metricLabel
@@ -213,7 +215,16 @@ struct RoutedBackend: ChatBackend {
     }
 
     func complete(_ request: ChatCompletionRequest, upstreamModel: String, logger: Logger) async throws -> ChatCompletionResponse {
-        let (attempts, scope) = try await attempts(request)
+        var (attempts, scope) = try await attempts(request)
+        if let cascade = Self.cascadeSplit(attempts, scope: scope) {
+            let started = ContinuousClock.now
+            if let answer = try await cascadeLocalAnswer(cascade.local, policy: cascade.policy, original: request, scope: scope, logger: logger) {
+                let ms = RoutedBackend.milliseconds(started.duration(to: .now))
+                await record(cascade.local.model, usage: answer.usage, ttftMs: ms, totalMs: ms, scope: scope)
+                return answer
+            }
+            attempts = cascade.rest
+        }
         var lastError: (any Error)?
         for attempt in attempts {
             let started = ContinuousClock.now
@@ -243,7 +254,21 @@ struct RoutedBackend: ChatBackend {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    let (attempts, scope) = try await attempts(request)
+                    var (attempts, scope) = try await attempts(request)
+                    if let cascade = Self.cascadeSplit(attempts, scope: scope) {
+                        // Held back until accepted: nothing reaches the client before the judgement.
+                        let started = ContinuousClock.now
+                        if let answer = try await cascadeLocalAnswer(
+                            cascade.local, policy: cascade.policy, original: request, scope: scope, logger: logger)
+                        {
+                            let ms = RoutedBackend.milliseconds(started.duration(to: .now))
+                            await record(cascade.local.model, usage: answer.usage, ttftMs: ms, totalMs: ms, scope: scope)
+                            Self.replay(answer, request: request, into: continuation)
+                            continuation.finish()
+                            return
+                        }
+                        attempts = cascade.rest
+                    }
                     var lastError: (any Error)?
                     for attempt in attempts {
                         let started = ContinuousClock.now
