@@ -27,6 +27,7 @@ struct PolicyReloadService: Service {
                 for await _ in hangups { report(holder.reload()) }
             }
             group.addTask {
+                guard pollInterval > .zero else { return }  // SIGHUP only
                 while !Task.isCancelled {
                     try? await Task.sleep(for: pollInterval)
                     if Task.isCancelled { break }
@@ -50,8 +51,8 @@ struct PolicyReloadService: Service {
 }
 
 /// The chat handler's registry: the real backends, plus the policy router when `routing:` is configured (its
-/// policy reloads through a `PolicyReloadService`). Prompt tokens are estimated (UTF-8 bytes / 4) on the server
-/// for now; `phigate route` counts them with the Phi-3 tokenizer.
+/// policy reloads through a `PolicyReloadService`). `countTokens` counts prompt tokens for the decision
+/// (`phigate serve` passes the Phi-3 tokenizer, like `phigate route`).
 func routedRegistry(
     config: GatewayConfig, resolved: ResolvedConfig, httpClient: HTTPClient, localBackends: [any ChatBackend],
     countTokens: @escaping @Sendable (String) -> Int, services: inout [any Service], logger: Logger
@@ -59,6 +60,6 @@ func routedRegistry(
     let registry = BackendRegistry(config: resolved, httpClient: httpClient, localBackends: localBackends)
     guard let routingConfig = config.routing else { return (registry, nil) }
     let routing = try GatewayRouting(config: config, routing: routingConfig, registry: registry, countTokens: countTokens)
-    services.append(PolicyReloadService(holder: routing.holder, logger: logger))
+    services.append(PolicyReloadService(holder: routing.holder, logger: logger, pollInterval: routingConfig.reloadInterval))
     return (routing.registryWithRouter(config: config, resolved: resolved), routing)
 }

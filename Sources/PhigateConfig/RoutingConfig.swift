@@ -8,10 +8,13 @@ public struct RoutingConfig: Sendable, Hashable {
     public var policyFile: String
     /// Tier name → members, each a served model name or a backend name (its first model).
     public var tiers: [String: [String]]
+    /// How often the policy file's modification date is checked (`reload_interval`); zero: only on SIGHUP.
+    public var reloadInterval: Duration
 
-    public init(policyFile: String, tiers: [String: [String]] = [:]) {
+    public init(policyFile: String, tiers: [String: [String]] = [:], reloadInterval: Duration = .seconds(2)) {
         self.policyFile = policyFile
         self.tiers = tiers
+        self.reloadInterval = reloadInterval
     }
 
     /// The tier that marks local backends.
@@ -38,7 +41,7 @@ extension RoutingConfig {
 }
 
 extension GatewayConfigDecoder {
-    static let routingKeys = ["policy", "tiers"]
+    static let routingKeys = ["policy", "tiers", "reload_interval"]
 
     /// `routing: {policy: policies/default.yaml, tiers: {local: [phi-local], frontier: [gpt-4o, claude-sonnet-4]}}`
     func routing(_ value: Value) -> RoutingConfig? {
@@ -55,8 +58,9 @@ extension GatewayConfigDecoder {
                 }
             }
         }
+        let interval = fields.optional("reload_interval").flatMap { reader.duration($0, allowsZero: true) } ?? .seconds(2)
         fields.finish(allowed: Self.routingKeys)
-        return policy.map { RoutingConfig(policyFile: $0, tiers: tiers) }
+        return policy.map { RoutingConfig(policyFile: $0, tiers: tiers, reloadInterval: interval) }
     }
 }
 
