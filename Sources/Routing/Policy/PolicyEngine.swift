@@ -83,6 +83,10 @@ public struct PolicyEngine: Sendable {
         }
         explanation.difficultyScore = score
         targets += rule.fallback
+        // "Downgrade to local" means the local tier answers even when the rule only named remote targets.
+        if exhausted.contains(where: { $0.onExhausted == .downgrade }) {
+            targets.append(.tier(policy.auto.localTier))
+        }
 
         // Expand targets into candidates, then filter: privacy, budgets, context, deadline.
         let expected = min(features.maxTokens ?? policy.defaults.expectedOutputTokens, policy.defaults.expectedOutputTokens)
