@@ -50,15 +50,18 @@ struct PolicySignalReloadTests {
 
                 kill(getpid(), SIGHUP)
                 var now = try await backend()
-                for _ in 0..<100 where now != "local" {
-                    try await Task.sleep(for: .milliseconds(50))
+                // Generous: when the whole suite runs, compute-heavy tests can hold the cooperative pool for seconds.
+                for _ in 0..<600 where now != "local" {
+                    try await Task.sleep(for: .milliseconds(100))
                     now = try await backend()
                 }
                 #expect(now == "local", "SIGHUP did not reload the policy")
 
                 try Self.rewrite(file, "rules: [ { name: broken, when: { nonsense: 1 } } ]")
                 kill(getpid(), SIGHUP)
-                try await Task.sleep(for: .milliseconds(500))
+                for _ in 0..<600 where !gateway.logText.contains("Routing policy rejected") {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
                 #expect(try await backend() == "local", "an invalid policy must not replace the one in force")
                 #expect(gateway.logText.contains("Routing policy rejected"))
             }
