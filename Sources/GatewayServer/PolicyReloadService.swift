@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import PhigateConfig
 import ServiceLifecycle
+import Synchronization
 
 /// Reloads the routing policy on SIGHUP and when its file changes (polled). An invalid file is logged and the
 /// policy in force keeps serving.
@@ -15,13 +16,7 @@ struct PolicyReloadService: Service {
     var pollInterval: Duration = .seconds(2)
 
     func run() async throws {
-        let hangups = AsyncStream<Void> { continuation in
-            signal(SIGHUP, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-            source.setEventHandler { continuation.yield() }
-            source.resume()
-            continuation.onTermination = { _ in source.cancel() }
-        }
+        let hangups = HangupSignal.stream()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in hangups { report(holder.reload()) }
@@ -47,6 +42,42 @@ struct PolicyReloadService: Service {
         case .rejected(let error):
             logger.error("Routing policy rejected; the previous policy keeps serving", metadata: ["policy.file": .string(holder.file), "policy.error": .string(error.description)])
         }
+    }
+}
+
+/// SIGHUP for every listener in the process: one signal source fans out to all of them (several sources for one
+/// signal do not each get it).
+enum HangupSignal {
+    private struct State {
+        var source: (any DispatchSourceSignal)?
+        var listeners: [UInt64: AsyncStream<Void>.Continuation] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    private static let state = Mutex(State())
+
+    /// Yields once per SIGHUP until the consumer goes away.
+    static func stream() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let id = state.withLock { state -> UInt64 in
+            if state.source == nil {
+                signal(SIGHUP, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+                source.setEventHandler { broadcast() }
+                source.resume()
+                state.source = source
+            }
+            state.nextID += 1
+            state.listeners[state.nextID] = continuation
+            return state.nextID
+        }
+        continuation.onTermination = { _ in _ = state.withLock { $0.listeners.removeValue(forKey: id) } }
+        return stream
+    }
+
+    private static func broadcast() {
+        let listeners = state.withLock { Array($0.listeners.values) }
+        for listener in listeners { listener.yield() }
     }
 }
 
