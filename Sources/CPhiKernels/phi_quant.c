@@ -793,7 +793,7 @@ T_AVX512 static inline __m512 pair_f32(const float *p, __m512i idx) {
     return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)p))));
 }
 
-#define VNNI_MT(NAME, T)                                                                                           \
+#define VNNI_MT(NAME, R, T)                                                                                           \
     T_AVX512 __attribute__((always_inline)) static inline void NAME##_impl(uint32_t type, const uint8_t *const *w,   \
                                                                           const uint8_t *const *act, int64_t nb,   \
                                                                           float *out) {                            \
@@ -805,29 +805,32 @@ T_AVX512 static inline __m512 pair_f32(const float *p, __m512i idx) {
             ds[t] = (const float *)(const void *)(act[t] + nb * ACT32_BLOCK);                                       \
             cs[t] = act[t] + nb * QK;                                                                               \
         }                                                                                                           \
-        __m512 acc[2][T];                                                                                           \
-        for (int r = 0; r < 2; r++)                                                                                 \
+        __m512 acc[R][T];                                                                                           \
+        for (int r = 0; r < R; r++)                                                                                 \
             for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();                                            \
         int64_t b = 0;                                                                                              \
         for (; b + 2 <= nb; b += 2) {                                                                               \
-            const uint8_t *x0 = w[0] + b * bs, *x1 = w[1] + b * bs;                                                 \
-            const __m512i u0 = unpack2_u8(type, x0, bs), u1 = unpack2_u8(type, x1, bs);                             \
-            const __m512 dw0 = pair_h16(x0, bs, idx), dw1 = pair_h16(x1, bs, idx);                                  \
+            __m512i u[R];                                                                                           \
+            __m512 dw[R];                                                                                           \
+            for (int r = 0; r < R; r++) {                                                                           \
+                const uint8_t *x = w[r] + b * bs;                                                                   \
+                u[r] = unpack2_u8(type, x, bs);                                                                     \
+                dw[r] = pair_h16(x, bs, idx);                                                                       \
+            }                                                                                                       \
             for (int t = 0; t < T; t++) {                                                                           \
                 const __m512i q = _mm512_loadu_si512((const void *)(act[t] + b * QK));                              \
                 const __m512i c = _mm512_loadu_si512((const void *)(cs[t] + b * QK));                               \
                 const __m512 dx = pair_f32(ds[t] + b, idx);                                                         \
-                acc[0][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw0, dx), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, u0, q)), \
-                                            acc[0][t]);                                                             \
-                acc[1][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw1, dx), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, u1, q)), \
-                                            acc[1][t]);                                                             \
+                for (int r = 0; r < R; r++)                                                                         \
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw[r], dx),                                           \
+                                                _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, u[r], q)), acc[r][t]);    \
             }                                                                                                       \
         }                                                                                                           \
-        float tail[2][T];                                                                                           \
-        for (int r = 0; r < 2; r++)                                                                                 \
+        float tail[R][T];                                                                                           \
+        for (int r = 0; r < R; r++)                                                                                 \
             for (int t = 0; t < T; t++) tail[r][t] = 0;                                                             \
         if (b < nb) {                                                                                               \
-            for (int r = 0; r < 2; r++) {                                                                           \
+            for (int r = 0; r < R; r++) {                                                                           \
                 const uint8_t *x = w[r] + b * bs;                                                                   \
                 const __m256i ur = unpack_u8(type, x);                                                              \
                 for (int t = 0; t < T; t++) {                                                                       \
@@ -836,7 +839,7 @@ T_AVX512 static inline __m512 pair_f32(const float *p, __m512i idx) {
                 }                                                                                                   \
             }                                                                                                       \
         }                                                                                                           \
-        for (int r = 0; r < 2; r++)                                                                                 \
+        for (int r = 0; r < R; r++)                                                                                 \
             for (int t = 0; t < T; t++) out[r * T + t] = hsum16(acc[r][t]) + tail[r][t];                           \
     }                                                                                                               \
     T_AVX512 static void NAME(uint32_t type, const uint8_t *const *w, const uint8_t *const *act, int64_t nb,       \
@@ -848,18 +851,21 @@ T_AVX512 static inline __m512 pair_f32(const float *p, __m512i idx) {
         }                                                                                                           \
     }
 
-VNNI_MT(vnni_mt_2x1, 1)
-VNNI_MT(vnni_mt_2x2, 2)
-VNNI_MT(vnni_mt_2x3, 3)
-VNNI_MT(vnni_mt_2x4, 4)
-VNNI_MT(vnni_mt_2x5, 5)
-VNNI_MT(vnni_mt_2x6, 6)
-VNNI_MT(vnni_mt_2x7, 7)
-VNNI_MT(vnni_mt_2x8, 8)
+VNNI_MT(vnni_mt_4x1, 4, 1)
+VNNI_MT(vnni_mt_4x2, 4, 2)
+VNNI_MT(vnni_mt_4x3, 4, 3)
+VNNI_MT(vnni_mt_4x4, 4, 4)
+VNNI_MT(vnni_mt_2x1, 2, 1)
+VNNI_MT(vnni_mt_2x5, 2, 5)
+VNNI_MT(vnni_mt_2x6, 2, 6)
+VNNI_MT(vnni_mt_2x7, 2, 7)
+VNNI_MT(vnni_mt_2x8, 2, 8)
 
 typedef void (*vnni_mt_fn)(uint32_t, const uint8_t *const *, const uint8_t *const *, int64_t, float *);
-static const vnni_mt_fn vnni_mt[9] = {NULL,        vnni_mt_2x1, vnni_mt_2x2, vnni_mt_2x3, vnni_mt_2x4,
-                                      vnni_mt_2x5, vnni_mt_2x6, vnni_mt_2x7, vnni_mt_2x8};
+// Four weight rows for up to 4 tokens (16 accumulators), two for 5..8; [0] for an unpaired last row.
+static const vnni_mt_fn vnni_mt4[5] = {NULL, vnni_mt_4x1, vnni_mt_4x2, vnni_mt_4x3, vnni_mt_4x4};
+static const vnni_mt_fn vnni_mt2[9] = {NULL,        vnni_mt_2x1, NULL,        NULL,       NULL,
+                                       vnni_mt_2x5, vnni_mt_2x6, vnni_mt_2x7, vnni_mt_2x8};
 
 
 // Prefill: 8 weight rows repacked (transiently, per call) so that one int32 lane holds one row: vector j of block b
@@ -1033,26 +1039,31 @@ static void qgemm_range_at(int level, uint32_t type, const void *w, size_t wrb, 
         const int64_t nb = k / QK;
         if (allow_repack && use_repack()) r = qgemm_repacked(type, W, wrb, A, arb, k, n, bias, y, ldy, r, r1);
         if (n >= 2 && r < r1) {
-            // Batched decode (and the rows the repacked tiles leave): groups of up to 8 tokens outer, row pairs
-            // inner; each pair of weight rows is unpacked once per group, the range's rows stay in L1/L2 while
-            // the groups stream.
-            const int64_t rp_end = r + ((r1 - r) & ~(int64_t)1);
+            // Batched decode (and the rows the repacked tiles leave): groups of up to 8 tokens outer, weight rows
+            // in quads (groups up to 4) or pairs inner; each weight block is unpacked once per group while the
+            // range's rows stay in L1/L2. Rows left over at the end of the range go through the single-row dot.
             for (int64_t t = 0; t < n;) {
                 const int g = n - t >= 8 ? 8 : (int)(n - t);
+                const int R = g <= 4 ? 4 : 2;
+                const vnni_mt_fn tile = g <= 4 ? vnni_mt4[g] : vnni_mt2[g];
                 const uint8_t *at[8];
                 for (int i = 0; i < g; i++) at[i] = A + (t + i) * arb;
-                for (int64_t rr = r; rr < rp_end; rr += 2) {
-                    const uint8_t *wr[2] = {W + rr * wrb, W + (rr + 1) * wrb};
-                    float out[16];
-                    vnni_mt[g](type, wr, at, nb, out);
-                    for (int i = 0; i < g; i++) {
-                        y[(t + i) * ldy + rr] = out[i] + (bias ? bias[rr] : 0.0f);
-                        y[(t + i) * ldy + rr + 1] = out[g + i] + (bias ? bias[rr + 1] : 0.0f);
-                    }
+                int64_t rr = r;
+                for (; rr + R <= r1; rr += R) {
+                    const uint8_t *wr[4];
+                    for (int j = 0; j < R; j++) wr[j] = W + (rr + j) * wrb;
+                    float out[32];
+                    tile(type, wr, at, nb, out);
+                    for (int j = 0; j < R; j++)
+                        for (int i = 0; i < g; i++)
+                            y[(t + i) * ldy + rr + j] = out[j * g + i] + (bias ? bias[rr + j] : 0.0f);
                 }
+                for (; rr < r1; rr++)
+                    for (int i = 0; i < g; i++)
+                        y[(t + i) * ldy + rr] = dot(type, W + rr * wrb, at[i], k) + (bias ? bias[rr] : 0.0f);
                 t += g;
             }
-            r = rp_end;
+            r = r1;
         } else if (n == 1) {
             // Decode: four rows at a time share each activation load.
             const uint8_t *at[1] = {A};
