@@ -641,6 +641,104 @@ T_AVX2 static float dot_q6_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
     return hsum8(acc);
 }
 
+// `dot_q4_K_avx2` / `dot_q6_K_avx2` for one weight row and T activation rows: the block's scales, quants and nibble
+// split are done once for all T tokens; each token's sums (integer block sums, `accm` and the fma into `acc`) are
+// the single-row kernel's, in its order.
+#define DOT_Q4K_AVX2_MT(NAME, T)                                                                                   \
+    T_AVX2 static void NAME(const uint8_t *w, const phi_q8k *const *y, int64_t nb, float *out) {                   \
+        const __m256i m4 = _mm256_set1_epi8(0x0f);                                                                  \
+        __m256 acc[T];                                                                                              \
+        float accm[T];                                                                                              \
+        for (int t = 0; t < T; t++) {                                                                               \
+            acc[t] = _mm256_setzero_ps();                                                                           \
+            accm[t] = 0;                                                                                            \
+        }                                                                                                           \
+        for (int64_t i = 0; i < nb; i++, w += 144) {                                                                \
+            uint8_t scm[16];                                                                                        \
+            k4_unpack_scales(w + 4, scm);                                                                           \
+            const uint8_t *sc = scm;                                                                                \
+            for (int t = 0; t < T; t++)                                                                             \
+                accm[t] += h2f(w + 2) * y[t][i].d * (float)k4_min_dot(scm + 8, y[t][i].bsums);                      \
+            __m256i isum[T];                                                                                        \
+            for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();                                           \
+            for (int j = 0; j < 4; j++) {                                                                           \
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(w + 16 + 32 * j));             \
+                const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);     \
+                const __m256i s0 = _mm256_set1_epi16((short)sc[2 * j]), s1 = _mm256_set1_epi16((short)sc[2 * j + 1]); \
+                for (int t = 0; t < T; t++) {                                                                       \
+                    const __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)(y[t][i].qs + 64 * j));    \
+                    const __m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(y[t][i].qs + 64 * j + 32)); \
+                    const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a0), s0);                         \
+                    const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), s1);                         \
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(p0, p1));                                  \
+                }                                                                                                   \
+            }                                                                                                       \
+            for (int t = 0; t < T; t++)                                                                             \
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w) * y[t][i].d), _mm256_cvtepi32_ps(isum[t]), acc[t]);  \
+        }                                                                                                           \
+        for (int t = 0; t < T; t++) out[t] = hsum8(acc[t]) - accm[t];                                               \
+    }
+
+#define DOT_Q6K_AVX2_MT(NAME, T)                                                                                   \
+    T_AVX2 static void NAME(const uint8_t *w, const phi_q8k *const *y, int64_t nb, float *out) {                   \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);                                        \
+        __m256 acc[T];                                                                                              \
+        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();                                                   \
+        for (int64_t i = 0; i < nb; i++, w += 210) {                                                                \
+            const uint8_t *ql = w, *qh = w + 128;                                                                   \
+            const int8_t *sc = (const int8_t *)(w + 192);                                                           \
+            const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sc));         \
+            __m256i isum[T];                                                                                        \
+            int corr[T];                                                                                            \
+            for (int t = 0; t < T; t++) {                                                                           \
+                __m256i cp = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(const void *)y[t][i].bsums)); \
+                __m128i c4 = _mm_add_epi32(_mm256_castsi256_si128(cp), _mm256_extracti128_si256(cp, 1));            \
+                c4 = _mm_add_epi32(c4, _mm_shuffle_epi32(c4, _MM_SHUFFLE(1, 0, 3, 2)));                             \
+                c4 = _mm_add_epi32(c4, _mm_shuffle_epi32(c4, _MM_SHUFFLE(2, 3, 0, 1)));                             \
+                corr[t] = _mm_cvtsi128_si32(c4);                                                                    \
+                isum[t] = _mm256_setzero_si256();                                                                   \
+            }                                                                                                       \
+            for (int half = 0; half < 2; half++, ql += 64, qh += 32) {                                              \
+                const __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);                           \
+                const __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));                    \
+                const __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)qh);                            \
+                __m256i q[4];                                                                                       \
+                q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));    \
+                q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),                                                    \
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));        \
+                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),                              \
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));        \
+                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),                              \
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));        \
+                for (int u = 0; u < 4; u++) {                                                                       \
+                    const __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(sc[8 * half + 2 * u + 1]), _mm_set1_epi16(sc[8 * half + 2 * u])); \
+                    for (int t = 0; t < T; t++) {                                                                   \
+                        const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(y[t][i].qs + 128 * half + 32 * u)); \
+                        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[u], a), s16)); \
+                    }                                                                                               \
+                }                                                                                                   \
+            }                                                                                                       \
+            for (int t = 0; t < T; t++) {                                                                           \
+                isum[t] = _mm256_sub_epi32(isum[t], _mm256_setr_epi32(32 * corr[t], 0, 0, 0, 0, 0, 0, 0));          \
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w + 208) * y[t][i].d), _mm256_cvtepi32_ps(isum[t]), acc[t]); \
+            }                                                                                                       \
+        }                                                                                                           \
+        for (int t = 0; t < T; t++) out[t] = hsum8(acc[t]);                                                         \
+    }
+
+DOT_Q4K_AVX2_MT(dot_q4_K_avx2_mt1, 1)
+DOT_Q4K_AVX2_MT(dot_q4_K_avx2_mt2, 2)
+DOT_Q4K_AVX2_MT(dot_q4_K_avx2_mt3, 3)
+DOT_Q4K_AVX2_MT(dot_q4_K_avx2_mt4, 4)
+DOT_Q6K_AVX2_MT(dot_q6_K_avx2_mt1, 1)
+DOT_Q6K_AVX2_MT(dot_q6_K_avx2_mt2, 2)
+DOT_Q6K_AVX2_MT(dot_q6_K_avx2_mt3, 3)
+DOT_Q6K_AVX2_MT(dot_q6_K_avx2_mt4, 4)
+
+typedef void (*dot_k_mt_fn)(const uint8_t *, const phi_q8k *const *, int64_t, float *);
+static const dot_k_mt_fn dot_q4_K_avx2_mt[5] = {NULL, dot_q4_K_avx2_mt1, dot_q4_K_avx2_mt2, dot_q4_K_avx2_mt3, dot_q4_K_avx2_mt4};
+static const dot_k_mt_fn dot_q6_K_avx2_mt[5] = {NULL, dot_q6_K_avx2_mt1, dot_q6_K_avx2_mt2, dot_q6_K_avx2_mt3, dot_q6_K_avx2_mt4};
+
 T_AVX2 static inline __m256 load8_weights(uint32_t type, const uint8_t *w, int64_t e) {
     if (type == PHI_TYPE_F32) return _mm256_loadu_ps((const float *)(const void *)w + e);
     const __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(w + 2 * e));
@@ -1077,6 +1175,25 @@ static void qgemm_range_at(int level, uint32_t type, const void *w, size_t wrb, 
             for (; rr < r1; rr++) y[rr] = dot(type, W + rr * wrb, A, k) + (bias ? bias[rr] : 0.0f);
             r = r1;
         }
+    } else if (level >= PHI_LEVEL_AVX2 && (type == PHI_TYPE_Q4_K || type == PHI_TYPE_Q6_K) && n >= 2) {
+        // Batched decode, Q4_K / Q6_K (both levels run the AVX2 kernels): row blocks of 16, groups of up to 4.
+        const int64_t nb = k / QKK;
+        const dot_k_mt_fn *fns = type == PHI_TYPE_Q4_K ? dot_q4_K_avx2_mt : dot_q6_K_avx2_mt;
+        for (int64_t rb = r; rb < r1; rb += 16) {
+            const int64_t re = rb + 16 < r1 ? rb + 16 : r1;
+            for (int64_t t = 0; t < n;) {
+                const int g = n - t >= 4 ? 4 : (int)(n - t);
+                const phi_q8k *at[4];
+                for (int i = 0; i < g; i++) at[i] = (const phi_q8k *)(const void *)(A + (t + i) * arb);
+                for (int64_t rr = rb; rr < re; rr++) {
+                    float out[4];
+                    fns[g](W + rr * wrb, at, nb, out);
+                    for (int i = 0; i < g; i++) y[(t + i) * ldy + rr] = out[i] + (bias ? bias[rr] : 0.0f);
+                }
+                t += g;
+            }
+        }
+        r = r1;
     } else if (level >= PHI_LEVEL_AVX2 && vnni_type(type) && n >= 2) {
         // Batched decode on AVX2: row blocks of 16, groups of up to 4 tokens per weight row.
         const int64_t nb = k / QK;
