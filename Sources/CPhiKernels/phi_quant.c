@@ -459,6 +459,73 @@ T_AVX2 static float dot32_avx2(uint32_t type, const uint8_t *w, const uint8_t *a
     return hsum8(_mm256_add_ps(acc0, acc1)) + summ;
 }
 
+// `dot32_avx2` for one weight row and T activation rows (Q4_0 / Q5_0 / Q8_0): each block is unpacked once for all
+// T tokens, and each token's sum is accumulated exactly as `dot32_avx2` accumulates it (the same int32 lanes, the
+// same `fma(d_w · d_x, float(lanes), acc)` with even blocks in acc0 and odd ones in acc1, a last odd block in acc0,
+// and `hsum8(acc0 + acc1) + 0`).
+#define DOT32_AVX2_MT(NAME, T)                                                                                     \
+    T_AVX2 __attribute__((always_inline)) static inline void NAME##_impl(uint32_t type, const uint8_t *w,           \
+                                                                        const uint8_t *const *act, int64_t nb,      \
+                                                                        float *out) {                               \
+        const int bs = block32_bytes(type), off = weight_offset(type);                                              \
+        const float *ds[T];                                                                                         \
+        __m256 acc0[T], acc1[T];                                                                                    \
+        for (int t = 0; t < T; t++) {                                                                               \
+            ds[t] = (const float *)(const void *)(act[t] + nb * ACT32_BLOCK);                                       \
+            acc0[t] = _mm256_setzero_ps();                                                                          \
+            acc1[t] = _mm256_setzero_ps();                                                                          \
+        }                                                                                                           \
+        int64_t b = 0;                                                                                              \
+        for (; b + 2 <= nb; b += 2) {                                                                               \
+            const uint8_t *x0 = w + b * bs, *x1 = x0 + bs;                                                          \
+            const __m256i w0 = _mm256_sub_epi8(unpack_u8(type, x0), _mm256_set1_epi8((char)off));                   \
+            const __m256i w1 = _mm256_sub_epi8(unpack_u8(type, x1), _mm256_set1_epi8((char)off));                   \
+            const __m256i a0 = _mm256_sign_epi8(w0, w0), a1 = _mm256_sign_epi8(w1, w1);                             \
+            const __m256 d0 = _mm256_set1_ps(h2f(x0)), d1 = _mm256_set1_ps(h2f(x1));                                \
+            for (int t = 0; t < T; t++) {                                                                           \
+                const __m256i y0 = LOADI(act[t] + b * QK), y1 = LOADI(act[t] + (b + 1) * QK);                       \
+                const __m256i s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(y0, w0)),            \
+                                                     _mm256_set1_epi16(1));                                         \
+                const __m256i s1 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(y1, w1)),            \
+                                                     _mm256_set1_epi16(1));                                         \
+                acc0[t] = _mm256_fmadd_ps(_mm256_mul_ps(d0, _mm256_broadcast_ss(ds[t] + b)), _mm256_cvtepi32_ps(s0), \
+                                          acc0[t]);                                                                 \
+                acc1[t] = _mm256_fmadd_ps(_mm256_mul_ps(d1, _mm256_broadcast_ss(ds[t] + b + 1)),                    \
+                                          _mm256_cvtepi32_ps(s1), acc1[t]);                                         \
+            }                                                                                                       \
+        }                                                                                                           \
+        if (b < nb) {                                                                                               \
+            const uint8_t *x0 = w + b * bs;                                                                         \
+            const __m256i w0 = _mm256_sub_epi8(unpack_u8(type, x0), _mm256_set1_epi8((char)off));                   \
+            const __m256i a0 = _mm256_sign_epi8(w0, w0);                                                            \
+            const __m256 d0 = _mm256_set1_ps(h2f(x0));                                                              \
+            for (int t = 0; t < T; t++) {                                                                           \
+                const __m256i s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(LOADI(act[t] + b * QK), w0)), \
+                                                     _mm256_set1_epi16(1));                                         \
+                acc0[t] = _mm256_fmadd_ps(_mm256_mul_ps(d0, _mm256_broadcast_ss(ds[t] + b)), _mm256_cvtepi32_ps(s0), \
+                                          acc0[t]);                                                                 \
+            }                                                                                                       \
+        }                                                                                                           \
+        const float summ = 0;                                                                                       \
+        for (int t = 0; t < T; t++) out[t] = hsum8(_mm256_add_ps(acc0[t], acc1[t])) + summ;                          \
+    }                                                                                                               \
+    T_AVX2 static void NAME(uint32_t type, const uint8_t *w, const uint8_t *const *act, int64_t nb, float *out) {   \
+        switch (type) {                                                                                             \
+        case PHI_TYPE_Q4_0: NAME##_impl(PHI_TYPE_Q4_0, w, act, nb, out); break;                                     \
+        case PHI_TYPE_Q5_0: NAME##_impl(PHI_TYPE_Q5_0, w, act, nb, out); break;                                     \
+        default: NAME##_impl(PHI_TYPE_Q8_0, w, act, nb, out); break;                                                \
+        }                                                                                                           \
+    }
+
+#define LOADI(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+DOT32_AVX2_MT(dot32_avx2_mt1, 1)
+DOT32_AVX2_MT(dot32_avx2_mt2, 2)
+DOT32_AVX2_MT(dot32_avx2_mt3, 3)
+DOT32_AVX2_MT(dot32_avx2_mt4, 4)
+
+typedef void (*dot_mt_fn)(uint32_t, const uint8_t *, const uint8_t *const *, int64_t, float *);
+static const dot_mt_fn dot32_avx2_mt[5] = {NULL, dot32_avx2_mt1, dot32_avx2_mt2, dot32_avx2_mt3, dot32_avx2_mt4};
+
 // The 8 six-bit scales and mins of a Q4_K/Q5_K block (ggml's packing), without branches: scales in bytes 0..7 of
 // `out`, mins in bytes 8..15.
 static inline void k4_unpack_scales(const uint8_t *s, uint8_t out[16]) {
@@ -574,6 +641,104 @@ T_AVX2 static float dot_q6_K_avx2(const uint8_t *w, const phi_q8k *y, int64_t nb
     return hsum8(acc);
 }
 
+// `dot_q4_K_avx2` / `dot_q6_K_avx2` for one weight row and T activation rows: the block's scales, quants and nibble
+// split are done once for all T tokens; each token's sums (integer block sums, `accm` and the fma into `acc`) are
+// the single-row kernel's, in its order.
+#define DOT_Q4K_AVX2_MT(NAME, T)                                                                                   \
+    T_AVX2 static void NAME(const uint8_t *w, const phi_q8k *const *y, int64_t nb, float *out) {                   \
+        const __m256i m4 = _mm256_set1_epi8(0x0f);                                                                  \
+        __m256 acc[T];                                                                                              \
+        float accm[T];                                                                                              \
+        for (int t = 0; t < T; t++) {                                                                               \
+            acc[t] = _mm256_setzero_ps();                                                                           \
+            accm[t] = 0;                                                                                            \
+        }                                                                                                           \
+        for (int64_t i = 0; i < nb; i++, w += 144) {                                                                \
+            uint8_t scm[16];                                                                                        \
+            k4_unpack_scales(w + 4, scm);                                                                           \
+            const uint8_t *sc = scm;                                                                                \
+            for (int t = 0; t < T; t++)                                                                             \
+                accm[t] += h2f(w + 2) * y[t][i].d * (float)k4_min_dot(scm + 8, y[t][i].bsums);                      \
+            __m256i isum[T];                                                                                        \
+            for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();                                           \
+            for (int j = 0; j < 4; j++) {                                                                           \
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(w + 16 + 32 * j));             \
+                const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);     \
+                const __m256i s0 = _mm256_set1_epi16((short)sc[2 * j]), s1 = _mm256_set1_epi16((short)sc[2 * j + 1]); \
+                for (int t = 0; t < T; t++) {                                                                       \
+                    const __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)(y[t][i].qs + 64 * j));    \
+                    const __m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(y[t][i].qs + 64 * j + 32)); \
+                    const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a0), s0);                         \
+                    const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), s1);                         \
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(p0, p1));                                  \
+                }                                                                                                   \
+            }                                                                                                       \
+            for (int t = 0; t < T; t++)                                                                             \
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w) * y[t][i].d), _mm256_cvtepi32_ps(isum[t]), acc[t]);  \
+        }                                                                                                           \
+        for (int t = 0; t < T; t++) out[t] = hsum8(acc[t]) - accm[t];                                               \
+    }
+
+#define DOT_Q6K_AVX2_MT(NAME, T)                                                                                   \
+    T_AVX2 static void NAME(const uint8_t *w, const phi_q8k *const *y, int64_t nb, float *out) {                   \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);                                        \
+        __m256 acc[T];                                                                                              \
+        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();                                                   \
+        for (int64_t i = 0; i < nb; i++, w += 210) {                                                                \
+            const uint8_t *ql = w, *qh = w + 128;                                                                   \
+            const int8_t *sc = (const int8_t *)(w + 192);                                                           \
+            const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sc));         \
+            __m256i isum[T];                                                                                        \
+            int corr[T];                                                                                            \
+            for (int t = 0; t < T; t++) {                                                                           \
+                __m256i cp = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(const void *)y[t][i].bsums)); \
+                __m128i c4 = _mm_add_epi32(_mm256_castsi256_si128(cp), _mm256_extracti128_si256(cp, 1));            \
+                c4 = _mm_add_epi32(c4, _mm_shuffle_epi32(c4, _MM_SHUFFLE(1, 0, 3, 2)));                             \
+                c4 = _mm_add_epi32(c4, _mm_shuffle_epi32(c4, _MM_SHUFFLE(2, 3, 0, 1)));                             \
+                corr[t] = _mm_cvtsi128_si32(c4);                                                                    \
+                isum[t] = _mm256_setzero_si256();                                                                   \
+            }                                                                                                       \
+            for (int half = 0; half < 2; half++, ql += 64, qh += 32) {                                              \
+                const __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);                           \
+                const __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));                    \
+                const __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)qh);                            \
+                __m256i q[4];                                                                                       \
+                q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));    \
+                q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),                                                    \
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));        \
+                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),                              \
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));        \
+                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),                              \
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));        \
+                for (int u = 0; u < 4; u++) {                                                                       \
+                    const __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(sc[8 * half + 2 * u + 1]), _mm_set1_epi16(sc[8 * half + 2 * u])); \
+                    for (int t = 0; t < T; t++) {                                                                   \
+                        const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(y[t][i].qs + 128 * half + 32 * u)); \
+                        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[u], a), s16)); \
+                    }                                                                                               \
+                }                                                                                                   \
+            }                                                                                                       \
+            for (int t = 0; t < T; t++) {                                                                           \
+                isum[t] = _mm256_sub_epi32(isum[t], _mm256_setr_epi32(32 * corr[t], 0, 0, 0, 0, 0, 0, 0));          \
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w + 208) * y[t][i].d), _mm256_cvtepi32_ps(isum[t]), acc[t]); \
+            }                                                                                                       \
+        }                                                                                                           \
+        for (int t = 0; t < T; t++) out[t] = hsum8(acc[t]);                                                         \
+    }
+
+DOT_Q4K_AVX2_MT(dot_q4_K_avx2_mt1, 1)
+DOT_Q4K_AVX2_MT(dot_q4_K_avx2_mt2, 2)
+DOT_Q4K_AVX2_MT(dot_q4_K_avx2_mt3, 3)
+DOT_Q4K_AVX2_MT(dot_q4_K_avx2_mt4, 4)
+DOT_Q6K_AVX2_MT(dot_q6_K_avx2_mt1, 1)
+DOT_Q6K_AVX2_MT(dot_q6_K_avx2_mt2, 2)
+DOT_Q6K_AVX2_MT(dot_q6_K_avx2_mt3, 3)
+DOT_Q6K_AVX2_MT(dot_q6_K_avx2_mt4, 4)
+
+typedef void (*dot_k_mt_fn)(const uint8_t *, const phi_q8k *const *, int64_t, float *);
+static const dot_k_mt_fn dot_q4_K_avx2_mt[5] = {NULL, dot_q4_K_avx2_mt1, dot_q4_K_avx2_mt2, dot_q4_K_avx2_mt3, dot_q4_K_avx2_mt4};
+static const dot_k_mt_fn dot_q6_K_avx2_mt[5] = {NULL, dot_q6_K_avx2_mt1, dot_q6_K_avx2_mt2, dot_q6_K_avx2_mt3, dot_q6_K_avx2_mt4};
+
 T_AVX2 static inline __m256 load8_weights(uint32_t type, const uint8_t *w, int64_t e) {
     if (type == PHI_TYPE_F32) return _mm256_loadu_ps((const float *)(const void *)w + e);
     const __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(w + 2 * e));
@@ -616,7 +781,6 @@ static float vec_dot_avx2(uint32_t type, const void *w, const void *act, int64_t
 
 static int vnni_type(uint32_t t) { return t == PHI_TYPE_Q4_0 || t == PHI_TYPE_Q5_0 || t == PHI_TYPE_Q8_0; }
 
-#define LOADI(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 
 // Two consecutive blocks' unsigned quants as one zmm in element order [blk b | blk b+1].
 T_AVX512 __attribute__((always_inline)) static inline __m512i unpack2_u8(uint32_t type, const uint8_t *x, int bs) {
@@ -707,7 +871,99 @@ T_AVX512 static inline float hsum16(__m512 v) {
 
 VNNI_TILE(vnni_tile_1x1, 1, 1)
 VNNI_TILE(vnni_tile_4x1, 4, 1)
-VNNI_TILE(vnni_tile_2x4, 2, 4)
+
+// MARK: Multi-token decode tiles (batched decode: one token of each of T sequences)
+//
+// Two weight rows × T activation rows: each weight block pair is unpacked once and used for all T tokens, and
+// every (row, token) sum is accumulated exactly as `vnni_tile_1x1` accumulates it: the same 16 int32 lanes from
+// one vpdpbusd per block pair, the same `fma(d_w · d_x, float(lanes), acc)`, the same odd-block tail and the same
+// `hsum16(acc) + tail`. Only the way the scales are broadcast differs (the same fp16→fp32 conversions and the
+// same single float product), so the results are bit-identical.
+
+// [f(p[0]) ×8 | f(p[1]) ×8] for two fp16 scales `bs` bytes apart.
+T_AVX512 static inline __m512 pair_h16(const uint8_t *x, int bs, __m512i idx) {
+    const uint32_t v = (uint32_t)rd16(x) | (uint32_t)rd16(x + bs) << 16;
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)v))));
+}
+
+// [p[0] ×8 | p[1] ×8]
+T_AVX512 static inline __m512 pair_f32(const float *p, __m512i idx) {
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)p))));
+}
+
+#define VNNI_MT(NAME, R, T)                                                                                           \
+    T_AVX512 __attribute__((always_inline)) static inline void NAME##_impl(uint32_t type, const uint8_t *const *w,   \
+                                                                          const uint8_t *const *act, int64_t nb,   \
+                                                                          float *out) {                            \
+        const int bs = block32_bytes(type);                                                                         \
+        const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);                   \
+        const float *ds[T];                                                                                         \
+        const uint8_t *cs[T];                                                                                       \
+        for (int t = 0; t < T; t++) {                                                                               \
+            ds[t] = (const float *)(const void *)(act[t] + nb * ACT32_BLOCK);                                       \
+            cs[t] = act[t] + nb * QK;                                                                               \
+        }                                                                                                           \
+        __m512 acc[R][T];                                                                                           \
+        for (int r = 0; r < R; r++)                                                                                 \
+            for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();                                            \
+        int64_t b = 0;                                                                                              \
+        for (; b + 2 <= nb; b += 2) {                                                                               \
+            __m512i u[R];                                                                                           \
+            __m512 dw[R];                                                                                           \
+            for (int r = 0; r < R; r++) {                                                                           \
+                const uint8_t *x = w[r] + b * bs;                                                                   \
+                u[r] = unpack2_u8(type, x, bs);                                                                     \
+                dw[r] = pair_h16(x, bs, idx);                                                                       \
+            }                                                                                                       \
+            for (int t = 0; t < T; t++) {                                                                           \
+                const __m512i q = _mm512_loadu_si512((const void *)(act[t] + b * QK));                              \
+                const __m512i c = _mm512_loadu_si512((const void *)(cs[t] + b * QK));                               \
+                const __m512 dx = pair_f32(ds[t] + b, idx);                                                         \
+                for (int r = 0; r < R; r++)                                                                         \
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw[r], dx),                                           \
+                                                _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, u[r], q)), acc[r][t]);    \
+            }                                                                                                       \
+        }                                                                                                           \
+        float tail[R][T];                                                                                           \
+        for (int r = 0; r < R; r++)                                                                                 \
+            for (int t = 0; t < T; t++) tail[r][t] = 0;                                                             \
+        if (b < nb) {                                                                                               \
+            for (int r = 0; r < R; r++) {                                                                           \
+                const uint8_t *x = w[r] + b * bs;                                                                   \
+                const __m256i ur = unpack_u8(type, x);                                                              \
+                for (int t = 0; t < T; t++) {                                                                       \
+                    const __m256i s = _mm256_dpbusd_epi32(LOADI(cs[t] + b * QK), ur, LOADI(act[t] + b * QK));       \
+                    tail[r][t] = hsum8(_mm256_cvtepi32_ps(s)) * (h2f(x) * ds[t][b]);                                \
+                }                                                                                                   \
+            }                                                                                                       \
+        }                                                                                                           \
+        for (int r = 0; r < R; r++)                                                                                 \
+            for (int t = 0; t < T; t++) out[r * T + t] = hsum16(acc[r][t]) + tail[r][t];                           \
+    }                                                                                                               \
+    T_AVX512 static void NAME(uint32_t type, const uint8_t *const *w, const uint8_t *const *act, int64_t nb,       \
+                              float *out) {                                                                         \
+        switch (type) {                                                                                             \
+        case PHI_TYPE_Q4_0: NAME##_impl(PHI_TYPE_Q4_0, w, act, nb, out); break;                                     \
+        case PHI_TYPE_Q5_0: NAME##_impl(PHI_TYPE_Q5_0, w, act, nb, out); break;                                     \
+        default: NAME##_impl(PHI_TYPE_Q8_0, w, act, nb, out); break;                                                \
+        }                                                                                                           \
+    }
+
+VNNI_MT(vnni_mt_4x1, 4, 1)
+VNNI_MT(vnni_mt_4x2, 4, 2)
+VNNI_MT(vnni_mt_4x3, 4, 3)
+VNNI_MT(vnni_mt_4x4, 4, 4)
+VNNI_MT(vnni_mt_2x1, 2, 1)
+VNNI_MT(vnni_mt_2x5, 2, 5)
+VNNI_MT(vnni_mt_2x6, 2, 6)
+VNNI_MT(vnni_mt_2x7, 2, 7)
+VNNI_MT(vnni_mt_2x8, 2, 8)
+
+typedef void (*vnni_mt_fn)(uint32_t, const uint8_t *const *, const uint8_t *const *, int64_t, float *);
+// Four weight rows for up to 4 tokens (16 accumulators), two for 5..8; [0] for an unpaired last row.
+static const vnni_mt_fn vnni_mt4[5] = {NULL, vnni_mt_4x1, vnni_mt_4x2, vnni_mt_4x3, vnni_mt_4x4};
+static const vnni_mt_fn vnni_mt2[9] = {NULL,        vnni_mt_2x1, NULL,        NULL,       NULL,
+                                       vnni_mt_2x5, vnni_mt_2x6, vnni_mt_2x7, vnni_mt_2x8};
 
 
 // Prefill: 8 weight rows repacked (transiently, per call) so that one int32 lane holds one row: vector j of block b
@@ -871,9 +1127,8 @@ static int use_repack(void) {
 // `allow_repack` 0 keeps every row on kernels with the per-row summation order of `phi_vec_dot` (the VNNI tiles
 // 1×1, 4×1 and 2×4 accumulate each (row, token) identically); the repacked tiles sum blocks in integers first, so
 // their results differ in the last bits.
-static void qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, size_t arb, int64_t k, int64_t n,
-                        const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1, int allow_repack) {
-    const int level = phi_quant_level();
+static void qgemm_range_at(int level, uint32_t type, const void *w, size_t wrb, const void *act, size_t arb, int64_t k,
+                           int64_t n, const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1, int allow_repack) {
     const vec_dot_fn dot = vec_dot_for_level(level);
     const uint8_t *W = w, *A = act;
     int64_t r = r0;
@@ -881,42 +1136,82 @@ static void qgemm_range(uint32_t type, const void *w, size_t wrb, const void *ac
     if (level >= PHI_LEVEL_AVX512 && vnni_type(type)) {
         const int64_t nb = k / QK;
         if (allow_repack && use_repack()) r = qgemm_repacked(type, W, wrb, A, arb, k, n, bias, y, ldy, r, r1);
-        if (n >= 4 && r + 2 <= r1) {
-            // Token quads outer, row pairs inner: the range's weight rows stay in L1/L2 while each quad of
-            // activation rows (L1) is used by every row pair, so activations stream once per range.
-            const int64_t rp_end = r + ((r1 - r) & ~(int64_t)1);
-            int64_t t = 0;
-            for (; t + 4 <= n; t += 4) {
-                const uint8_t *at[4] = {A + t * arb, A + (t + 1) * arb, A + (t + 2) * arb, A + (t + 3) * arb};
-                for (int64_t rr = r; rr < rp_end; rr += 2) {
-                    const uint8_t *wr[2] = {W + rr * wrb, W + (rr + 1) * wrb};
-                    float out[8];
-                    vnni_tile_2x4(type, wr, at, nb, out);
-                    for (int i = 0; i < 4; i++) {
-                        y[(t + i) * ldy + rr] = out[i] + (bias ? bias[rr] : 0.0f);
-                        y[(t + i) * ldy + rr + 1] = out[4 + i] + (bias ? bias[rr + 1] : 0.0f);
-                    }
-                }
-            }
-            for (; t < n; t++)
-                for (int64_t rr = r; rr < rp_end; rr++)
-                    y[t * ldy + rr] = dot(type, W + rr * wrb, A + t * arb, k) + (bias ? bias[rr] : 0.0f);
-            r = rp_end;
-        } else if (n < 4) {
-            // Decode: four rows at a time share each activation load.
-            for (int64_t t = 0; t < n; t++) {
-                const uint8_t *at[1] = {A + t * arb};
+        if (n >= 2 && r < r1) {
+            // Batched decode (and the rows the repacked tiles leave): groups of up to 8 tokens outer, weight rows
+            // in quads (groups up to 4) or pairs inner; each weight block is unpacked once per group while the
+            // range's rows stay in L1/L2. Rows left over at the end of the range go through the single-row dot.
+            for (int64_t t = 0; t < n;) {
+                const int g = n - t >= 8 ? 8 : (int)(n - t);
+                const int R = g <= 4 ? 4 : 2;
+                const vnni_mt_fn tile = g <= 4 ? vnni_mt4[g] : vnni_mt2[g];
+                const uint8_t *at[8];
+                for (int i = 0; i < g; i++) at[i] = A + (t + i) * arb;
                 int64_t rr = r;
-                for (; rr + 4 <= r1; rr += 4) {
-                    const uint8_t *wr[4] = {W + rr * wrb, W + (rr + 1) * wrb, W + (rr + 2) * wrb, W + (rr + 3) * wrb};
-                    float out[4];
-                    vnni_tile_4x1(type, wr, at, nb, out);
-                    for (int i = 0; i < 4; i++) y[t * ldy + rr + i] = out[i] + (bias ? bias[rr + i] : 0.0f);
+                for (; rr + R <= r1; rr += R) {
+                    const uint8_t *wr[4];
+                    for (int j = 0; j < R; j++) wr[j] = W + (rr + j) * wrb;
+                    float out[32];
+                    tile(type, wr, at, nb, out);
+                    for (int j = 0; j < R; j++)
+                        for (int i = 0; i < g; i++)
+                            y[(t + i) * ldy + rr + j] = out[j * g + i] + (bias ? bias[rr + j] : 0.0f);
                 }
-                for (; rr < r1; rr++) y[t * ldy + rr] = dot(type, W + rr * wrb, A + t * arb, k) + (bias ? bias[rr] : 0.0f);
+                for (; rr < r1; rr++)
+                    for (int i = 0; i < g; i++)
+                        y[(t + i) * ldy + rr] = dot(type, W + rr * wrb, at[i], k) + (bias ? bias[rr] : 0.0f);
+                t += g;
             }
             r = r1;
+        } else if (n == 1) {
+            // Decode: four rows at a time share each activation load.
+            const uint8_t *at[1] = {A};
+            int64_t rr = r;
+            for (; rr + 4 <= r1; rr += 4) {
+                const uint8_t *wr[4] = {W + rr * wrb, W + (rr + 1) * wrb, W + (rr + 2) * wrb, W + (rr + 3) * wrb};
+                float out[4];
+                vnni_tile_4x1(type, wr, at, nb, out);
+                for (int i = 0; i < 4; i++) y[rr + i] = out[i] + (bias ? bias[rr + i] : 0.0f);
+            }
+            for (; rr < r1; rr++) y[rr] = dot(type, W + rr * wrb, A, k) + (bias ? bias[rr] : 0.0f);
+            r = r1;
         }
+    } else if (level >= PHI_LEVEL_AVX2 && (type == PHI_TYPE_Q4_K || type == PHI_TYPE_Q6_K) && n >= 2) {
+        // Batched decode, Q4_K / Q6_K (both levels run the AVX2 kernels): row blocks of 16, groups of up to 4.
+        const int64_t nb = k / QKK;
+        const dot_k_mt_fn *fns = type == PHI_TYPE_Q4_K ? dot_q4_K_avx2_mt : dot_q6_K_avx2_mt;
+        for (int64_t rb = r; rb < r1; rb += 16) {
+            const int64_t re = rb + 16 < r1 ? rb + 16 : r1;
+            for (int64_t t = 0; t < n;) {
+                const int g = n - t >= 4 ? 4 : (int)(n - t);
+                const phi_q8k *at[4];
+                for (int i = 0; i < g; i++) at[i] = (const phi_q8k *)(const void *)(A + (t + i) * arb);
+                for (int64_t rr = rb; rr < re; rr++) {
+                    float out[4];
+                    fns[g](W + rr * wrb, at, nb, out);
+                    for (int i = 0; i < g; i++) y[(t + i) * ldy + rr] = out[i] + (bias ? bias[rr] : 0.0f);
+                }
+                t += g;
+            }
+        }
+        r = r1;
+    } else if (level >= PHI_LEVEL_AVX2 && vnni_type(type) && n >= 2) {
+        // Batched decode on AVX2: row blocks of 16, groups of up to 4 tokens per weight row.
+        const int64_t nb = k / QK;
+        for (int64_t rb = r; rb < r1; rb += 16) {
+            const int64_t re = rb + 16 < r1 ? rb + 16 : r1;
+            for (int64_t t = 0; t < n;) {
+                const int g = n - t >= 4 ? 4 : (int)(n - t);
+                const uint8_t *at[4];
+                for (int i = 0; i < g; i++) at[i] = A + (t + i) * arb;
+                for (int64_t rr = rb; rr < re; rr++) {
+                    float out[4];
+                    dot32_avx2_mt[g](type, W + rr * wrb, at, nb, out);
+                    for (int i = 0; i < g; i++) y[(t + i) * ldy + rr] = out[i] + (bias ? bias[rr] : 0.0f);
+                }
+                t += g;
+            }
+        }
+        r = r1;
     }
 #endif
     // Row blocks of 16 × every token: the block's weights stay in cache while the tokens stream.
@@ -928,9 +1223,21 @@ static void qgemm_range(uint32_t type, const void *w, size_t wrb, const void *ac
     }
 }
 
+static void qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, size_t arb, int64_t k, int64_t n,
+                        const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1, int allow_repack) {
+    qgemm_range_at(phi_quant_level(), type, w, wrb, act, arb, k, n, bias, y, ldy, r0, r1, allow_repack);
+}
+
 void phi_qgemm_range(uint32_t type, const void *w, size_t wrb, const void *act, size_t arb, int64_t k, int64_t n,
                      const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     qgemm_range(type, w, wrb, act, arb, k, n, bias, y, ldy, r0, r1, n >= 4);
+}
+
+void phi_qgemm_rows_at_level(uint32_t type, const void *w, size_t wrb, const void *act, size_t arb, int64_t k,
+                             int64_t n, float *y, int64_t ldy, int64_t r0, int64_t r1, int level) {
+    if (!phi_quant_supported(type) || k <= 0 || n <= 0 || r1 <= r0) return;
+    const int detected = phi_quant_detected_level();
+    qgemm_range_at(level < detected ? level : detected, type, w, wrb, act, arb, k, n, NULL, y, ldy, r0, r1, 0);
 }
 
 // MARK: - Threaded matmul

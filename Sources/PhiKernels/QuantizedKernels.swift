@@ -42,6 +42,27 @@ public enum QuantizedKernels {
         }
     }
 
+    /// `result[t · weight.rows + r] = dot(row r of weight, activations[t])` for every row and prepared activation
+    /// row, through the row-order kernels of a batched decode step on `level` (clamped to what the machine
+    /// supports), single-threaded. With two or more activation rows this is the multi-token path (each weight block
+    /// read once for all rows); every product equals `dot(_:row:activations:count:level:)` bit for bit.
+    public static func rowOrderProducts(weight: WeightMatrix, activations: [[UInt8]], level: KernelLevel) -> [Float] {
+        let n = activations.count
+        let m = weight.rows
+        let k = weight.columns
+        guard n > 0, m > 0, let arb = activationRowBytes(weight.type, count: k) else { return [] }
+        precondition(activations.allSatisfy { $0.count == arb }, "activation rows must hold \(arb) bytes")
+        let packed = activations.flatMap { $0 }
+        return [Float](unsafeUninitializedCapacity: n * m) { y, initialized in
+            packed.withUnsafeBytes { a in
+                phi_qgemm_rows_at_level(
+                    weight.type.rawValue, weight.bytes.baseAddress, weight.rowByteCount, a.baseAddress, arb, Int64(k),
+                    Int64(n), y.baseAddress, Int64(m), 0, Int64(m), Int32(level.rawValue))
+            }
+            initialized = n * m
+        }
+    }
+
     /// Runs `body` with the kernels capped at `level` (restored afterwards). Process-wide: tests that compare
     /// levels must not run concurrently with other users of the kernels' level.
     public static func withLevelCap<T>(_ level: KernelLevel, _ body: () throws -> T) rethrows -> T {

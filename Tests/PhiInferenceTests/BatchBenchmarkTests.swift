@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 import PhiInference
+import PhiKernels
 import Testing
 
 @Suite("BatchBenchmark")
@@ -39,5 +40,40 @@ struct BatchBenchmarkTests {
             model: model, promptTokens: prompt, options: BatchBenchmarkOptions(generatedTokens: generated),
             log: { print($0) })
         print(BatchBenchmark.table(result))
+    }
+
+    /// Measurement, not a test: `PHIGATE_BATCH_CPU_BENCH=/path/model.gguf` times batched decode steps (N sequences,
+    /// one token each, `forward(batch:)`) in thread CPU time on one worker thread, so that other processes on a
+    /// shared machine do not distort the ratio: decode tokens per CPU-second per N, and the ratio to N=1.
+    @Test("batched decode steps in thread CPU time", .enabled(if: ProcessInfo.processInfo.environment["PHIGATE_BATCH_CPU_BENCH"] != nil))
+    func decodeStepCPUTime() throws {
+        let path = try #require(ProcessInfo.processInfo.environment["PHIGATE_BATCH_CPU_BENCH"])
+        let model = try LoadedModel.load(path: path)
+        let previous = ComputeSettings.threadCount
+        ComputeSettings.threadCount = 1
+        defer { ComputeSettings.threadCount = previous }
+        func cpu() -> Double {
+            var ts = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+            return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+        }
+        let steps = ProcessInfo.processInfo.environment["PHIGATE_BATCH_CPU_STEPS"].flatMap(Int.init) ?? 6
+        var base = 0.0
+        try ComputeSettings.withActivationQuantization(.llamaCpp) {
+            for n in [1, 2, 4, 8] {
+                let caches = (0..<n).map { _ in model.model.makeCache(capacity: 64) }
+                for (i, cache) in caches.enumerated() { _ = try model.model.forward([100 + i, 200, 300, 400], cache: cache, logits: .last) }
+                var best = Double.infinity
+                for step in 0..<steps {
+                    let inputs = caches.enumerated().map { BatchedSequenceInput(tokens: [500 + 7 * $0.offset + step], cache: $0.element) }
+                    let t0 = cpu()
+                    _ = try model.model.forward(batch: inputs)
+                    best = min(best, cpu() - t0)
+                }
+                let rate = Double(n) / best
+                if n == 1 { base = rate }
+                print(String(format: "cpu N=%d  step %.1f ms  %.2f decode tok per CPU-s  %.2fx", n, best * 1e3, rate, rate / base))
+            }
+        }
     }
 }

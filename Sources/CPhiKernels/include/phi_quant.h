@@ -46,6 +46,12 @@ float phi_vec_dot_at_level(uint32_t type, const void *w_row, const void *act_row
 void phi_qgemm_range(uint32_t type, const void *w, size_t w_row_bytes, const void *act, size_t act_row_bytes,
                      int64_t k, int64_t n, const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1);
 
+/// `phi_qgemm_range` in `PHI_ORDER_ROW` (no bias) on a given level (clamped to the detected one), single-threaded:
+/// with n ≥ 2 the multi-token decode kernels (each weight block read once for all n activation rows, every
+/// (row, token) summed exactly as `phi_vec_dot` at that level sums it). For tests and benchmarks.
+void phi_qgemm_rows_at_level(uint32_t type, const void *w, size_t w_row_bytes, const void *act, size_t act_row_bytes,
+                             int64_t k, int64_t n, float *y, int64_t ldy, int64_t r0, int64_t r1, int level);
+
 /// `y[n×m] = x[n×k] · Wᵀ (+ bias)` with `W` (`m` rows of `w_row_bytes`, type `type`) in place: activations
 /// prepared per row, rows split across the worker pool. Returns 0, or a negative code for an unsupported type /
 /// shape / allocation failure.
