@@ -68,7 +68,9 @@ public func buildApplication(
                 let statistics = host.statistics
                 gauge.update(statistics)
                 if let routing, let statistics {
-                    await routing.latency.setQueueDepth(statistics.waiting, backend: host.backendName)
+                    await routing.latency.setEngineStatistics(
+                        backend: host.backendName, queueDepth: statistics.waiting,
+                        ttftMilliseconds: statistics.recentTimeToFirstTokenMs, perTokenMilliseconds: statistics.recentTimePerTokenMs)
                 }
             }
         })

@@ -202,6 +202,18 @@ import Foundation
         #expect(s?.samples == 3)
     }
 
+    @Test func localEngineStatisticsDriveThePrediction() async {
+        let r = LatencyRecorder()
+        await r.setEngineStatistics(backend: "local", queueDepth: 2, ttftMilliseconds: 40, perTokenMilliseconds: 25)
+        let s = await r.snapshot()
+        #expect(s.upstreams["local"]?.ttftMilliseconds == 40)
+        #expect(s.upstreams["local"]?.tokensPerSecond == 40)
+        // 100 tokens at 40/s = 2.5 s each; two requests ahead wait for theirs.
+        let p = s.prediction(backend: "local", completionTokens: 100)
+        #expect(p?.ttft == 40 + 2 * (40 + 2500))
+        #expect(p?.total == 40 + 2 * (40 + 2500) + 2500)
+    }
+
     @Test func spendLedgerSeparatesScopesAndPeriods() async {
         let ledger = SpendLedger()
         let budgets = [

@@ -43,6 +43,9 @@ public actor LatencyRecorder {
         var ttft: [Double] = []
         var tokensPerSecond: [Double] = []
         var queueDepth = 0
+        /// A local engine's own recent medians, which see every request (routed or not); they win over the window.
+        var engineTTFT: Double?
+        var engineTokensPerSecond: Double?
     }
 
     private var windows: [String: Window] = [:]
@@ -70,12 +73,22 @@ public actor LatencyRecorder {
         windows[backend] = w
     }
 
+    /// A local engine's live numbers: requests waiting, recent median time to first token and time per token (ms).
+    public func setEngineStatistics(backend: String, queueDepth: Int, ttftMilliseconds: Double?, perTokenMilliseconds: Double?) {
+        var w = windows[backend] ?? Window()
+        w.queueDepth = queueDepth
+        w.engineTTFT = ttftMilliseconds
+        w.engineTokensPerSecond = perTokenMilliseconds.flatMap { $0 > 0 ? 1000 / $0 : nil }
+        windows[backend] = w
+    }
+
     public func snapshot() -> BackendStatistics {
         var upstreams: [String: BackendStatistics.Upstream] = [:]
-        for (name, w) in windows where !w.ttft.isEmpty {
+        for (name, w) in windows where !w.ttft.isEmpty || w.engineTTFT != nil {
+            let ttft = w.engineTTFT ?? Self.median(w.ttft)
+            let speed = w.engineTokensPerSecond ?? (w.tokensPerSecond.isEmpty ? 0 : Self.median(w.tokensPerSecond))
             upstreams[name] = .init(
-                ttftMilliseconds: Self.median(w.ttft), tokensPerSecond: w.tokensPerSecond.isEmpty ? 0 : Self.median(w.tokensPerSecond),
-                queueDepth: w.queueDepth, samples: w.ttft.count)
+                ttftMilliseconds: ttft, tokensPerSecond: speed, queueDepth: w.queueDepth, samples: max(w.ttft.count, 1))
         }
         return BackendStatistics(upstreams: upstreams)
     }
