@@ -139,7 +139,9 @@ struct GatewayConfigDecoder {
         return server
     }
 
-    static let backendKeys = ["name", "kind", "base_url", "api_key_env", "timeouts", "headers", "models"]
+    static let backendKeys = [
+        "name", "kind", "base_url", "api_key_env", "timeouts", "headers", "models", "retry", "circuit_breaker",
+    ]
     static let localBackendKeys = ["name", "kind", "models"] + LocalModelDecoder.keys
     static let timeoutKeys = ["connect", "first_byte", "total"]
     static let forbiddenHeaders: Set<String> = ["authorization", "x-api-key", "api-key", "proxy-authorization"]
@@ -189,11 +191,13 @@ struct GatewayConfigDecoder {
            let items = reader.sequence(modelsValue, expected: "models") {
             models = items.compactMap(model)
         }
+        let retry = fields.optional("retry").flatMap(self.retry) ?? RetryConfig()
+        let breaker = fields.optional("circuit_breaker").flatMap(circuitBreaker) ?? CircuitBreakerConfig()
         fields.finish(allowed: Self.backendKeys)
         guard let name, let kind, let baseURL else { return nil }
         return BackendConfig(
             name: name, kind: kind, baseURL: baseURL, apiKeyEnv: apiKeyEnv, timeouts: timeouts, headers: headers,
-            models: models)
+            models: models, retry: retry, circuitBreaker: breaker)
     }
 
     /// `kind: local`: no URL, key or headers; the model and engine settings instead.

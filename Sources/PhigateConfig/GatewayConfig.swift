@@ -94,13 +94,20 @@ public struct BackendConfig: Sendable, Hashable {
     public var models: [ModelConfig]
     /// The model and engine settings of a `local` backend (nil for remote ones).
     public var local: LocalModelConfig?
+    /// `retry`: retries of failed calls (remote backends).
+    public var retry: RetryConfig
+    /// `circuit_breaker`: failing fast while the upstream keeps failing (remote backends).
+    public var circuitBreaker: CircuitBreakerConfig
 
     public init(
         name: String, kind: BackendKind, baseURL: String, apiKeyEnv: String? = nil,
         timeouts: BackendTimeouts = BackendTimeouts(), headers: [String: String] = [:], models: [ModelConfig] = [],
-        local: LocalModelConfig? = nil
+        local: LocalModelConfig? = nil, retry: RetryConfig = RetryConfig(),
+        circuitBreaker: CircuitBreakerConfig = CircuitBreakerConfig()
     ) {
         self.local = local
+        self.retry = retry
+        self.circuitBreaker = circuitBreaker
         self.name = name
         self.kind = kind
         self.baseURL = baseURL
