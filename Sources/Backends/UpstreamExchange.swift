@@ -102,7 +102,19 @@ enum UpstreamExchange {
         } catch {
             // The summary is best effort; the status code is what matters.
         }
-        return .status(code: code, message: summary(ofErrorBody: body, status: response.status, apiKey: apiKey))
+        return .status(
+            code: code, message: summary(ofErrorBody: body, status: response.status, apiKey: apiKey),
+            retryAfter: retryAfter(in: response.headers))
+    }
+
+    /// The wait an answer asks for: `retry-after-ms`, else `Retry-After` (see `UpstreamFault.retryAfter`).
+    static func retryAfter(in headers: HTTPHeaders, now: Date = Date()) -> Duration? {
+        for name in ["retry-after-ms", "retry-after"] {
+            if let value = headers.first(name: name), let wait = UpstreamFault.retryAfter(header: name, value: value, now: now) {
+                return wait
+            }
+        }
+        return nil
     }
 
     /// The provider's error message (`error.message` of OpenAI and Anthropic envelopes) or the start of the body,
