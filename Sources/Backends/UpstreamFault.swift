@@ -31,6 +31,8 @@ public enum UpstreamFault: Error, Sendable, Hashable, CustomStringConvertible {
         case connect
         case firstByte = "first byte"
         case total
+        /// A stream fell silent for longer than `timeouts.idle` after it started.
+        case idle = "stream idle"
     }
 
     public var description: String {
@@ -80,13 +82,14 @@ public enum UpstreamFault: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether the call may be made again: the fault happened before any answer was forwarded and says the
-    /// upstream may answer next time (refused, reset, connect or first-byte timeout, 408, 429, 500, 502–504).
-    /// Never other 4xx, a total timeout, a broken or malformed answer, or an open circuit.
+    /// upstream may answer next time (refused, reset, connect or first-byte timeout, 408, 429, 500, 502–504,
+    /// Anthropic's 529 overloaded). Never other 4xx, a total or idle timeout, a broken or malformed answer, or an
+    /// open circuit.
     public var isRetryable: Bool {
         switch self {
-        case .timeout(let phase): phase != .total
+        case .timeout(let phase): phase == .connect || phase == .firstByte
         case .connectionRefused, .connectionReset: true
-        case .status(let code, _, _): [408, 429, 500, 502, 503, 504].contains(code)
+        case .status(let code, _, _): [408, 429, 500, 502, 503, 504, 529].contains(code)
         case .brokenStream, .streamError, .malformedResponse, .missingAPIKey, .unsupported, .circuitOpen: false
         }
     }

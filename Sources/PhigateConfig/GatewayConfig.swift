@@ -126,11 +126,17 @@ public struct BackendTimeouts: Sendable, Hashable {
     public var firstByte: Duration
     /// The whole exchange, including a streamed body.
     public var total: Duration
+    /// Streams: the longest silence between body bytes after the first (`idle`); a stalled stream ends then.
+    public var idle: Duration
 
-    public init(connect: Duration = .seconds(10), firstByte: Duration = .seconds(120), total: Duration = .seconds(600)) {
+    public init(
+        connect: Duration = .seconds(10), firstByte: Duration = .seconds(120), total: Duration = .seconds(600),
+        idle: Duration = .seconds(120)
+    ) {
         self.connect = connect
         self.firstByte = firstByte
         self.total = total
+        self.idle = idle
     }
 }
 

@@ -71,11 +71,18 @@ import Testing
         #expect(Self.errorText("circuit_breaker: 3").contains("backends[0].circuit_breaker"))
     }
 
+    @Test func streamIdleTimeout() throws {
+        #expect(try Self.load("")?.timeouts.idle == .seconds(120))
+        #expect(try Self.load("timeouts: { idle: 45s }")?.timeouts.idle == .seconds(45))
+        #expect(Self.errorText("timeouts: { idle: 0s }").contains("backends[0].timeouts.idle: expected a duration"))
+    }
+
     @Test func theExampleConfigurationDocumentsBoth() throws {
         let file = ConfigLoaderTests.configDirectory.appendingPathComponent("phigate.example.yaml").path
         let config = try ConfigLoader.load(file: file, environment: ["PHIGATE_LOCAL_MODEL": ""])
         let openai = try #require(config.backends.first { $0.name == "openai" })
         #expect(openai.retry == RetryConfig())
         #expect(openai.circuitBreaker == CircuitBreakerConfig())
+        #expect(openai.timeouts.idle == .seconds(120))
     }
 }
