@@ -5,7 +5,6 @@ import Foundation
 import Logging
 import OpenAIWire
 import PhigateConfig
-import Routing
 import Synchronization
 import Testing
 
