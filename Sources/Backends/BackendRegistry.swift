@@ -94,17 +94,23 @@ public struct BackendRegistry: Sendable {
     /// Every backend, by name.
     public let backends: [String: any ChatBackend]
 
-    /// Builds the remote backends of `config` over the shared `httpClient`; `localBackends` (built by the server,
-    /// which owns the models) serve the `kind: local` entries.
-    public init(config: ResolvedConfig, httpClient: HTTPClient, localBackends: [any ChatBackend] = []) {
+    /// Builds the remote backends of `config` over the shared `httpClient`, each behind its retry policy and
+    /// circuit breaker (`ResilientBackend`, timed by `clock`); `localBackends` (built by the server, which owns
+    /// the models) serve the `kind: local` entries.
+    public init(
+        config: ResolvedConfig, httpClient: HTTPClient, localBackends: [any ChatBackend] = [],
+        clock: any UpstreamClock = SystemUpstreamClock()
+    ) {
         var built: [any ChatBackend] = localBackends
         for backend in config.config.backends {
             let key = config.providerKeys[backend.name]
+            let remote: any ChatBackend
             switch backend.kind {
-            case .openai: built.append(OpenAIBackend(config: backend, apiKey: key, httpClient: httpClient))
-            case .anthropic: built.append(AnthropicBackend(config: backend, apiKey: key, httpClient: httpClient))
+            case .openai: remote = OpenAIBackend(config: backend, apiKey: key, httpClient: httpClient)
+            case .anthropic: remote = AnthropicBackend(config: backend, apiKey: key, httpClient: httpClient)
             case .local: continue
             }
+            built.append(ResilientBackend(remote, config: backend, clock: clock))
         }
         self.init(
             config: config.config, backends: built, backendsMissingKey: Set(config.backendsMissingKey),
@@ -155,6 +161,11 @@ public struct BackendRegistry: Sendable {
         return ResolvedModel(
             requestedName: model, name: name, upstreamName: entry.model.upstreamName, backendName: entry.backend.name,
             backend: entry.backend, price: entry.model.price, contextLength: entry.model.contextLength)
+    }
+
+    /// The retry budgets and circuit breakers of the remote backends, by backend name.
+    public var upstreamGuards: [UpstreamGuard] {
+        backends.values.compactMap { ($0 as? ResilientBackend)?.guardian }.sorted { $0.backend < $1.backend }
     }
 
     /// Served model names and aliases with their owning backend, for `GET /v1/models`.

@@ -86,7 +86,8 @@ public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
         guard (200..<300).contains(answer.status.code) else {
             throw UpstreamFault.status(
                 code: Int(answer.status.code),
-                message: UpstreamExchange.summary(ofErrorBody: answer.body, status: answer.status, apiKey: apiKey))
+                message: UpstreamExchange.summary(ofErrorBody: answer.body, status: answer.status, apiKey: apiKey),
+                retryAfter: answer.headers.flatMap { UpstreamExchange.retryAfter(in: $0) })
         }
         return answer.body
     }

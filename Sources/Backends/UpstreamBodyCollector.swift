@@ -41,6 +41,8 @@ enum UpstreamCall {
     struct Answer: Sendable {
         var status: HTTPResponseStatus
         var body: ByteBuffer
+        /// The head's fields of a non-2xx answer (for `Retry-After`); nil for 2xx.
+        var headers: HTTPHeaders? = nil
     }
 
     /// Sends `request` and collects the answer (2xx bodies up to `UpstreamExchange.maxResponseBytes`, others up to
@@ -94,6 +96,7 @@ final class UpstreamBodyCollector: HTTPClientResponseDelegate {
 
     private struct State {
         var status: HTTPResponseStatus?
+        var headers: HTTPHeaders?
         var body = ByteBuffer()
         var limit = UpstreamExchange.maxResponseBytes
     }
@@ -105,7 +108,10 @@ final class UpstreamBodyCollector: HTTPClientResponseDelegate {
     func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
         state.withLock { state in
             state.status = head.status
-            if !(200..<300).contains(head.status.code) { state.limit = UpstreamExchange.maxErrorBytes }
+            if !(200..<300).contains(head.status.code) {
+                state.limit = UpstreamExchange.maxErrorBytes
+                state.headers = head.headers
+            }
         }
         return task.eventLoop.makeSucceededVoidFuture()
     }
@@ -133,7 +139,7 @@ final class UpstreamBodyCollector: HTTPClientResponseDelegate {
 
     func didFinishRequest(task: HTTPClient.Task<Response>) throws -> Response {
         state.withLock { state in
-            Response(status: state.status ?? .ok, body: state.body)
+            Response(status: state.status ?? .ok, body: state.body, headers: state.headers)
         }
     }
 }

@@ -7,11 +7,24 @@ import OpenAIWire
 import PhigateConfig
 import Synchronization
 
-/// Set once the first byte of the answer arrived, so the first-byte timer stands down.
+/// Marked at every piece of the answer: the first one stands the first-byte timer down, the latest one is
+/// what the idle timer measures silence from.
 final class FirstByteSignal: Sendable {
-    private let arrived = Atomic<Bool>(false)
-    var hasArrived: Bool { arrived.load(ordering: .acquiring) }
-    func markArrived() { arrived.store(true, ordering: .releasing) }
+    private let start = ContinuousClock.now
+    /// Nanoseconds after `start` of the latest piece; -1 before the first.
+    private let latest = Atomic<Int64>(-1)
+
+    var hasArrived: Bool { latest.load(ordering: .acquiring) >= 0 }
+
+    /// When the latest piece arrived (nil before the first).
+    var lastArrival: ContinuousClock.Instant? {
+        let nanoseconds = latest.load(ordering: .acquiring)
+        return nanoseconds < 0 ? nil : start.advanced(by: .nanoseconds(nanoseconds))
+    }
+
+    func markArrived() {
+        latest.store(max(start.duration(to: .now).nanoseconds, 0), ordering: .releasing)
+    }
 }
 
 /// Shared plumbing of the remote backends: timeouts, transport-error mapping, error-body summaries.
@@ -34,10 +47,18 @@ enum UpstreamExchange {
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask { try await operation(signal) }
                 group.addTask {
+                    let start = ContinuousClock.now
                     try await Task.sleep(for: timeouts.firstByte)
                     if !signal.hasArrived { throw UpstreamFault.timeout(.firstByte) }
-                    try await Task.sleep(for: max(timeouts.total - timeouts.firstByte, .zero))
-                    throw UpstreamFault.timeout(.total)
+                    // Then until the total deadline, or until the answer falls silent for `idle`.
+                    while true {
+                        let now = ContinuousClock.now
+                        let left = timeouts.total - start.duration(to: now)
+                        if left <= .zero { throw UpstreamFault.timeout(.total) }
+                        let silent = signal.lastArrival.map { $0.duration(to: now) } ?? .zero
+                        if silent >= timeouts.idle { throw UpstreamFault.timeout(.idle) }
+                        try await Task.sleep(for: min(left, timeouts.idle - silent))
+                    }
                 }
                 defer { group.cancelAll() }
                 while let result = try await group.next() {
@@ -102,7 +123,19 @@ enum UpstreamExchange {
         } catch {
             // The summary is best effort; the status code is what matters.
         }
-        return .status(code: code, message: summary(ofErrorBody: body, status: response.status, apiKey: apiKey))
+        return .status(
+            code: code, message: summary(ofErrorBody: body, status: response.status, apiKey: apiKey),
+            retryAfter: retryAfter(in: response.headers))
+    }
+
+    /// The wait an answer asks for: `retry-after-ms`, else `Retry-After` (see `UpstreamFault.retryAfter`).
+    static func retryAfter(in headers: HTTPHeaders, now: Date = Date()) -> Duration? {
+        for name in ["retry-after-ms", "retry-after"] {
+            if let value = headers.first(name: name), let wait = UpstreamFault.retryAfter(header: name, value: value, now: now) {
+                return wait
+            }
+        }
+        return nil
     }
 
     /// The provider's error message (`error.message` of OpenAI and Anthropic envelopes) or the start of the body,

@@ -61,6 +61,7 @@ public func buildApplication(
     let (registry, routing) = try routedRegistry(
         config: config, resolved: resolved, httpClient: client, localBackends: localModels.backends,
         countTokens: countTokens ?? { RequestFeatures.estimatedTokens($0) }, services: &services, logger: logger)
+    let upstreamGauges = UpstreamGuardMetrics(guards: registry.upstreamGuards, registry: metrics.registry)
     let localGauges = localModels.hosts.map { (host: $0, gauges: LocalEngineMetrics(backend: $0.backendName, registry: metrics.registry)) }
     if !localModels.hosts.isEmpty {
         services.append(LocalModelService(models: localModels, logger: logger) {
@@ -89,7 +90,10 @@ public func buildApplication(
     let readiness = GatewayReadiness(resolved: resolved, localHosts: localModels.hosts, lifecycle: lifecycle)
     let router = buildRouter(
         resolved: resolved, metrics: metrics, chat: chat, outcomes: outcomes, readiness: readiness,
-        refreshGauges: { for (host, gauge) in localGauges { gauge.update(host.statistics) } })
+        refreshGauges: {
+            for (host, gauge) in localGauges { gauge.update(host.statistics) }
+            upstreamGauges.update()
+        })
 
     var app = Application(
         router: router,

@@ -147,12 +147,14 @@ final class ChatCompletionsHandler: Sendable {
             var timeToFirstChunk: Duration?
             var text = ""
             var errorCode: String?
+            var upstreamFault: String?
             func finish(status: Int) async {
                 self.finishStream(model: model, answeredBy: routing?.answeredModel, status: status, usage: usage, startedAt: startedAt)
                 await self.outcomes.record(
                     context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
                     isPrivate: isPrivate, status: status, errorCode: errorCode, usage: usage,
-                    timeToFirstToken: timeToFirstChunk, isStreamed: true, completionText: keepsText ? text : nil)
+                    timeToFirstToken: timeToFirstChunk, isStreamed: true, completionText: keepsText ? text : nil,
+                    upstreamFault: upstreamFault)
                 if status == 200 {
                     self.shadow?.offer(
                         requestID: context.requestID, request: chatRequest, routing: routing, isPrivate: isPrivate, answer: text)
@@ -185,6 +187,7 @@ final class ChatCompletionsHandler: Sendable {
                         let gatewayError = self.gatewayError(for: error, model: model, requestID: "", logger: logger)
                         status = Int(gatewayError.status.code)
                         errorCode = gatewayError.code
+                        upstreamFault = (error as? UpstreamFault)?.attemptLabel
                         try await writer.write(ByteBuffer(bytes: SSEEncoder.frame(data: Array(gatewayError.envelopeJSON.utf8))))
                         break
                     }
@@ -245,7 +248,8 @@ final class ChatCompletionsHandler: Sendable {
         await outcomes.record(
             context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
             isPrivate: isPrivate, status: Int(mapped.status.code), errorCode: mapped.code, usage: nil,
-            timeToFirstToken: nil, isStreamed: isStreamed, completionText: nil)
+            timeToFirstToken: nil, isStreamed: isStreamed, completionText: nil,
+            upstreamFault: (error as? UpstreamFault)?.attemptLabel)
         return mapped
     }
 
@@ -253,7 +257,13 @@ final class ChatCompletionsHandler: Sendable {
         if let fault = error as? UpstreamFault {
             metrics.recordUpstreamError(backend: model.backendName, kind: fault.metricLabel)
             logger.debug("Upstream failure", metadata: ["upstream.fault": .string(fault.metricLabel)])
-            return GatewayError(fault.openAIError(backend: model.backendName), backend: model.backendName)
+            var mapped = GatewayError(fault.openAIError(backend: model.backendName), backend: model.backendName)
+            if let wait = fault.retryAfter, mapped.status.code == 429 || mapped.status.code == 503 {
+                // Whole seconds, rounded up (RFC 9110 delay-seconds).
+                let (seconds, attoseconds) = wait.components
+                mapped.headers[.retryAfter] = String(max(seconds + (attoseconds > 0 ? 1 : 0), 0))
+            }
+            return mapped
         }
         var mapped = ErrorMapping.gatewayError(for: error, requestID: requestID, logger: logger)
         mapped.backend = model.backendName

@@ -32,7 +32,7 @@ struct GatewayOutcomes: Sendable {
     func record(
         context: GatewayRequestContext, requestedModel: String, model: ResolvedModel?, routing: RoutingRequestScope?,
         chatRequest: ChatCompletionRequest?, isPrivate: Bool, status: Int, errorCode: String?, usage: Usage?,
-        timeToFirstToken: Duration?, isStreamed: Bool, completionText: String?
+        timeToFirstToken: Duration?, isStreamed: Bool, completionText: String?, upstreamFault: String? = nil
     ) async {
         let elapsed = context.startedAt.duration(to: .now)
         let totalMs = Self.milliseconds(elapsed)
@@ -44,7 +44,8 @@ struct GatewayOutcomes: Sendable {
             let generationMs = totalMs - (isStreamed ? (ttftMs ?? 0) : 0)
             if generationMs > 0 { tokensPerSecond = Double(completionTokens) / (generationMs / 1000) }
         }
-        let route = Self.route(model: model, routing: routing, tiers: tiers, status: status, errorCode: errorCode)
+        let route = Self.route(
+            model: model, routing: routing, tiers: tiers, status: status, errorCode: errorCode, upstreamFault: upstreamFault)
         let isPrivate = isPrivate || route.isPrivate
         let keepsText = storesText && !isPrivate
         let outcome = RequestOutcome(
@@ -78,20 +79,22 @@ struct GatewayOutcomes: Sendable {
     /// The routing columns: from the router's decision and fallback chain when the policy routed the request,
     /// from the resolved model otherwise. A routed request is priced at the model that answered.
     static func route(
-        model: ResolvedModel?, routing: RoutingRequestScope?, tiers: ServingTiers, status: Int, errorCode: String?
+        model: ResolvedModel?, routing: RoutingRequestScope?, tiers: ServingTiers, status: Int, errorCode: String?,
+        upstreamFault: String? = nil
     ) -> Route {
         var route = Route()
-        let failure = status >= 400 ? (errorCode ?? "status(\(status))") : nil
+        let failure = status >= 400 ? (upstreamFault ?? errorCode ?? "status(\(status))") : nil
+        // Calls that failed and were retried (and, when routed, every candidate tried), in order.
+        let tried = (routing?.attempts ?? []).map { OutcomeAttempt(backend: $0.backend, model: $0.upstreamModel, fault: $0.fault) }
         if let model, model.backendName == GatewayRouting.backendName {
-            let tried = routing?.attempts ?? []
-            route.answered = routing?.answeredModel ?? tried.last?.model
-            route.attempts = tried.map { OutcomeAttempt(backend: $0.model.backendName, model: $0.model.upstreamName, fault: $0.fault) }
+            route.answered = routing?.answeredModel ?? routing?.lastTried
+            route.attempts = tried
             if let last = route.attempts.indices.last, route.attempts[last].fault == nil, let failure {
                 route.attempts[last].fault = failure
             }
         } else if let model {
             route.answered = model
-            route.attempts = [OutcomeAttempt(backend: model.backendName, model: model.upstreamName, fault: failure)]
+            route.attempts = tried + [OutcomeAttempt(backend: model.backendName, model: model.upstreamName, fault: failure)]
         }
         if let answered = route.answered {
             route.tier = tiers.isLocal(backend: answered.backendName, model: answered.name) ? .local : .remote

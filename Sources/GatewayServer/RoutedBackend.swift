@@ -17,16 +17,29 @@ final class RoutingRequestScope: Sendable {
     let keyID: String?
     let tenant: String?
 
-    /// One backend call of the plan, in order: the fallback chain of the outcome log.
-    struct Attempt: Sendable {
-        var model: ResolvedModel
+    /// One upstream call, in order: retries and the fallback chain of the outcome log.
+    struct Attempt: Sendable, Hashable {
+        var backend: String
+        var upstreamModel: String
         /// Why it failed (`timeout`, `status(503)`, …); nil while it answers.
         var fault: String?
+
+        init(backend: String, upstreamModel: String, fault: String? = nil) {
+            self.backend = backend
+            self.upstreamModel = upstreamModel
+            self.fault = fault
+        }
+
+        init(model: ResolvedModel, fault: String? = nil) {
+            self.init(backend: model.backendName, upstreamModel: model.upstreamName, fault: fault)
+        }
     }
 
     private struct State {
         var decision: RouteDecision?
         var answered: ResolvedModel?
+        /// The last candidate of the plan that was tried (answered or not).
+        var lastTried: ResolvedModel?
         var attempts: [Attempt] = []
     }
 
@@ -44,8 +57,10 @@ final class RoutingRequestScope: Sendable {
     var answeredBy: String? { answeredModel.map { "\($0.backendName)/\($0.name)" } }
     /// The served model that finally answered: its backend, upstream name and prices.
     var answeredModel: ResolvedModel? { state.withLock { $0.answered } }
-    /// Every candidate tried, in order.
+    /// Every upstream call made, in order (retries included).
     var attempts: [Attempt] { state.withLock { $0.attempts } }
+    /// The last routed candidate tried.
+    var lastTried: ResolvedModel? { state.withLock { $0.lastTried } }
 
     func set(decision: RouteDecision) { state.withLock { $0.decision = decision } }
 
@@ -53,13 +68,17 @@ final class RoutingRequestScope: Sendable {
     func set(answeredBy model: ResolvedModel) {
         state.withLock {
             $0.answered = model
+            $0.lastTried = model
             $0.attempts.append(Attempt(model: model))
         }
     }
 
     /// `model` failed with `error` before answering; the next candidate (if any) is tried.
     func recordFailedAttempt(_ model: ResolvedModel, error: any Error) {
-        state.withLock { $0.attempts.append(Attempt(model: model, fault: Self.faultLabel(error))) }
+        state.withLock {
+            $0.lastTried = model
+            $0.attempts.append(Attempt(model: model, fault: Self.faultLabel(error)))
+        }
     }
 
     /// The answering model's stream broke after it started answering.
@@ -74,9 +93,14 @@ final class RoutingRequestScope: Sendable {
     static func faultLabel(_ error: any Error) -> String {
         if let escalation = error as? CascadeEscalation { return escalation.label }
         if let refusal = error as? OpenAIError { return refusal.code ?? "status(\(refusal.status))" }
-        guard let fault = error as? UpstreamFault else { return "error" }
-        if case .status(let code, _) = fault { return "status(\(code))" }
-        return fault.metricLabel
+        return (error as? UpstreamFault)?.attemptLabel ?? "error"
+    }
+}
+
+extension RoutingRequestScope: UpstreamAttemptObserver {
+    /// A backend retries: the failed call becomes an attempt of the chain.
+    func upstreamAttemptWillRetry(backend: String, upstreamModel: String, fault: UpstreamFault) {
+        state.withLock { $0.attempts.append(Attempt(backend: backend, upstreamModel: upstreamModel, fault: fault.attemptLabel)) }
     }
 }
 
@@ -89,7 +113,9 @@ struct RoutingMiddleware: RouterMiddleware {
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let scope = RoutingRequestScope(headers: headers, keyID: context.keyID, tenant: context.tenant)
         do {
-            var response = try await RoutingRequestScope.$current.withValue(scope) { try await next(request, context) }
+            var response = try await RoutingRequestScope.$current.withValue(scope) {
+                try await UpstreamAttempts.$observer.withValue(scope) { try await next(request, context) }
+            }
             Self.decorate(&response.headers, scope: scope)
             return response
         } catch var error as GatewayError {

@@ -139,9 +139,11 @@ struct GatewayConfigDecoder {
         return server
     }
 
-    static let backendKeys = ["name", "kind", "base_url", "api_key_env", "timeouts", "headers", "models"]
+    static let backendKeys = [
+        "name", "kind", "base_url", "api_key_env", "timeouts", "headers", "models", "retry", "circuit_breaker",
+    ]
     static let localBackendKeys = ["name", "kind", "models"] + LocalModelDecoder.keys
-    static let timeoutKeys = ["connect", "first_byte", "total"]
+    static let timeoutKeys = ["connect", "first_byte", "total", "idle"]
     static let forbiddenHeaders: Set<String> = ["authorization", "x-api-key", "api-key", "proxy-authorization"]
 
     func backend(_ value: Value) -> BackendConfig? {
@@ -168,6 +170,7 @@ struct GatewayConfigDecoder {
             if let connect = timeoutFields.optional("connect").flatMap(reader.duration) { timeouts.connect = connect }
             if let firstByte = timeoutFields.optional("first_byte").flatMap(reader.duration) { timeouts.firstByte = firstByte }
             if let total = timeoutFields.optional("total").flatMap(reader.duration) { timeouts.total = total }
+            if let idle = timeoutFields.optional("idle").flatMap(reader.duration) { timeouts.idle = idle }
             timeoutFields.finish(allowed: Self.timeoutKeys)
             if timeouts.firstByte > timeouts.total {
                 reader.report(timeoutsValue.child("first_byte"), line: timeoutsValue.line, "must not exceed total (\(timeouts.total))")
@@ -189,11 +192,13 @@ struct GatewayConfigDecoder {
            let items = reader.sequence(modelsValue, expected: "models") {
             models = items.compactMap(model)
         }
+        let retry = fields.optional("retry").flatMap(self.retry) ?? RetryConfig()
+        let breaker = fields.optional("circuit_breaker").flatMap(circuitBreaker) ?? CircuitBreakerConfig()
         fields.finish(allowed: Self.backendKeys)
         guard let name, let kind, let baseURL else { return nil }
         return BackendConfig(
             name: name, kind: kind, baseURL: baseURL, apiKeyEnv: apiKeyEnv, timeouts: timeouts, headers: headers,
-            models: models)
+            models: models, retry: retry, circuitBreaker: breaker)
     }
 
     /// `kind: local`: no URL, key or headers; the model and engine settings instead.

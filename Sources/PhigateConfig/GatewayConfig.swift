@@ -94,13 +94,20 @@ public struct BackendConfig: Sendable, Hashable {
     public var models: [ModelConfig]
     /// The model and engine settings of a `local` backend (nil for remote ones).
     public var local: LocalModelConfig?
+    /// `retry`: retries of failed calls (remote backends).
+    public var retry: RetryConfig
+    /// `circuit_breaker`: failing fast while the upstream keeps failing (remote backends).
+    public var circuitBreaker: CircuitBreakerConfig
 
     public init(
         name: String, kind: BackendKind, baseURL: String, apiKeyEnv: String? = nil,
         timeouts: BackendTimeouts = BackendTimeouts(), headers: [String: String] = [:], models: [ModelConfig] = [],
-        local: LocalModelConfig? = nil
+        local: LocalModelConfig? = nil, retry: RetryConfig = RetryConfig(),
+        circuitBreaker: CircuitBreakerConfig = CircuitBreakerConfig()
     ) {
         self.local = local
+        self.retry = retry
+        self.circuitBreaker = circuitBreaker
         self.name = name
         self.kind = kind
         self.baseURL = baseURL
@@ -119,11 +126,17 @@ public struct BackendTimeouts: Sendable, Hashable {
     public var firstByte: Duration
     /// The whole exchange, including a streamed body.
     public var total: Duration
+    /// Streams: the longest silence between body bytes after the first (`idle`); a stalled stream ends then.
+    public var idle: Duration
 
-    public init(connect: Duration = .seconds(10), firstByte: Duration = .seconds(120), total: Duration = .seconds(600)) {
+    public init(
+        connect: Duration = .seconds(10), firstByte: Duration = .seconds(120), total: Duration = .seconds(600),
+        idle: Duration = .seconds(120)
+    ) {
         self.connect = connect
         self.firstByte = firstByte
         self.total = total
+        self.idle = idle
     }
 }
 

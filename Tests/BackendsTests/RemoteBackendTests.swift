@@ -122,7 +122,7 @@ import Testing
                 _ = try await backend.complete(try Self.chatRequest(), upstreamModel: "gpt-4o", logger: Self.logger)
                 Issue.record("expected a fault")
             } catch let fault as UpstreamFault {
-                guard case .status(let code, let message) = fault else {
+                guard case .status(let code, let message, _) = fault else {
                     Issue.record("expected .status, got \(fault)")
                     return
                 }

@@ -40,6 +40,8 @@ struct RoutedOutcomeTests {
             if let local = config.backends.firstIndex(where: { $0.name == "local" }) {
                 config.backends[local].models[0].price = ModelPrice(inputMicrosPerMillion: 1_000_000, outputMicrosPerMillion: 2_000_000)
             }
+            // One call per candidate: the chain shows the fallback only (FaultTests cover retries in the chain).
+            RoutingPolicyTests.withoutRetriesOrBreakers(&config)
         }) { harness, _ in
             ids.set(try await body(harness))
         }

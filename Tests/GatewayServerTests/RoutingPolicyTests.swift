@@ -54,6 +54,14 @@ import Testing
         await localUpstream.shutdown()
     }
 
+    /// Every backend called once per request, failing or not.
+    static func withoutRetriesOrBreakers(_ config: inout GatewayConfig) {
+        for i in config.backends.indices {
+            config.backends[i].retry = .off
+            config.backends[i].circuitBreaker = .off
+        }
+    }
+
     static let privateRequests: [(String, [(String, String)])] = [
         (chatBody(model: "auto"), GatewayHarness.authorized + [("x-phigate-privacy", "local-only")]),
         (chatBody(model: "smart"), GatewayHarness.authorized + [("x-phigate-privacy", "local-only")]),
@@ -111,7 +119,8 @@ import Testing
         for localFails in [false, true] {
             let failing: FakeUpstream.Script = { _ in FakeResponse.openAIError(status: 503, message: "down") }
             let local: FakeUpstream.Script = localFails ? failing : FakeUpstream.standardScript
-            try await Self.withRouting(local: local) { harness, localUpstream in
+            // One call per request: retries and the circuit breaker would change the count the spy compares.
+            try await Self.withRouting(local: local, configure: Self.withoutRetriesOrBreakers) { harness, localUpstream in
                 for (body, headers) in Self.privateRequests {
                     let reply = try await harness.chat(body, headers: headers)
                     if localFails {
