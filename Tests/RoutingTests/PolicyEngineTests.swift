@@ -210,8 +210,9 @@ import Foundation
         #expect(s.upstreams["local"]?.tokensPerSecond == 40)
         // 100 tokens at 40/s = 2.5 s each; two requests ahead wait for theirs.
         let p = s.prediction(backend: "local", completionTokens: 100)
-        #expect(p?.ttft == 40 + 2 * (40 + 2500))
-        #expect(p?.total == 40 + 2 * (40 + 2500) + 2500)
+        let expectedTTFT: Double = 40 + 2 * (40 + 2500)
+        #expect(p?.ttft == expectedTTFT)
+        #expect(p?.total == expectedTTFT + 2500)
     }
 
     @Test func spendLedgerSeparatesScopesAndPeriods() async {
