@@ -9,9 +9,6 @@ import Testing
 /// kept or escalated to the frontier (the FakeUpstream) by the policy's thresholds.
 @Suite("Cascade: local first, escalate when weak")
 struct CascadeTests {
-    static let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/phi/phi3-tiny-gqa/phi3-tiny-gqa-Q4_0.gguf").path
-
     /// `thresholds` is the rule's cascade mapping.
     static func withCascade(
         _ thresholds: String, database: String = ":memory:", _ body: @escaping @Sendable (GatewayHarness) async throws -> Void
@@ -30,7 +27,7 @@ struct CascadeTests {
         try await GatewayHarness.run(configure: { config in
             config.backends.append(BackendConfig(
                 name: "local", kind: .local, baseURL: "", models: [ModelConfig(name: "local")],
-                local: LocalModelConfig(modelPath: model, threads: 1)))
+                local: LocalModelConfig(modelPath: LocalBackendServerTests.model, threads: 1)))
             config.routing = RoutingConfig(policyFile: file.path, tiers: ["local": ["local"], "frontier": ["gpt-4o-mini"]])
             config.database = DatabaseConfig(path: database)
         }) { harness in
@@ -43,13 +40,6 @@ struct CascadeTests {
         #"{"model":"cascade","messages":[{"role":"user","content":"Say hello"}],"temperature":0,"max_tokens":\#(maxTokens)\#(stream ? #","stream":true"# : "")\#(extra)}"#
     }
 
-    static func streamedText(_ reply: Reply) -> String {
-        reply.sseData.dropLast().compactMap { line -> String? in
-            let chunk = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-            return ((chunk?["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String
-        }.joined()
-    }
-
     @Test("a confident enough local answer is kept and the frontier is never called")
     func acceptedLocally() async throws {
         try await Self.withCascade("{ min_mean_logprob: -1000, escalate_on_truncation: false }") { gateway in
@@ -60,7 +50,7 @@ struct CascadeTests {
             #expect(choice?["logprobs"] is NSNull, "the probe's logprobs are not returned unless asked for")
             let streamed = try await gateway.chat(Self.body(stream: true))
             #expect(streamed.sseData.last == "[DONE]")
-            #expect(Self.streamedText(streamed) == (choice?["message"] as? [String: Any])?["content"] as? String)
+            #expect(streamed.streamedContent == (choice?["message"] as? [String: Any])?["content"] as? String)
             #expect(gateway.upstream.requests.isEmpty)
         }
     }
@@ -75,7 +65,7 @@ struct CascadeTests {
             let content = ((reply.json["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
             #expect(content == "Hello from gpt-4o-mini.")
             let streamed = try await gateway.chat(Self.body(stream: true))
-            #expect(Self.streamedText(streamed) == "Hello from gpt-4o-mini.")
+            #expect(streamed.streamedContent == "Hello from gpt-4o-mini.")
             #expect(gateway.upstream.requests.count == 2)
         }
     }

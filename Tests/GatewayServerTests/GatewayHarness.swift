@@ -32,6 +32,14 @@ struct Reply {
 
     var errorObject: [String: Any] { json["error"] as? [String: Any] ?? [:] }
 
+    /// The concatenated `delta.content` of an SSE body's chunks (first choice).
+    var streamedContent: String {
+        sseData.compactMap { line -> String? in
+            let chunk = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+            return ((chunk?["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String
+        }.joined()
+    }
+
     /// The `data:` payloads of an SSE body, in order.
     var sseData: [String] {
         body.components(separatedBy: "\n").compactMap { line in

@@ -45,10 +45,7 @@ struct LocalBackendServerTests {
             let plain = try await gateway.chat(Self.body("Hello there"))
             #expect(plain.status == 200 && plain.header("x-phigate-backend") == "local")
             let streamed = try await gateway.chat(Self.body("Hello there", stream: true))
-            let text = streamed.sseData.dropLast().compactMap { line -> String? in
-                let chunk = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-                return ((chunk?["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String
-            }.joined()
+            let text = streamed.streamedContent
             #expect(streamed.sseData.last == "[DONE]")
             #expect(text == Self.content(plain))
             let usage = plain.json["usage"] as? [String: Any]

@@ -7,28 +7,12 @@ import Testing
 /// local, or 429 naming it), and a deadline skips a candidate whose live latency cannot meet it.
 @Suite("Routing rules: budgets and deadlines")
 struct RoutingRuleTests {
+    /// The routing harness of `RoutingPolicyTests` (FakeUpstreams for the frontier and for `local`) with `policy`.
     static func withPolicy(
-        _ policy: String, remote: @escaping FakeUpstream.Script = FakeUpstream.standardScript,
-        local: @escaping FakeUpstream.Script = FakeUpstream.standardScript,
+        _ policy: String, local: @escaping FakeUpstream.Script = FakeUpstream.standardScript,
         _ body: @escaping @Sendable (GatewayHarness, FakeUpstream) async throws -> Void
     ) async throws {
-        let localUpstream = try await FakeUpstream.start(script: local)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("phigate-rules-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent("policy.yaml")
-        try policy.write(to: file, atomically: true, encoding: .utf8)
-        do {
-            try await GatewayHarness.run(script: remote, configure: { config in
-                config.backends.append(BackendConfig(
-                    name: "local", kind: .openai, baseURL: localUpstream.baseURL + "/v1", models: [ModelConfig(name: "phi-local")]))
-                config.routing = RoutingConfig(policyFile: file.path, tiers: ["local": ["local"], "frontier": ["gpt-4o-mini"]])
-            }) { harness in try await body(harness, localUpstream) }
-        } catch {
-            await localUpstream.shutdown()
-            throw error
-        }
-        await localUpstream.shutdown()
+        try await RoutingPolicyTests.withRouting(policy: policy, local: local, body)
     }
 
     /// gpt-4o-mini costs 0.15 / 0.60 USD per 1M tokens in the harness; the standard answer is 11 + 7 tokens, so one
