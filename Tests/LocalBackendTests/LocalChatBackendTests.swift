@@ -93,9 +93,8 @@ struct LocalChatBackendTests {
         let response = try await backend.complete(request, upstreamModel: "local", logger: LocalFixtures.logger)
         #expect(response.choices.map(\.index) == [0, 1, 2])
         #expect(Set(response.choices.map { $0.message.content ?? "" }).count > 1, "different seeds per choice")
-        let tokens = response.choices.reduce(0) { total, choice in total + 1 } // at least one choice each
-        #expect(tokens == 3)
-        #expect((response.usage?.completionTokens ?? 0) >= 3)
+        #expect(response.choices.allSatisfy { $0.finishReason != nil })
+        #expect((response.usage?.completionTokens ?? 0) >= 3, "completion tokens are summed over the choices")
         // Prompt counted once, as OpenAI does.
         #expect(response.usage?.promptTokens == (try host.runtime().translator.plan(for: request).promptTokens.count))
     }
