@@ -82,7 +82,8 @@ public func buildApplication(
         metrics: metrics,
         logger: logger,
         outcomes: outcomes,
-        shadow: shadow
+        shadow: shadow,
+        limits: RequestLimits(config: config.limits ?? LimitsConfig())
     )
     let readiness = GatewayReadiness(resolved: resolved, localHosts: localModels.hosts, lifecycle: lifecycle)
     let router = buildRouter(

@@ -50,7 +50,7 @@ struct GatewayConfigDecoder {
     let reader: ConfigReader
     let file: String
 
-    static let topKeys = ["server", "backends", "aliases", "api_keys", "database", "log_level", "routing", "shadow"]
+    static let topKeys = ["server", "backends", "aliases", "api_keys", "database", "log_level", "routing", "shadow", "limits"]
 
     func decode(_ root: Value) -> GatewayConfig? {
         guard let fields = reader.mapping(root, allowed: Self.topKeys) else { return nil }
@@ -76,6 +76,7 @@ struct GatewayConfigDecoder {
         }
         if let value = fields.optional("routing") { config.routing = routing(value) }
         if let value = fields.optional("shadow") { config.shadow = shadow(value) }
+        if let value = fields.optional("limits") { config.limits = limits(value) }
         fields.finish(allowed: Self.topKeys)
         return config
     }
@@ -324,6 +325,7 @@ enum ConfigValidator {
         }
         issues += routingIssues(in: config)
         issues += shadowIssues(in: config)
+        issues += limitsIssues(in: config)
         return issues
     }
 }

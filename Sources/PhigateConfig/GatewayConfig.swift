@@ -14,6 +14,8 @@ public struct GatewayConfig: Sendable, Hashable {
     public var routing: RoutingConfig?
     /// `shadow:` — shadow evaluation of the other tier, scored by a judge model (nil: off).
     public var shadow: ShadowConfig?
+    /// `limits:` — rate, concurrency and size limits (nil: none beyond `server.max_body_size`).
+    public var limits: LimitsConfig?
 
     public init(
         server: ServerConfig = ServerConfig(), backends: [BackendConfig] = [], aliases: [String: String] = [:],
