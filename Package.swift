@@ -189,6 +189,12 @@ let gatewayTargets: [Target] = [
         ],
         swiftSettings: swiftSettings
     ),
+    // Bounded, seeded fuzzing of everything that reads untrusted bytes: request decoder, SSE parser, YAML, GGUF.
+    .testTarget(
+        name: "FuzzTests",
+        dependencies: ["OpenAIWire", "PhigateConfig", "GGUF"],
+        swiftSettings: swiftSettings
+    ),
     .testTarget(
         name: "phigateTests",
         dependencies: [

@@ -289,7 +289,7 @@ final class ChatCompletionsHandler: Sendable {
             throw GatewayError.bodyTooLarge(limit: maxBodySize)
         }
         do {
-            return try await request.collectBody(upTo: maxBodySize, timeout: limits.config.bodyTimeout)
+            return try await request.collectJSONBody(upTo: maxBodySize, timeout: limits.config.bodyTimeout)
         } catch is NIOTooManyBytesError {
             throw GatewayError.bodyTooLarge(limit: maxBodySize)
         }
