@@ -83,7 +83,7 @@ struct GatewayConfigDecoder {
 
     static let databaseKeys = [
         "path", "store_text", "queue_size", "batch_size", "on_full", "max_age", "max_size", "prune_interval",
-        "frontier_model",
+        "frontier_model", "keys_refresh",
     ]
 
     func database(_ value: Value) -> DatabaseConfig? {
@@ -115,6 +115,7 @@ struct GatewayConfigDecoder {
         if let model = fields.optional("frontier_model").flatMap({ reader.nonEmptyString($0, expected: "a served model name") }) {
             database.frontierModel = model
         }
+        if let refresh = fields.optional("keys_refresh").flatMap(reader.duration) { database.keysRefresh = refresh }
         fields.finish(allowed: Self.databaseKeys)
         return database
     }
