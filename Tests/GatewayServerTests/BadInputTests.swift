@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import Foundation
-import NIOCore
+import Hummingbird
 import PhigateConfig
 import Testing
 
