@@ -131,6 +131,8 @@ let gatewayTargets: [Target] = [
             "GatewayServer", "LocalBackend", "PhigateConfig", "PhiInference", "PhiTokenizer", "GGUF", "PhiKernels", "FakeUpstream",
             "OutcomeStore", "Routing", "ModelHub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ],
         swiftSettings: swiftSettings
@@ -187,6 +189,12 @@ let gatewayTargets: [Target] = [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ],
+        swiftSettings: swiftSettings
+    ),
+    // Bounded, seeded fuzzing of everything that reads untrusted bytes: request decoder, SSE parser, YAML, GGUF.
+    .testTarget(
+        name: "FuzzTests",
+        dependencies: ["OpenAIWire", "PhigateConfig", "GGUF"],
         swiftSettings: swiftSettings
     ),
     .testTarget(

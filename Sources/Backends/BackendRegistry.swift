@@ -165,7 +165,7 @@ public struct BackendRegistry: Sendable {
 
     /// The retry budgets and circuit breakers of the remote backends, by backend name.
     public var upstreamGuards: [UpstreamGuard] {
-        backends.values.compactMap { ($0 as? ResilientBackend)?.guardian }.sorted { $0.backend < $1.backend }
+        backends.values.compactMap { ($0.innermost as? ResilientBackend)?.guardian }.sorted { $0.backend < $1.backend }
     }
 
     /// Served model names and aliases with their owning backend, for `GET /v1/models`.

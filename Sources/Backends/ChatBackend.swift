@@ -35,3 +35,17 @@ public enum ChatStreamEvent: Sendable, Hashable {
     /// The token usage of the whole completion, for accounting; not forwarded. Sent at most once, near the end.
     case usage(Usage)
 }
+
+/// A backend that adds behaviour around another one (limits, guards); lets the registry find what is inside.
+public protocol ChatBackendWrapper: ChatBackend {
+    var base: any ChatBackend { get }
+}
+
+extension ChatBackend {
+    /// This backend with every wrapper taken off.
+    public var innermost: any ChatBackend {
+        var current: any ChatBackend = self
+        while let wrapper = current as? any ChatBackendWrapper { current = wrapper.base }
+        return current
+    }
+}

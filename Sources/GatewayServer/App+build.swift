@@ -36,7 +36,6 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let resolved = ConfigLoader.resolve(config, environment: environment)
-    try resolved.checkListenPolicy()
     let localModels = try LocalModels(config: config)
 
     var services: [any Service] = []
@@ -55,6 +54,11 @@ public func buildApplication(
     defer { if !built && httpClient == nil { try? client.syncShutdown() } }
 
     let outcomes = try makeOutcomes(config: config, store: outcomeStore, logger: logger)
+    // Gateway keys of the database (`phigate keys`) count for the listen policy and authenticate requests.
+    let keyStore = KeyStore(outcomes.recorder.store)
+    let hasDatabaseKeys = (try? keyStore.list().contains(where: \.isActive)) ?? false
+    if !hasDatabaseKeys { try resolved.checkListenPolicy() }
+    let databaseKeys = DatabaseKeys(store: keyStore, refreshInterval: config.database.keysRefresh)
     // Listed before the server: shut down after it, so requests still in flight are recorded, then flushed.
     services.append(outcomes.recorder)
 
@@ -85,11 +89,13 @@ public func buildApplication(
         metrics: metrics,
         logger: logger,
         outcomes: outcomes,
-        shadow: shadow
+        shadow: shadow,
+        limits: RequestLimits(config: config.limits ?? LimitsConfig())
     )
     let readiness = GatewayReadiness(resolved: resolved, localHosts: localModels.hosts, lifecycle: lifecycle)
     let router = buildRouter(
         resolved: resolved, metrics: metrics, chat: chat, outcomes: outcomes, readiness: readiness,
+        databaseKeys: databaseKeys,
         refreshGauges: {
             for (host, gauge) in localGauges { gauge.update(host.statistics) }
             upstreamGauges.update()
@@ -125,6 +131,7 @@ func buildRouter(
     chat: ChatCompletionsHandler,
     outcomes: GatewayOutcomes,
     readiness: GatewayReadiness,
+    databaseKeys: DatabaseKeys? = nil,
     refreshGauges: @escaping @Sendable () -> Void = {}
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
@@ -146,7 +153,7 @@ func buildRouter(
         )
     }
 
-    let api = router.group("v1").add(middleware: AuthMiddleware(resolved: resolved)).add(middleware: RoutingMiddleware())
+    let api = router.group("v1").add(middleware: AuthMiddleware(resolved: resolved, database: databaseKeys)).add(middleware: RoutingMiddleware())
     let modelsJSON = chat.modelsListJSON
     api.get("models") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: modelsJSON))
@@ -159,7 +166,7 @@ func buildRouter(
     }
     let requiresAuthentication = resolved.requiresAuthentication
     api.get("dashboard/:file") { request, context in
-        try await outcomes.dashboard(request, context: context, requiresAuthentication: requiresAuthentication)
+        try await outcomes.dashboard(request, context: context, requiresAuthentication: requiresAuthentication || context.role != nil)
     }
     return router
 }

@@ -1,29 +1,44 @@
 import Hummingbird
 import PhigateConfig
+import Routing
 
 /// Checks `Authorization: Bearer <key>` against the resolved gateway keys (SHA-256 digests compared in
-/// constant time against every key). With no usable keys every request passes (loopback only, enforced at start).
+/// constant time against every key), then against the database keys (`phigate keys`). With no usable keys
+/// anywhere every request passes (loopback only, enforced at start).
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let resolved: ResolvedConfig
+    /// Keys from the database; nil when the server has none to read.
+    var database: DatabaseKeys?
 
     func handle(
         _ request: Request,
         context: GatewayRequestContext,
         next: (Request, GatewayRequestContext) async throws -> Response
     ) async throws -> Response {
-        guard resolved.requiresAuthentication else { return try await next(request, context) }
+        if !resolved.requiresAuthentication {
+            guard let database, await database.hasActiveKeys() else { return try await next(request, context) }
+        }
         guard let authorization = request.headers[.authorization] else { throw GatewayError.missingKey }
         guard authorization.utf8.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
             throw GatewayError.missingKey
         }
-        guard let key = resolved.gatewayKey(matching: String(authorization.dropFirst(7))) else {
+        let presented = String(authorization.dropFirst(7))
+        var context = context
+        if let key = resolved.gatewayKey(matching: presented) {
+            context.keyID = key.id
+            context.tenant = key.tenant
+            context.role = key.role
+            return try await next(request, context)
+        }
+        guard let database, let stored = await database.key(matching: SHA256Digest.digest(Array(presented.utf8))) else {
             throw GatewayError.invalidKey
         }
-        var context = context
-        context.keyID = key.id
-        context.tenant = key.tenant
-        context.role = key.role
-        return try await next(request, context)
+        context.keyID = stored.id
+        context.tenant = stored.tenant
+        context.role = GatewayKeyRole(rawValue: stored.role) ?? .user
+        let grant = stored.grant
+        context.grant = grant
+        return try await KeyGrant.$current.withValue(grant) { try await next(request, context) }
     }
 }

@@ -20,6 +20,8 @@ final class ChatCompletionsHandler: Sendable {
     let outcomes: GatewayOutcomes
     /// Shadow evaluation, offered every answered request (it picks its share).
     let shadow: ShadowEvaluator?
+    /// `limits:`: allowed models, message and `max_tokens` limits, key and tenant rates, body timeout.
+    let limits: RequestLimits
 
     init(
         resolved: ResolvedConfig,
@@ -27,8 +29,10 @@ final class ChatCompletionsHandler: Sendable {
         metrics: GatewayMetrics,
         logger: Logger,
         outcomes: GatewayOutcomes,
-        shadow: ShadowEvaluator? = nil
+        shadow: ShadowEvaluator? = nil,
+        limits: RequestLimits = RequestLimits(config: LimitsConfig())
     ) {
+        self.limits = limits
         self.outcomes = outcomes
         self.shadow = shadow
         self.resolved = resolved
@@ -50,6 +54,7 @@ final class ChatCompletionsHandler: Sendable {
         // The routing scope, captured here: a streamed body is written after the routing middleware returned.
         let routing = RoutingRequestScope.current
         var requestedModel = ""
+        let admission: Admission?
         do {
             let body = try await collectBody(request)
             do {
@@ -63,6 +68,8 @@ final class ChatCompletionsHandler: Sendable {
             } catch {
                 throw GatewayError(error.openAIError)
             }
+            admission = try limits.admit(
+                chatRequest, servedModel: model.name, keyID: context.keyID, tenant: context.tenant, grant: context.grant)
         } catch let error as GatewayError {
             metrics.recordRequest(model: "unknown", backend: "none", status: Int(error.status.code), duration: context.startedAt.duration(to: .now))
             await outcomes.record(
@@ -82,7 +89,8 @@ final class ChatCompletionsHandler: Sendable {
 
         if chatRequest.isStreaming {
             let response = try await startStream(
-                chatRequest, model: model, routing: routing, context: context, isPrivate: isPrivate, logger: requestLogger)
+                chatRequest, model: model, routing: routing, context: context, isPrivate: isPrivate, admission: admission,
+                logger: requestLogger)
             streaming = true
             return response
         }
@@ -92,11 +100,13 @@ final class ChatCompletionsHandler: Sendable {
         do {
             raw = try await model.backend.completeRaw(chatRequest, upstreamModel: model.upstreamName, logger: requestLogger)
         } catch {
+            admission?.refund()
             throw await failure(
                 error, model: model, routing: routing, chatRequest: chatRequest, context: context, isPrivate: isPrivate,
                 isStreamed: false, logger: requestLogger)
         }
         let completion = raw.response
+        admission?.settle(usage: completion.usage)
         if let usage = completion.usage { recordUsage(usage, model: routing?.answeredModel ?? model) }
         let duration = context.startedAt.duration(to: .now)
         metrics.recordRequest(model: model.name, backend: model.backendName, status: 200, duration: duration)
@@ -125,6 +135,7 @@ final class ChatCompletionsHandler: Sendable {
         routing: RoutingRequestScope?,
         context: GatewayRequestContext,
         isPrivate: Bool,
+        admission: Admission?,
         logger: Logger
     ) async throws -> Response {
         let stream = model.backend.stream(chatRequest, upstreamModel: model.upstreamName, logger: logger)
@@ -133,6 +144,7 @@ final class ChatCompletionsHandler: Sendable {
         do {
             first = try await iterator.next()
         } catch {
+            admission?.refund()
             throw await failure(
                 error, model: model, routing: routing, chatRequest: chatRequest, context: context, isPrivate: isPrivate,
                 isStreamed: true, logger: logger)
@@ -149,6 +161,7 @@ final class ChatCompletionsHandler: Sendable {
             var errorCode: String?
             var upstreamFault: String?
             func finish(status: Int) async {
+                admission?.settle(usage: usage)
                 self.finishStream(model: model, answeredBy: routing?.answeredModel, status: status, usage: usage, startedAt: startedAt)
                 await self.outcomes.record(
                     context: context, requestedModel: chatRequest.model, model: model, routing: routing, chatRequest: chatRequest,
@@ -286,7 +299,7 @@ final class ChatCompletionsHandler: Sendable {
             throw GatewayError.bodyTooLarge(limit: maxBodySize)
         }
         do {
-            return try await request.body.collect(upTo: maxBodySize)
+            return try await request.collectJSONBody(upTo: maxBodySize, timeout: limits.config.bodyTimeout)
         } catch is NIOTooManyBytesError {
             throw GatewayError.bodyTooLarge(limit: maxBodySize)
         }

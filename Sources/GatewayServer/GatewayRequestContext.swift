@@ -13,6 +13,8 @@ public struct GatewayRequestContext: RequestContext {
     public var tenant: String?
     /// The key's role (`admin` reads dashboards); nil without authentication.
     public var role: GatewayKeyRole?
+    /// What a database key may do (models, backends, rate); nil for configuration keys.
+    public var grant: KeyGrant?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -89,6 +89,7 @@ func routedRegistry(
     countTokens: @escaping @Sendable (String) -> Int, services: inout [any Service], logger: Logger
 ) throws -> (BackendRegistry, GatewayRouting?) {
     let registry = BackendRegistry(config: resolved, httpClient: httpClient, localBackends: localBackends)
+        .guarded(config: config, resolved: resolved, concurrency: BackendConcurrency(limits: config.limits?.backendConcurrency ?? [:]))
     guard let routingConfig = config.routing else { return (registry, nil) }
     let routing = try GatewayRouting(config: config, routing: routingConfig, registry: registry, countTokens: countTokens)
     services.append(PolicyReloadService(holder: routing.holder, logger: logger, pollInterval: routingConfig.reloadInterval))

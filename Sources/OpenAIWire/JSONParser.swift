@@ -100,7 +100,11 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            members[key] = try parseValue(depth: depth)
+            let keyOffset = index
+            // A repeated name is ambiguous (readers disagree on which wins), so it is an error.
+            if members.updateValue(try parseValue(depth: depth), forKey: key) != nil {
+                throw JSONParseError(message: "duplicate member name \"\(key.prefix(40))\"", offset: keyOffset)
+            }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -146,7 +150,9 @@ public struct JSONParser {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let string = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                guard let string = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self) else {
+                    throw error("invalid UTF-8 in string")
+                }
                 index += 1
                 return string
             }
@@ -160,8 +166,9 @@ public struct JSONParser {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
+                guard let string = String(validating: buffer, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
                 index += 1
-                return String(decoding: buffer, as: UTF8.self)
+                return string
             case UInt8(ascii: "\\"):
                 index += 1
                 guard index < bytes.count else { throw error("unterminated string") }

@@ -119,6 +119,8 @@ public struct OutcomeStore: Sendable {
                 t.add(column: "tier", .text)
             }
         }
+        // Gateway keys managed by `phigate keys` (SHA-256 only).
+        migrator.registerMigration("v3-gateway-keys") { db in try KeyStore.migrate(db) }
         return migrator
     }
 

@@ -50,7 +50,7 @@ struct GatewayConfigDecoder {
     let reader: ConfigReader
     let file: String
 
-    static let topKeys = ["server", "backends", "aliases", "api_keys", "database", "log_level", "routing", "shadow"]
+    static let topKeys = ["server", "backends", "aliases", "api_keys", "database", "log_level", "routing", "shadow", "limits"]
 
     func decode(_ root: Value) -> GatewayConfig? {
         guard let fields = reader.mapping(root, allowed: Self.topKeys) else { return nil }
@@ -76,13 +76,14 @@ struct GatewayConfigDecoder {
         }
         if let value = fields.optional("routing") { config.routing = routing(value) }
         if let value = fields.optional("shadow") { config.shadow = shadow(value) }
+        if let value = fields.optional("limits") { config.limits = limits(value) }
         fields.finish(allowed: Self.topKeys)
         return config
     }
 
     static let databaseKeys = [
         "path", "store_text", "queue_size", "batch_size", "on_full", "max_age", "max_size", "prune_interval",
-        "frontier_model",
+        "frontier_model", "keys_refresh",
     ]
 
     func database(_ value: Value) -> DatabaseConfig? {
@@ -114,6 +115,7 @@ struct GatewayConfigDecoder {
         if let model = fields.optional("frontier_model").flatMap({ reader.nonEmptyString($0, expected: "a served model name") }) {
             database.frontierModel = model
         }
+        if let refresh = fields.optional("keys_refresh").flatMap(reader.duration) { database.keysRefresh = refresh }
         fields.finish(allowed: Self.databaseKeys)
         return database
     }
@@ -329,6 +331,7 @@ enum ConfigValidator {
         }
         issues += routingIssues(in: config)
         issues += shadowIssues(in: config)
+        issues += limitsIssues(in: config)
         return issues
     }
 }

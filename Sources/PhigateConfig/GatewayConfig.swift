@@ -14,6 +14,8 @@ public struct GatewayConfig: Sendable, Hashable {
     public var routing: RoutingConfig?
     /// `shadow:` — shadow evaluation of the other tier, scored by a judge model (nil: off).
     public var shadow: ShadowConfig?
+    /// `limits:` — rate, concurrency and size limits (nil: none beyond `server.max_body_size`).
+    public var limits: LimitsConfig?
 
     public init(
         server: ServerConfig = ServerConfig(), backends: [BackendConfig] = [], aliases: [String: String] = [:],
@@ -219,6 +221,9 @@ public struct DatabaseConfig: Sendable, Hashable {
     public var pruneInterval: Duration
     /// The served model `cost_daily.csv` compares every request with (`frontier_model`).
     public var frontierModel: String?
+    /// How long the server trusts its cached copy of the database's gateway keys (`keys_refresh`): a revoked key
+    /// stops working within it; a new key works at once.
+    public var keysRefresh: Duration = .seconds(5)
 
     public init(
         path: String = "phigate.sqlite", storesText: Bool = false, queueSize: Int = 10_000, batchSize: Int = 500,

@@ -8,7 +8,7 @@ struct DevCommand: AsyncParsableCommand {
         commandName: "dev",
         abstract: "Development helpers: a fake upstream for client tests and benchmarks.",
         shouldDisplay: false,
-        subcommands: [FakeUpstreamCommand.self, OutcomeWriter.self]
+        subcommands: [FakeUpstreamCommand.self, OutcomeWriter.self, SoakCommand.self]
     )
 
     /// `phigate dev fake-upstream --port N`

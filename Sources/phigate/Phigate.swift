@@ -22,6 +22,7 @@ struct Phigate: AsyncParsableCommand {
             ClassifierCommand.self,
             RouteCommand.self,
             PolicyCommand.self,
+            KeysCommand.self,
         ]
     )
 }

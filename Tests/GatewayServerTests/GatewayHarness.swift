@@ -5,6 +5,7 @@ import GatewayServer
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import OutcomeStore
 import PhigateConfig
 
 /// Secrets used by the tests; none of them may ever show up in logs, error bodies or metrics.
@@ -111,6 +112,7 @@ struct GatewayHarness {
         script: @escaping FakeUpstream.Script = FakeUpstream.standardScript,
         environment: [String: String] = environment,
         configure: (inout GatewayConfig) -> Void = { _ in },
+        outcomeStore: OutcomeStore? = nil,
         _ body: @escaping @Sendable (GatewayHarness) async throws -> Void
     ) async throws {
         let upstream = try await FakeUpstream.start(script: script)
@@ -120,7 +122,8 @@ struct GatewayHarness {
         configure(&config)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
-            let app = try buildApplication(config: config, environment: environment, logger: logger, metrics: metrics)
+            let app = try buildApplication(
+                config: config, environment: environment, logger: logger, metrics: metrics, outcomeStore: outcomeStore)
             try await app.test(.live) { testClient in
                 let harness = GatewayHarness(
                     port: testClient.port ?? 0,

@@ -17,7 +17,7 @@ struct OutcomeStoreTests {
     @Test("a new store applies every migration")
     func migrations() throws {
         let store = try OutcomeStore.inMemory()
-        #expect(try store.appliedMigrations() == ["v1", "v2"])
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3-gateway-keys"])
     }
 
     @Test("a file store is WAL with incremental auto-vacuum")
@@ -52,7 +52,7 @@ struct OutcomeStoreTests {
             try old.close()
         }
         let store = try OutcomeStore(path: path)
-        #expect(try store.appliedMigrations() == ["v1", "v2"])
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3-gateway-keys"])
         let rows = try store.requests()
         #expect(rows.count == 1)
         let row = try #require(rows.first)

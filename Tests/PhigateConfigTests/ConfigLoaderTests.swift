@@ -192,7 +192,7 @@ private func errorText(_ yaml: String, environment: [String: String] = [:]) -> S
         let text = errorText(minimal + "\n    timeout: 5s")
         #expect(text == "test.yaml:10: backends[0].timeout: unknown key (expected one of name, kind, base_url, api_key_env, timeouts, headers, models, retry, circuit_breaker)")
         let top = errorText("servers: {}\n" + minimal)
-        #expect(top.contains("test.yaml:1: servers: unknown key (expected one of server, backends, aliases, api_keys, database, log_level, routing, shadow)"))
+        #expect(top.contains("test.yaml:1: servers: unknown key (expected one of server, backends, aliases, api_keys, database, log_level, routing, shadow, limits)"))
     }
 
     @Test func wrongTypeNamesExpectedForm() {
