@@ -37,6 +37,9 @@ public final class FakeUpstream: Sendable {
 
     private struct State {
         var script: Script
+        /// Off for long runs (soak, benchmarks): a spy that keeps every request grows without bound.
+        var recordsRequests = true
+        var requestCount = 0
         var requests: [RecordedRequest] = []
         var outcomes: [Int: RequestOutcome] = [:]
         var openConnections: [ObjectIdentifier: any Channel] = [:]
@@ -61,11 +64,13 @@ public final class FakeUpstream: Sendable {
         self.acceptTask = NIOLockedValueBox(nil)
     }
 
-    /// Binds and starts serving. `port: 0` lets the OS pick a free port.
+    /// Binds and starts serving. `port: 0` lets the OS pick a free port. With `recordsRequests: false` nothing is
+    /// kept per request (`requests` stays empty), for soak runs and benchmarks.
     public static func start(
         host: String = "127.0.0.1",
         port: Int = 0,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        recordsRequests: Bool = true,
         script: @escaping Script
     ) async throws -> FakeUpstream {
         let server = try await ServerBootstrap(group: group)
@@ -80,7 +85,7 @@ public final class FakeUpstream: Sendable {
             }
         let boundPort = server.channel.localAddress?.port ?? port
         let upstream = FakeUpstream(
-            state: NIOLockedValueBox(State(script: script)),
+            state: NIOLockedValueBox(State(script: script, recordsRequests: recordsRequests)),
             serverChannel: server.channel,
             host: host,
             port: boundPort
@@ -204,8 +209,9 @@ public final class FakeUpstream: Sendable {
                             body: Array(body.readableBytesView)
                         )
                         let (index, response) = state.withLockedValue { state in
-                            state.requests.append(request)
-                            return (state.requests.count - 1, state.script(request))
+                            state.requestCount += 1
+                            if state.recordsRequests { state.requests.append(request) }
+                            return (state.requestCount - 1, state.script(request))
                         }
                         let outcome = try await answer(
                             response,
@@ -213,7 +219,7 @@ public final class FakeUpstream: Sendable {
                             on: channel,
                             outbound: outbound
                         )
-                        state.withLockedValue { $0.outcomes[index] = outcome.outcome }
+                        state.withLockedValue { if $0.recordsRequests { $0.outcomes[index] = outcome.outcome } }
                         if !outcome.keepAlive { return }
                     }
                 }

@@ -30,7 +30,7 @@ struct DevCommand: AsyncParsableCommand {
         var port = 0
 
         func run() async throws {
-            let upstream = try await FakeUpstream.start(host: host, port: port, script: FakeUpstream.standardScript)
+            let upstream = try await FakeUpstream.start(host: host, port: port, recordsRequests: false, script: FakeUpstream.standardScript)
             FileHandle.standardOutput.write(Data("listening on \(upstream.port)\n".utf8))
             let queue = DispatchQueue(label: "phigate.dev.signals")
             let signals = [SIGINT, SIGTERM].map { signalNumber in

@@ -76,7 +76,7 @@ struct SoakCommand: AsyncParsableCommand {
             try await drive(baseURL: url, key: key ?? ProcessInfo.processInfo.environment["PHIGATE_API_KEY"], total: total, every: every)
             return
         }
-        let upstream = try await FakeUpstream.start(script: FakeUpstream.standardScript)
+        let upstream = try await FakeUpstream.start(recordsRequests: false, script: FakeUpstream.standardScript)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("phigate-soak-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = GatewayConfig(
