@@ -100,7 +100,7 @@ struct SoakCommand: AsyncParsableCommand {
             throw error
         }
         await runner.shutdown()
-        _ = await server.result
+        _ = try? await server.value
         await upstream.shutdown()
     }
 
