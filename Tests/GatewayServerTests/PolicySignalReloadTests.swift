@@ -7,9 +7,10 @@ import Testing
 import Glibc
 #endif
 
-/// SIGHUP reloads the routing policy (here with the file poll off, `reload_interval: 0s`), and an invalid policy on
-/// SIGHUP leaves the old one serving.
-@Suite("Policy reload on SIGHUP")
+/// SIGHUP reloads the routing policy (here with the file poll off, `reload_interval: 0s`), an invalid policy on
+/// SIGHUP leaves the old one serving, and reloads under load lose no request. Serialized: SIGHUP reaches every
+/// gateway in the process.
+@Suite("Policy reload on SIGHUP and under load", .serialized)
 struct PolicySignalReloadTests {
     static func policy(routeSmartTo tier: String) -> String {
         """
@@ -27,48 +28,69 @@ struct PolicySignalReloadTests {
 
     @Test("SIGHUP applies a new policy; an invalid one is rejected and the old keeps serving")
     func sighupReloads() async throws {
-        let local = try await FakeUpstream.start(script: FakeUpstream.standardScript)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("phigate-sighup-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent("policy.yaml")
-        try Self.policy(routeSmartTo: "frontier").write(to: file, atomically: true, encoding: .utf8)
-        do {
-            try await GatewayHarness.run(configure: { config in
-                config.backends.append(BackendConfig(
-                    name: "local", kind: .openai, baseURL: local.baseURL + "/v1", models: [ModelConfig(name: "phi-local")]))
-                config.routing = RoutingConfig(
-                    policyFile: file.path, tiers: ["local": ["local"], "frontier": ["gpt-4o-mini"]], reloadInterval: .zero)
-            }) { gateway in
-                func backend() async throws -> String? { try await gateway.chat(chatBody(model: "smart")).header("x-phigate-backend") }
-                let first = try await gateway.chat(chatBody(model: "smart"))
-                #expect(first.header("x-phigate-backend") == "openai", "\(first.status) \(first.body)")
+        try await RoutingPolicyTests.withPolicyFile(
+            policy: Self.policy(routeSmartTo: "frontier"),
+            configure: { $0.routing?.reloadInterval = .zero }
+        ) { gateway, _, file in
+            func backend() async throws -> String? { try await gateway.chat(chatBody(model: "smart")).header("x-phigate-backend") }
+            let first = try await gateway.chat(chatBody(model: "smart"))
+            #expect(first.header("x-phigate-backend") == "openai", "\(first.status) \(first.body)")
 
-                try Self.rewrite(file, Self.policy(routeSmartTo: "local"))
-                try await Task.sleep(for: .seconds(3))  // longer than the default poll interval
-                #expect(try await backend() == "openai", "with the poll off only SIGHUP reloads")
+            try Self.rewrite(file, Self.policy(routeSmartTo: "local"))
+            try await Task.sleep(for: .seconds(3))  // longer than the default poll interval
+            #expect(try await backend() == "openai", "with the poll off only SIGHUP reloads")
 
-                kill(getpid(), SIGHUP)
-                var now = try await backend()
-                // Generous: when the whole suite runs, compute-heavy tests can hold the cooperative pool for seconds.
-                for _ in 0..<600 where now != "local" {
-                    try await Task.sleep(for: .milliseconds(100))
-                    now = try await backend()
-                }
-                #expect(now == "local", "SIGHUP did not reload the policy")
-
-                try Self.rewrite(file, "rules: [ { name: broken, when: { nonsense: 1 } } ]")
-                kill(getpid(), SIGHUP)
-                for _ in 0..<600 where !gateway.logText.contains("Routing policy rejected") {
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                #expect(try await backend() == "local", "an invalid policy must not replace the one in force")
-                #expect(gateway.logText.contains("Routing policy rejected"))
+            kill(getpid(), SIGHUP)
+            var now = try await backend()
+            // Generous: when the whole suite runs, compute-heavy tests can hold the cooperative pool for seconds.
+            for _ in 0..<600 where now != "local" {
+                try await Task.sleep(for: .milliseconds(100))
+                now = try await backend()
             }
-        } catch {
-            await local.shutdown()
-            throw error
+            #expect(now == "local", "SIGHUP did not reload the policy")
+
+            try Self.rewrite(file, "rules: [ { name: broken, when: { nonsense: 1 } } ]")
+            kill(getpid(), SIGHUP)
+            for _ in 0..<600 where !gateway.logText.contains("Routing policy rejected") {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(try await backend() == "local", "an invalid policy must not replace the one in force")
+            #expect(gateway.logText.contains("Routing policy rejected"))
         }
-        await local.shutdown()
+    }
+
+    @Test("40 reloads (valid and invalid) during 400 concurrent requests lose none")
+    func noRequestLost() async throws {
+        let policies = [
+            RoutingPolicyTests.policy,
+            RoutingPolicyTests.policy.replacingOccurrences(of: "route: [tier:frontier], redact: true", with: "route: [tier:local]"),
+            "rules: [ { name: broken, when: { nonsense: 1 } } ]",
+        ]
+        try await RoutingPolicyTests.withPolicyFile { gateway, _, file in
+            let results = try await withThrowingTaskGroup(of: Int.self) { group in
+                group.addTask {
+                    for round in 0..<40 {
+                        try policies[round % policies.count].write(to: file, atomically: true, encoding: .utf8)
+                        if round % 2 == 0 { kill(getpid(), SIGHUP) }
+                        try await Task.sleep(for: .milliseconds(25))
+                    }
+                    return -1
+                }
+                for worker in 0..<8 {
+                    group.addTask {
+                        var answered = 0
+                        for i in 0..<50 {
+                            let stream = (worker + i) % 2 == 0
+                            let reply = try await gateway.chat(chatBody(model: "smart", stream: stream))
+                            let complete = !stream || reply.sseData.last == "[DONE]"
+                            if reply.status == 200 && complete { answered += 1 }
+                        }
+                        return answered
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 >= 0 }.reduce(0, +) == 400)
+        }
     }
 }

@@ -31,6 +31,19 @@ import Testing
         configure: @escaping (inout GatewayConfig) -> Void = { _ in },
         _ body: @escaping @Sendable (GatewayHarness, FakeUpstream) async throws -> Void
     ) async throws {
+        try await withPolicyFile(policy: policy, remote: remote, local: local, configure: configure) { harness, local, _ in
+            try await body(harness, local)
+        }
+    }
+
+    /// `withRouting`, also handing the body the policy file (to rewrite it and reload).
+    static func withPolicyFile(
+        policy: String = policy,
+        remote: @escaping FakeUpstream.Script = FakeUpstream.standardScript,
+        local: @escaping FakeUpstream.Script = FakeUpstream.standardScript,
+        configure: @escaping (inout GatewayConfig) -> Void = { _ in },
+        _ body: @escaping @Sendable (GatewayHarness, FakeUpstream, URL) async throws -> Void
+    ) async throws {
         let localUpstream = try await FakeUpstream.start(script: local)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("phigate-routing-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -45,7 +58,7 @@ import Testing
                 config.routing = RoutingConfig(policyFile: file.path, tiers: ["local": ["local"], "frontier": ["gpt-4o-mini"]])
                 configure(&config)
             }) { harness in
-                try await body(harness, localUpstream)
+                try await body(harness, localUpstream, file)
             }
         } catch {
             await localUpstream.shutdown()
