@@ -68,12 +68,18 @@ struct ClassifierCommand: AsyncParsableCommand {
         @Option(help: "Form correctness: weight of --small/--large among the other models of their tier.")
         var ownModelWeight = 1.0
 
+        @Option(help: "Form correctness: head target, item_response (Rasch fit over the tier's models) or tier_mean (mean tier quality).")
+        var target = DifficultyClassifierTrainer.Target.itemResponse.rawValue
+
         @Option(help: "Output model file.")
         var out: String
 
         func validate() throws {
             guard DifficultyClassifier.Form(rawValue: form) != nil else {
                 throw ValidationError("--form: expected correctness or direct, found '\(form)'")
+            }
+            guard DifficultyClassifierTrainer.Target(rawValue: target) != nil else {
+                throw ValidationError("--target: expected item_response or tier_mean, found '\(target)'")
             }
             guard (0..<1).contains(holdout) else { throw ValidationError("--holdout: expected a fraction in [0, 1)") }
         }
@@ -88,7 +94,8 @@ struct ClassifierCommand: AsyncParsableCommand {
                     form: DifficultyClassifier.Form(rawValue: form) ?? .correctness,
                     featureSpec: DifficultyFeatureSpec(hashBits: hashBits, maxWordNGram: ngram, structuralVersion: structuralVersion),
                     iterations: iterations, structuralL2Scale: structuralL2Scale, ownModelWeight: ownModelWeight,
-                    standardizeStructural: !rawStructural))
+                    standardizeStructural: !rawStructural,
+                    target: DifficultyClassifierTrainer.Target(rawValue: target) ?? .itemResponse))
             let result = try trainer.train(rows: rows, dataFile: (data as NSString).lastPathComponent, dataSHA256: SHA256Digest.hex(of: bytes)) {
                 printToStandardError($0)
             }

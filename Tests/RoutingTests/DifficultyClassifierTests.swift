@@ -207,13 +207,17 @@ func trainOnSharedData() throws {
     let bits = Int(env["PHIGATE_BITS"] ?? "18") ?? 18
     let ngram = Int(env["PHIGATE_NGRAM"] ?? "2") ?? 2
     let trainer = DifficultyClassifierTrainer(
-        configuration: .init(form: form, featureSpec: DifficultyFeatureSpec(hashBits: bits, maxWordNGram: ngram)))
+        configuration: .init(
+            form: form, featureSpec: DifficultyFeatureSpec(hashBits: bits, maxWordNGram: ngram),
+            l2Grid: env["PHIGATE_L2GRID"].map { $0.split(separator: ",").compactMap { Double($0) } } ?? [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1, 3],
+            target: DifficultyClassifierTrainer.Target(rawValue: env["PHIGATE_TARGET"] ?? "item_response") ?? .itemResponse))
     let result = try trainer.train(rows: rows) { print($0) }
     let e = try #require(result.heldOutEvaluation)
     print("APGR \(e.router.apgr) CPT50 \(e.router.cpt50 ?? -1) CPT80 \(e.router.cpt80 ?? -1) AUC \(e.router.auc ?? -1)")
     for g in e.groups { print(g.group, g.requests, g.router.auc ?? -1, g.router.apgr) }
     let op = e.curve.operatingPoint(for: .quality(0.95))
     print("95%: cost share \(op.costShareOfFrontier) frontier \(op.point.frontierShare)")
+    if let out = env["PHIGATE_MODEL_OUT"] { try result.classifier.jsonData().write(to: URL(fileURLWithPath: out)) }
 }
 
 @Test func fastPathScoreMatchesTheSparseVectorScore() throws {
@@ -223,4 +227,36 @@ func trainOnSharedData() throws {
         let slow = trained.score(features: extractor.features(of: row.input))
         #expect(abs(trained.score(row.input, using: &extractor) - slow) < 1e-5)
     }
+}
+
+@Test func itemResponseFitRecoversAbilityOrderAndDifficultySlope() {
+    // Two models (strong, weak), difficulty rising with feature 0; the weak model fails earlier.
+    var samples: [ItemResponseSample] = []
+    for k in 0..<200 {
+        let x = Float(k % 20) / 20
+        let d = -2 + 6 * Double(x)
+        let strong = d < 1.5 ? 1.0 : 0.0
+        let weak = d < -0.5 ? 1.0 : 0.0
+        samples.append(ItemResponseSample(
+            features: SparseFeatureVector(indices: [0], values: [x]), responses: [(0, strong), (1, weak)]))
+    }
+    let trainer = LogisticRegressionTrainer(l2: 1e-4, iterations: 400, learningRate: 0.05)
+    let fitted = trainer.fitItemResponse(samples, models: 2, dimension: 4)
+    #expect(fitted.abilities[0] > fitted.abilities[1] + 1)
+    #expect(fitted.difficulty.weights[0] > 1)
+    let weakHead = LogisticRegressionTrainer.head(difficulty: fitted.difficulty, ability: fitted.abilities[1])
+    #expect(weakHead.probability(SparseFeatureVector(indices: [0], values: [0])) > 0.8)
+    #expect(weakHead.probability(SparseFeatureVector(indices: [0], values: [0.9])) < 0.2)
+}
+
+@Test func itemResponseTargetRecordsAbilitiesAndRoundTrips() throws {
+    var trainer = tinyTrainer()
+    trainer.configuration.target = .itemResponse
+    let trained = try trainer.train(rows: syntheticRows(90)).classifier
+    #expect(trained.metadata?.target == .itemResponse)
+    #expect(trained.metadata?.abilities?["small"]?["small"] != nil)
+    let reloaded = try DifficultyClassifier(jsonData: trained.jsonData())
+    #expect(reloaded.metadata?.target == .itemResponse)
+    let input = ClassifierInput(prompt: "What is 12 times 7, then minus 3?")
+    #expect(abs(reloaded.score(input) - trained.score(input)) < 1e-4)
 }

@@ -27,6 +27,10 @@ public struct TrainingMetadata: Sendable, Hashable, Codable {
     /// Whether the structural features were standardised (mean 0, variance 1 on the fitted rows) while fitting;
     /// the stored weights are folded back to the raw features either way.
     public var standardizedStructural: Bool?
+    /// Form `correctness`: what each head was fitted to (`tier_mean` when absent).
+    public var target: DifficultyClassifierTrainer.Target?
+    /// Target `item_response`: the fitted ability of every model, per head ("small", "large").
+    public var abilities: [String: [String: Double]]?
     /// Held-out numbers of the final model (nil when no rows were held out).
     public var heldOut: EvaluationSummary?
 
@@ -52,6 +56,7 @@ public struct TrainingMetadata: Sendable, Hashable, Codable {
         case structuralL2Scale = "structural_l2_scale"
         case ownModelWeight = "own_model_weight"
         case standardizedStructural = "standardized_structural"
+        case target, abilities
         case heldOut = "held_out"
     }
 }
@@ -92,6 +97,16 @@ public struct EvaluationSummary: Sendable, Hashable, Codable {
 /// Trains a `DifficultyClassifier` from routing rows: held-out split, validation split for the L2 strength,
 /// final fit on the whole training side, held-out evaluation. Deterministic for a seed.
 public struct DifficultyClassifierTrainer: Sendable {
+    /// Form `correctness`: what each tier's head is fitted to.
+    public enum Target: String, Sendable, Hashable, Codable {
+        /// Soft target = mean quality of the tier's models on the prompt, weighted by their number.
+        case tierMean = "tier_mean"
+        /// An item-response (Rasch) fit over the tier's models: P(model m good on prompt) = σ(θ_m − d(x)), one
+        /// linear difficulty d per tier and one ability θ per model; the head is the pair's own model,
+        /// σ(θ_own − d(x)).
+        case itemResponse = "item_response"
+    }
+
     public struct Configuration: Sendable, Hashable {
         public var smallModel: String
         public var largeModel: String
@@ -113,6 +128,8 @@ public struct DifficultyClassifierTrainer: Sendable {
         /// Choose the L2 strength by the mean validation APGR over all 1/validationFraction parts of the training
         /// side (part k: validation unit value in [k·f, (k+1)·f)) instead of the first part alone.
         public var crossValidate: Bool
+        /// Form `correctness`: the heads' target.
+        public var target: Target
 
         public init(
             smallModel: String = "Phi-3.5-mini-instruct", largeModel: String = "gpt-4o-2024-05-13", seed: UInt64 = 42,
@@ -120,8 +137,9 @@ public struct DifficultyClassifierTrainer: Sendable {
             featureSpec: DifficultyFeatureSpec = DifficultyFeatureSpec(),
             l2Grid: [Double] = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1, 3], iterations: Int = 300, learningRate: Double = 0.05,
             structuralL2Scale: Double = 100, ownModelWeight: Double = 1, standardizeStructural: Bool = true,
-            crossValidate: Bool = true
+            crossValidate: Bool = true, target: Target = .itemResponse
         ) {
+            self.target = target
             self.crossValidate = crossValidate
             self.standardizeStructural = standardizeStructural
             self.structuralL2Scale = structuralL2Scale
@@ -199,7 +217,7 @@ public struct DifficultyClassifierTrainer: Sendable {
             for l2 in c.l2Grid {
                 var apgrs: [Double] = []
                 for part in parts where !part.validation.isEmpty && !part.fit.isEmpty {
-                    let model = fit(rows: pairRows, features: features, indices: part.fit, l2: l2) { _ in }
+                    let model = fit(rows: pairRows, features: features, indices: part.fit, l2: l2) { _ in }.classifier
                     let outcomes = part.validation.compactMap { outcome(model, row: pairRows[$0], features: features[$0]) }
                     apgrs.append(RouterMetrics.apgr(RoutingCurve(outcomes: outcomes)))
                 }
@@ -213,7 +231,8 @@ public struct DifficultyClassifierTrainer: Sendable {
             }
         }
         progress("final fit on \(trainSide.count) rows, l2 \(bestL2)")
-        var classifier = fit(rows: pairRows, features: features, indices: trainSide, l2: bestL2, progress: progress)
+        let final = fit(rows: pairRows, features: features, indices: trainSide, l2: bestL2, progress: progress)
+        var classifier = final.classifier
         let heldOutIndices = pairRows.indices.filter { heldOut[$0] }
         let evaluation = heldOutIndices.isEmpty
             ? nil
@@ -228,7 +247,9 @@ public struct DifficultyClassifierTrainer: Sendable {
             form: c.form,
             l2Grid: c.l2Grid, validationAPGR: validationAPGR.map { $0.isNaN ? 0 : $0 }, l2: bestL2,
             iterations: c.iterations, learningRate: c.learningRate, structuralL2Scale: c.structuralL2Scale,
-            ownModelWeight: c.ownModelWeight, standardizedStructural: c.standardizeStructural, heldOut: evaluation.map(EvaluationSummary.init))
+            ownModelWeight: c.ownModelWeight, standardizedStructural: c.standardizeStructural,
+            target: c.form == .correctness ? c.target : nil, abilities: final.abilities,
+            heldOut: evaluation.map(EvaluationSummary.init))
         return Result(classifier: classifier, heldOutEvaluation: evaluation, heldOutRows: heldOutIndices.map { pairRows[$0] })
     }
 
@@ -245,22 +266,24 @@ public struct DifficultyClassifierTrainer: Sendable {
             largeCostUSD: l.costUSD ?? 0, smallAnswerParsed: s.answerParsed, group: row.sourceDataset)
     }
 
+    private typealias Fitted = (classifier: DifficultyClassifier, abilities: [String: [String: Double]]?)
+
     private func fit(
         rows: [RoutingDataRow], features: [SparseFeatureVector], indices: [Int], l2: Double, progress: (String) -> Void
-    ) -> DifficultyClassifier {
+    ) -> Fitted {
         guard configuration.standardizeStructural else {
             return fitRaw(rows: rows, features: features, indices: indices, l2: l2, progress: progress)
         }
         let scaling = StructuralScaling(features: indices.map { features[$0] }, spec: configuration.featureSpec)
         let standardized = features.map(scaling.apply)
         var model = fitRaw(rows: rows, features: standardized, indices: indices, l2: l2, progress: progress)
-        model.heads = model.heads.map(scaling.fold)
+        model.classifier.heads = model.classifier.heads.map(scaling.fold)
         return model
     }
 
     private func fitRaw(
         rows: [RoutingDataRow], features: [SparseFeatureVector], indices: [Int], l2: Double, progress: (String) -> Void
-    ) -> DifficultyClassifier {
+    ) -> Fitted {
         let c = configuration
         let trainer = LogisticRegressionTrainer(
             l2: l2, iterations: c.iterations, learningRate: c.learningRate,
@@ -274,7 +297,32 @@ public struct DifficultyClassifierTrainer: Sendable {
                 return LogisticSample(features: features[i], target: asGood ? 1 : 0)
             }
             let head = trainer.fit(samples, dimension: dimension) { progress("  as_good iteration \($0) loss \(Self.format($1))") }
-            return DifficultyClassifier(spec: c.featureSpec, form: .direct, heads: [head])
+            return (DifficultyClassifier(spec: c.featureSpec, form: .direct, heads: [head]), nil)
+        case .correctness where c.target == .itemResponse:
+            var abilities: [String: [String: Double]] = [:]
+            let heads = zip(["small", "large"], [c.smallModel, c.largeModel]).map { name, model -> DifficultyClassifier.Head in
+                // The tier's models (by the pair model's tier on each row), in order of first appearance.
+                var names: [String] = [model]
+                var position: [String: Int] = [model: 0]
+                let samples = indices.map { i -> ItemResponseSample in
+                    let row = rows[i]
+                    let tier = row.outcome(of: model)?.tier
+                    let peers = tier == nil ? row.models.filter { $0.model == model } : row.models.filter { $0.tier == tier }
+                    let responses = peers.map { peer -> (model: Int, quality: Double) in
+                        if let k = position[peer.model] { return (k, peer.quality) }
+                        position[peer.model] = names.count
+                        names.append(peer.model)
+                        return (names.count - 1, peer.quality)
+                    }
+                    return ItemResponseSample(features: features[i], responses: responses)
+                }
+                let fitted = trainer.fitItemResponse(samples, models: names.count, dimension: dimension) {
+                    progress("  \(model) tier iteration \($0) loss \(Self.format($1))")
+                }
+                abilities[name] = Dictionary(uniqueKeysWithValues: zip(names, fitted.abilities.map { ($0 * 1e4).rounded() / 1e4 }))
+                return LogisticRegressionTrainer.head(difficulty: fitted.difficulty, ability: fitted.abilities[0])
+            }
+            return (DifficultyClassifier(spec: c.featureSpec, form: .correctness, heads: heads), abilities)
         case .correctness:
             let heads = [c.smallModel, c.largeModel].map { model -> DifficultyClassifier.Head in
                 let samples = indices.map { i -> LogisticSample in
@@ -293,7 +341,7 @@ public struct DifficultyClassifierTrainer: Sendable {
                 }
                 return trainer.fit(samples, dimension: dimension) { progress("  \(model) iteration \($0) loss \(Self.format($1))") }
             }
-            return DifficultyClassifier(spec: c.featureSpec, form: .correctness, heads: heads)
+            return (DifficultyClassifier(spec: c.featureSpec, form: .correctness, heads: heads), nil)
         }
     }
 
