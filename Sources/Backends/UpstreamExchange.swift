@@ -47,17 +47,24 @@ enum UpstreamExchange {
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask { try await operation(signal) }
                 group.addTask {
+                    // One watchdog for the three limits: no first byte within `firstByte`, the whole exchange past
+                    // `total`, or an answer that fell silent for `idle` (measured from its latest piece, so a stall
+                    // right after the first byte is caught after `idle`, not after `firstByte`). Before the first
+                    // byte it wakes at least every `idle` to notice the answer has started.
                     let start = ContinuousClock.now
-                    try await Task.sleep(for: timeouts.firstByte)
-                    if !signal.hasArrived { throw UpstreamFault.timeout(.firstByte) }
-                    // Then until the total deadline, or until the answer falls silent for `idle`.
                     while true {
                         let now = ContinuousClock.now
-                        let left = timeouts.total - start.duration(to: now)
+                        let elapsed = start.duration(to: now)
+                        let left = timeouts.total - elapsed
                         if left <= .zero { throw UpstreamFault.timeout(.total) }
-                        let silent = signal.lastArrival.map { $0.duration(to: now) } ?? .zero
-                        if silent >= timeouts.idle { throw UpstreamFault.timeout(.idle) }
-                        try await Task.sleep(for: min(left, timeouts.idle - silent))
+                        if let last = signal.lastArrival {
+                            let silent = last.duration(to: now)
+                            if silent >= timeouts.idle { throw UpstreamFault.timeout(.idle) }
+                            try await Task.sleep(for: min(left, timeouts.idle - silent))
+                        } else {
+                            if elapsed >= timeouts.firstByte { throw UpstreamFault.timeout(.firstByte) }
+                            try await Task.sleep(for: min(left, timeouts.firstByte - elapsed, timeouts.idle))
+                        }
                     }
                 }
                 defer { group.cancelAll() }

@@ -39,7 +39,9 @@ final class ManualClock: UpstreamClock {
         let upstream = try await FakeUpstream.start(script: script)
         let config = BackendConfig(
             name: "openai", kind: .openai, baseURL: upstream.baseURL + "/v1",
-            timeouts: BackendTimeouts(connect: .seconds(10), firstByte: .seconds(30), total: .seconds(60)),
+            // Generous: timeouts are not the subject here, and when the whole suite runs the compute-heavy tests can
+            // hold the cooperative pool for tens of seconds (a late answer must not turn into a timeout and a retry).
+            timeouts: BackendTimeouts(connect: .seconds(60), firstByte: .seconds(300), total: .seconds(600)),
             models: [], retry: retry, circuitBreaker: breaker)
         let client = HTTPClient(
             eventLoopGroupProvider: .singleton,

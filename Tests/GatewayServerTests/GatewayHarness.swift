@@ -67,7 +67,7 @@ struct GatewayHarness {
 
     /// The configuration the tests start from: an `openai` backend, an `anthropic` backend, an alias, a key.
     static func config(upstream: FakeUpstream) -> GatewayConfig {
-        let timeouts = BackendTimeouts(connect: .seconds(10), firstByte: .seconds(30), total: .seconds(60))
+        let timeouts = BackendTimeouts(connect: .seconds(30), firstByte: .seconds(120), total: .seconds(300))
         return GatewayConfig(
             server: ServerConfig(host: "127.0.0.1", port: 0, maxBodySize: 64 * 1024, shutdownGracePeriod: .seconds(5)),
             backends: [
