@@ -21,7 +21,9 @@ import Testing
     /// Runs `body` with a fake upstream and a backend of `kind` pointed at it; shuts both down afterwards.
     static func withBackend(
         _ kind: BackendKind,
-        timeouts: BackendTimeouts = BackendTimeouts(connect: .seconds(10), firstByte: .seconds(30), total: .seconds(60)),
+        // Generous where timeouts are not the subject: in a full parallel run on 2 cores the compute-heavy suites can
+        // hold the cooperative pool for over 30 s.
+        timeouts: BackendTimeouts = BackendTimeouts(connect: .seconds(60), firstByte: .seconds(300), total: .seconds(600)),
         apiKey: String? = providerKey,
         script: @escaping FakeUpstream.Script,
         _ body: (any ChatBackend, FakeUpstream) async throws -> Void
@@ -154,7 +156,7 @@ import Testing
         let port = upstream.port
         await upstream.shutdown()
         let config = BackendConfig(name: "openai", kind: .openai, baseURL: "http://127.0.0.1:\(port)/v1",
-                                   timeouts: BackendTimeouts(connect: .seconds(10), firstByte: .seconds(30), total: .seconds(60)))
+                                   timeouts: BackendTimeouts(connect: .seconds(60), firstByte: .seconds(300), total: .seconds(600)))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: BackendRegistry.httpClientConfiguration(for: GatewayConfig(backends: [config])))
         let backend = OpenAIBackend(config: config, apiKey: nil, httpClient: client)
         await #expect(throws: UpstreamFault.connectionRefused) {
