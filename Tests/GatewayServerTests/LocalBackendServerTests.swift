@@ -96,7 +96,8 @@ struct LocalBackendServerTests {
     @Test("healthz and remote requests answer while the local model is busy")
     func computeStaysOffTheEventLoops() async throws {
         try await Self.withLocal(maxSequences: 1) { gateway in
-            let long = Self.body("Busy", maxTokens: 480, extra: #","ignore_eos":true,"n":1"#)
+            // Eight long choices through one slot: tens of seconds of compute, even on a fast machine.
+            let long = Self.body("Busy", maxTokens: 480, stream: true, extra: #","ignore_eos":true,"n":8"#)
             let busy = Task { try await gateway.chat(long) }
             try await gateway.waitForLocal { $0.active == 1 }
             for _ in 0..<10 {
@@ -106,7 +107,8 @@ struct LocalBackendServerTests {
             // Still generating: the answers above did not wait for the local model.
             let snapshot = try await gateway.localGauges()
             #expect(snapshot.active == 1, "the local request finished before the other requests were answered")
-            #expect(try await busy.value.status == 200)
+            busy.cancel()
+            try await gateway.waitForLocal { $0.active == 0 && $0.waiting == 0 }
         }
     }
 
