@@ -34,9 +34,10 @@ extension ChatBackend {
     }
 }
 
-/// The hot path of a non-streamed exchange: AsyncHTTPClient's delegate API with the connection and the delegate
-/// on one event loop (the caller's, when it runs on the client's group: the Swift task, the server connection and
-/// the upstream connection then share a thread), no task group, and timeouts as event-loop timers.
+/// The hot path of a non-streamed exchange: AsyncHTTPClient's delegate API, no task group, timeouts as event-loop
+/// timers. The delegate runs on a chosen event loop but the connection may be any pooled one: requiring the
+/// connection on that loop too (`.delegateAndChannel`) made the pool open and close a new upstream connection for
+/// most requests under concurrency (measured: 10,779 new connections for 14k requests at 64 concurrent; none now).
 enum UpstreamCall {
     struct Answer: Sendable {
         var status: HTTPResponseStatus
@@ -60,7 +61,7 @@ enum UpstreamCall {
         let task = client.execute(
             request: request,
             delegate: collector,
-            eventLoop: .delegateAndChannel(on: eventLoop),
+            eventLoop: .delegate(on: eventLoop),
             deadline: deadline,
             logger: logger
         )
