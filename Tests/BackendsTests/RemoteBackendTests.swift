@@ -177,10 +177,10 @@ import Testing
     }
 
     @Test func slowStreamHitsTotalTimeout() async throws {
-        // The first chunk comes at once, the whole stream would take 30 s: the 15 s total limit ends it (the
-        // margin lets the first chunk arrive even while compute-heavy suites hold both cores).
-        let timeouts = BackendTimeouts(connect: .seconds(15), firstByte: .seconds(15), total: .seconds(15))
-        try await Self.withBackend(.openai, timeouts: timeouts, script: { _ in .openAIStream(deltas: Array(repeating: "x", count: 300), interval: .milliseconds(100)) }) { backend, _ in
+        // The first chunk comes at once, the whole stream would take 90 s: the 40 s total limit ends it (the
+        // margin lets the first chunk arrive even while compute-heavy suites hold both cores for tens of seconds).
+        let timeouts = BackendTimeouts(connect: .seconds(40), firstByte: .seconds(40), total: .seconds(40))
+        try await Self.withBackend(.openai, timeouts: timeouts, script: { _ in .openAIStream(deltas: Array(repeating: "x", count: 300), interval: .milliseconds(300)) }) { backend, _ in
             let (events, error) = await Self.collect(backend.stream(try Self.chatRequest(stream: true), upstreamModel: "m", logger: Self.logger))
             #expect(error as? UpstreamFault == .timeout(.total))
             #expect(!events.isEmpty)
