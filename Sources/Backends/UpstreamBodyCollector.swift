@@ -82,7 +82,8 @@ enum UpstreamCall {
 }
 
 extension Duration {
-    var nanoseconds: Int64 {
+    /// Whole nanoseconds, saturating (for NIO's `TimeAmount`).
+    public var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
         let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }

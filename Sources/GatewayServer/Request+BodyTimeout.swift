@@ -1,3 +1,4 @@
+import Backends
 import Foundation
 import Hummingbird
 import NIOCore
@@ -32,7 +33,7 @@ extension Request {
         let watch = BodyDeadline()
         return try await withUnsafeCurrentTask { task in
             let handle = CollectingTask(task: task)
-            let timer = NIOSingletons.posixEventLoopGroup.any().scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) {
+            let timer = NIOSingletons.posixEventLoopGroup.any().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
                 watch.expire(handle)
             }
             defer { timer.cancel() }
@@ -73,14 +74,6 @@ private final class BodyDeadline: Sendable {
             state.collecting = false
             return state.expired
         }
-    }
-}
-
-extension Duration {
-    fileprivate var nanosecondsClamped: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : product + attoseconds / 1_000_000_000
     }
 }
 
