@@ -36,42 +36,37 @@ enum UpstreamExchange {
     /// Largest error body read for its summary.
     static let maxErrorBytes = 64 << 10
 
-    /// Runs `operation` under the first-byte and total timeouts of `timeouts`; transport errors become
+    /// Runs `operation` under the first-byte, idle and total timeouts of `timeouts`; transport errors become
     /// `UpstreamFault` values. Cancelling the calling task cancels the operation (and its HTTP request).
+    ///
+    /// The operation runs as the one child of a task group so that a timeout cancels it and not the caller (which
+    /// may go on to retry or fall back). The limits are watched by an event-loop timer, not a `Task.sleep` raced
+    /// beside it: a cancelled `Task.sleep` was measured (heaptrack, `phigate dev soak`) to keep memory alive per
+    /// streamed request, and the race cost a second child task.
     static func run<T: Sendable>(
         timeouts: BackendTimeouts,
         operation: @escaping @Sendable (FirstByteSignal) async throws -> T
     ) async throws -> T {
         let signal = FirstByteSignal()
         do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await operation(signal) }
+            return try await withThrowingTaskGroup(of: T.self) { group in
                 group.addTask {
-                    // One watchdog for the three limits: no first byte within `firstByte`, the whole exchange past
-                    // `total`, or an answer that fell silent for `idle` (measured from its latest piece, so a stall
-                    // right after the first byte is caught after `idle`, not after `firstByte`). Before the first
-                    // byte it wakes at least every `idle` to notice the answer has started.
-                    let start = ContinuousClock.now
-                    while true {
-                        let now = ContinuousClock.now
-                        let elapsed = start.duration(to: now)
-                        let left = timeouts.total - elapsed
-                        if left <= .zero { throw UpstreamFault.timeout(.total) }
-                        if let last = signal.lastArrival {
-                            let silent = last.duration(to: now)
-                            if silent >= timeouts.idle { throw UpstreamFault.timeout(.idle) }
-                            try await Task.sleep(for: min(left, timeouts.idle - silent))
-                        } else {
-                            if elapsed >= timeouts.firstByte { throw UpstreamFault.timeout(.firstByte) }
-                            try await Task.sleep(for: min(left, timeouts.firstByte - elapsed, timeouts.idle))
+                    let watchdog = ExchangeWatchdog(timeouts: timeouts, signal: signal)
+                    return try await withUnsafeCurrentTask { task in
+                        watchdog.arm(WatchedTask(task: task))
+                        do {
+                            let value = try await operation(signal)
+                            // An answer that completed is kept even if a limit fired in the same instant.
+                            _ = watchdog.disarm()
+                            return value
+                        } catch {
+                            if let limit = watchdog.disarm() { throw UpstreamFault.timeout(limit) }
+                            throw error
                         }
                     }
                 }
-                defer { group.cancelAll() }
-                while let result = try await group.next() {
-                    if let value = result { return value }
-                }
-                throw CancellationError()
+                guard let value = try await group.next() else { throw CancellationError() }
+                return value
             }
         } catch {
             throw fault(from: error)

@@ -17,7 +17,8 @@ struct SoakCommand: AsyncParsableCommand {
         discussion: """
             Without --url it starts a fake upstream and a gateway in this process (outcome log in a temporary file) and \
             reports this process's resident memory; with --url it drives that gateway (loopback only) and the memory \
-            shown is the driver's own. Prints a line at the start, every --interval and at the end.
+            shown is the gateway's when --gateway-pid names its process, else the driver's own. Prints a line at the \
+            start, every --interval and at the end.
             """,
         shouldDisplay: false
     )
@@ -37,6 +38,9 @@ struct SoakCommand: AsyncParsableCommand {
     @Option(help: "Gateway key to send with --url (also read from PHIGATE_API_KEY).")
     var key: String?
 
+    @Option(help: "With --url: the gateway's process id, whose resident memory is reported (from /proc).")
+    var gatewayPid: Int32?
+
     @Option(help: "Model to ask for.")
     var model = "gpt-4o-mini"
 
@@ -46,6 +50,7 @@ struct SoakCommand: AsyncParsableCommand {
         }
         guard let every = Self.seconds(interval), every > 0 else { throw ValidationError("--interval must be a duration like 30s") }
         guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be from 1 to 1024") }
+        if gatewayPid != nil, url == nil { throw ValidationError("--gateway-pid needs --url (without it the gateway is this process)") }
         if let url {
             let host = URL(string: url)?.host ?? ""
             guard url.hasPrefix("http://"), ServerConfig.isLoopback(host: host) else {
@@ -109,7 +114,7 @@ struct SoakCommand: AsyncParsableCommand {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = concurrency
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        let stats = SoakStatistics()
+        let stats = SoakStatistics(memoryOf: gatewayPid)
         let started = ContinuousClock.now
         let deadline = started + total
         Self.emit(SoakStatistics.header)
@@ -164,11 +169,19 @@ final class SoakStatistics: Sendable {
         var total = 0
         var errors: [String: Int] = [:]
         var window: [Double] = []
-        var all: [Double] = []
+        /// The whole run's latencies as a histogram (constant memory, so the driver's own growth does not
+        /// blur the memory the soak is there to watch).
+        var all = LatencyHistogram()
         var windowCount = 0
     }
 
     private let state = Mutex(State())
+    /// The process whose resident memory is reported; nil = this one.
+    private let processID: Int32?
+
+    init(memoryOf processID: Int32? = nil) {
+        self.processID = processID
+    }
 
     static let header = "elapsed  req/s(window; end: run)  total_req  errors  p99_ms(window)  p99_ms(run)  rss_mib"
 
@@ -179,7 +192,7 @@ final class SoakStatistics: Sendable {
             if status != 200 { state.errors["\(status)", default: 0] += 1 }
             let ms = Double(latency.components.seconds) * 1000 + Double(latency.components.attoseconds) / 1e15
             state.window.append(ms)
-            if state.all.count < 2_000_000 { state.all.append(ms) }
+            state.all.record(ms)
         }
     }
 
@@ -192,12 +205,12 @@ final class SoakStatistics: Sendable {
     }
 
     func report(elapsed: Duration, window: Duration, final: Bool) -> String {
-        let (count, total, errors, windowLatencies, allLatencies) = state.withLock { state in
+        let (count, total, errors, windowLatencies, runP99) = state.withLock { state in
             defer {
                 state.window.removeAll(keepingCapacity: true)
                 state.windowCount = 0
             }
-            return (state.windowCount, state.total, state.errors, state.window, final ? state.all : [])
+            return (state.windowCount, state.total, state.errors, state.window, final ? state.all.p99 : nil)
         }
         let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
         // The last line's rate covers the whole run.
@@ -206,7 +219,8 @@ final class SoakStatistics: Sendable {
         let line = String(
             format: "%6.0fs  %22.0f  %9d  %6@  %14@  %11@  %7.1f",
             Double(elapsed.components.seconds), rate, total, errorText as NSString,
-            Self.p99(windowLatencies) as NSString, (final ? Self.p99(allLatencies) : "-") as NSString, Self.residentMiB())
+            Self.p99(windowLatencies) as NSString, (runP99.map { String(format: "%.1f", $0) } ?? "-") as NSString,
+            Self.residentMiB(of: processID))
         return final ? line + "  (end)" : line
     }
 
@@ -216,11 +230,39 @@ final class SoakStatistics: Sendable {
         return String(format: "%.1f", sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)])
     }
 
-    /// Resident set size from `/proc/self/statm` (pages), in MiB; 0 where there is no /proc.
-    static func residentMiB() -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    /// Resident set size from `/proc/<pid>/statm` (pages; this process when `processID` is nil), in MiB; 0 where
+    /// there is no /proc or no such process.
+    static func residentMiB(of processID: Int32? = nil) -> Double {
+        let path = processID.map { "/proc/\($0)/statm" } ?? "/proc/self/statm"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Double(fields[1]) else { return 0 }
         return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / (1024 * 1024)
+    }
+}
+
+/// Latencies in milliseconds in buckets 1% wide from 0.01 ms up (1,850 buckets reach past 10 minutes); a
+/// percentile is the upper edge of its bucket, so within 1% of the exact value.
+struct LatencyHistogram: Sendable {
+    private static let floor = 0.01
+    private static let growth = log(1.01)
+    private var counts = [Int](repeating: 0, count: 1_850)
+    private var total = 0
+
+    mutating func record(_ milliseconds: Double) {
+        let index = milliseconds <= Self.floor ? 0 : Int(log(milliseconds / Self.floor) / Self.growth) + 1
+        counts[min(index, counts.count - 1)] += 1
+        total += 1
+    }
+
+    var p99: Double? {
+        guard total > 0 else { return nil }
+        let rank = Int((Double(total) * 0.99).rounded(.up))
+        var seen = 0
+        for (index, count) in counts.enumerated() {
+            seen += count
+            if seen >= rank { return Self.floor * exp(Double(index) * Self.growth) }
+        }
+        return nil
     }
 }

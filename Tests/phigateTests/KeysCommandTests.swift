@@ -47,19 +47,3 @@ struct KeysCommandTests {
         #expect(Phigate.helpMessage(for: KeysCommand.Create.self).contains("--tenant"))
     }
 }
-
-@Suite("phigate dev soak")
-struct SoakCommandTests {
-    @Test("options are bounded and --url must be loopback", arguments: [
-        ["--duration", "0s"], ["--duration", "2h"], ["--concurrency", "0"], ["--url", "http://example.com:8080"],
-        ["--url", "https://127.0.0.1:8080"], ["--interval", "soon"],
-    ])
-    func validation(arguments: [String]) {
-        #expect(throws: (any Error).self) { try SoakCommand.parse(arguments) }
-    }
-
-    @Test("a short in-process soak serves every request")
-    func shortSoak() async throws {
-        try await SoakCommand.parse(["--duration", "1s", "--interval", "1s", "--concurrency", "2"]).run()
-    }
-}
