@@ -15,6 +15,8 @@ import ServiceLifecycle
 ///
 /// - Parameters:
 ///   - config: the decoded configuration (`server.host`/`server.port` are where it listens; port 0 picks one).
+///   - configFile: the file `config` was loaded from; when given, it is reloaded on SIGHUP and when it changes
+///     (`server.reload_interval`), after `configOverrides` (what the command line changed) is applied to it.
 ///   - environment: where provider keys and `key_env` gateway keys are read.
 ///   - logger: the application logger (request logs are at debug level).
 ///   - httpClient: the shared upstream client; when nil one is created and shut down after the server.
@@ -26,6 +28,8 @@ import ServiceLifecycle
 /// - Throws: `ConfigError`, or `LocalModelLoadError` when a local model file is missing.
 public func buildApplication(
     config: GatewayConfig,
+    configFile: String? = nil,
+    configOverrides: @escaping @Sendable (inout GatewayConfig) -> Void = { _ in },
     environment: [String: String] = ProcessInfo.processInfo.environment,
     logger: Logger,
     httpClient: HTTPClient? = nil,
@@ -56,24 +60,40 @@ public func buildApplication(
     let outcomes = try makeOutcomes(config: config, store: outcomeStore, logger: logger)
     // Gateway keys of the database (`phigate keys`) count for the listen policy and authenticate requests.
     let keyStore = KeyStore(outcomes.recorder.store)
-    let hasDatabaseKeys = (try? keyStore.list().contains(where: \.isActive)) ?? false
-    if !hasDatabaseKeys { try resolved.checkListenPolicy() }
+    let hasDatabaseKeys: @Sendable () -> Bool = { (try? keyStore.list().contains(where: \.isActive)) ?? false }
+    if !hasDatabaseKeys() { try resolved.checkListenPolicy() }
     let databaseKeys = DatabaseKeys(store: keyStore, refreshInterval: config.database.keysRefresh)
     // Listed before the server: shut down after it, so requests still in flight are recorded, then flushed.
     services.append(outcomes.recorder)
 
-    let (registry, routing) = try routedRegistry(
-        config: config, resolved: resolved, httpClient: client, localBackends: localModels.backends,
-        countTokens: countTokens ?? { RequestFeatures.estimatedTokens($0) }, services: &services, logger: logger)
-    let upstreamGauges = UpstreamGuardMetrics(guards: registry.upstreamGuards, registry: metrics.registry)
+    // Evaluates with the backends of the pipeline in force (set below and at every reload).
+    let shadow = makeShadowEvaluator(
+        config: config, registry: BackendRegistry(config: config, backends: []), outcomes: outcomes, metrics: metrics,
+        logger: logger)
+    let builder = GatewayPipelineBuilder(
+        environment: environment, httpClient: client, localModels: localModels, outcomes: outcomes, metrics: metrics,
+        lifecycle: lifecycle, shadow: shadow, limiter: RateLimiter(), latency: LatencyRecorder(), spend: SpendLedger(),
+        countTokens: countTokens ?? { RequestFeatures.estimatedTokens($0) }, logger: logger)
+    let pipelines = GatewayPipelineHolder(try builder.build(config: config, generation: 1))
+    shadow?.use(registry: pipelines.current.chat.registry)
+    let reloader = configFile.map {
+        ConfigReloader(
+            file: $0, environment: environment, overrides: configOverrides, builder: builder, holder: pipelines,
+            hasDatabaseKeys: hasDatabaseKeys)
+    }
+    if reloader != nil || config.routing != nil {
+        services.append(GatewayReloadService(holder: pipelines, reloader: reloader, logger: logger))
+    }
+
     let localGauges = localModels.hosts.map { (host: $0, gauges: LocalEngineMetrics(backend: $0.backendName, registry: metrics.registry)) }
     if !localModels.hosts.isEmpty {
+        let latency = builder.latency
         services.append(LocalModelService(models: localModels, logger: logger) {
             for (host, gauge) in localGauges {
                 let statistics = host.statistics
                 gauge.update(statistics)
-                if let routing, let statistics {
-                    await routing.latency.setEngineStatistics(
+                if let statistics {
+                    await latency.setEngineStatistics(
                         backend: host.backendName, queueDepth: statistics.waiting,
                         ttftMilliseconds: statistics.recentTimeToFirstTokenMs, perTokenMilliseconds: statistics.recentTimePerTokenMs)
                 }
@@ -81,24 +101,12 @@ public func buildApplication(
         })
     }
     // After the recorder and the local engines: drained at shutdown before they stop.
-    let shadow = makeShadowEvaluator(config: config, registry: registry, outcomes: outcomes, metrics: metrics, logger: logger)
     if let shadow { services.append(shadow) }
-    let chat = ChatCompletionsHandler(
-        resolved: resolved,
-        registry: registry,
-        metrics: metrics,
-        logger: logger,
-        outcomes: outcomes,
-        shadow: shadow,
-        limits: RequestLimits(config: config.limits ?? LimitsConfig())
-    )
-    let readiness = GatewayReadiness(resolved: resolved, localHosts: localModels.hosts, lifecycle: lifecycle)
     let router = buildRouter(
-        resolved: resolved, metrics: metrics, chat: chat, outcomes: outcomes, readiness: readiness,
-        databaseKeys: databaseKeys,
+        pipelines: pipelines, metrics: metrics, outcomes: outcomes, databaseKeys: databaseKeys,
         refreshGauges: {
             for (host, gauge) in localGauges { gauge.update(host.statistics) }
-            upstreamGauges.update()
+            pipelines.current.upstreamGauges.update()
         })
 
     var app = Application(
@@ -124,13 +132,12 @@ public func buildApplication(
     return app
 }
 
-/// The router: public health endpoints, then the authenticated OpenAI-compatible API.
+/// The router: public health endpoints, then the authenticated OpenAI-compatible API. Each API request is
+/// served by the pipeline in force when it arrived (`AuthMiddleware` puts it in the context).
 func buildRouter(
-    resolved: ResolvedConfig,
+    pipelines: GatewayPipelineHolder,
     metrics: GatewayMetrics,
-    chat: ChatCompletionsHandler,
     outcomes: GatewayOutcomes,
-    readiness: GatewayReadiness,
     databaseKeys: DatabaseKeys? = nil,
     refreshGauges: @escaping @Sendable () -> Void = {}
 ) -> Router<GatewayRequestContext> {
@@ -141,7 +148,7 @@ func buildRouter(
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
     }
     router.get("/readyz") { _, _ in
-        let (status, body) = readiness.answer()
+        let (status, body) = pipelines.current.readiness.answer()
         return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
     router.get("/metrics") { _, _ in
@@ -153,20 +160,21 @@ func buildRouter(
         )
     }
 
-    let api = router.group("v1").add(middleware: AuthMiddleware(resolved: resolved, database: databaseKeys)).add(middleware: RoutingMiddleware())
-    let modelsJSON = chat.modelsListJSON
-    api.get("models") { _, _ in
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: modelsJSON))
+    let api = router.group("v1").add(middleware: AuthMiddleware(pipelines: pipelines, database: databaseKeys)).add(middleware: RoutingMiddleware())
+    api.get("models") { _, context in
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: context.pipeline(or: pipelines).chat.modelsListJSON))
     }
     api.post("chat/completions") { request, context in
-        try await chat.handle(request, context: context)
+        try await context.pipeline(or: pipelines).chat.handle(request, context: context)
     }
     api.post("feedback") { request, context in
         try await outcomes.feedback(request, context: context)
     }
-    let requiresAuthentication = resolved.requiresAuthentication
     api.get("dashboard/:file") { request, context in
-        try await outcomes.dashboard(request, context: context, requiresAuthentication: requiresAuthentication || context.role != nil)
+        let requiresAuthentication = context.pipeline(or: pipelines).resolved.requiresAuthentication
+        return try await outcomes.dashboard(request, context: context, requiresAuthentication: requiresAuthentication || context.role != nil)
     }
     return router
 }

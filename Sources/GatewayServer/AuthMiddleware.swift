@@ -4,10 +4,11 @@ import Routing
 
 /// Checks `Authorization: Bearer <key>` against the resolved gateway keys (SHA-256 digests compared in
 /// constant time against every key), then against the database keys (`phigate keys`). With no usable keys
-/// anywhere every request passes (loopback only, enforced at start).
+/// anywhere every request passes (loopback only, enforced at start and at each reload). It takes the pipeline in
+/// force for the request, so a reload never changes the keys or backends a request is checked and served with.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
-    let resolved: ResolvedConfig
+    let pipelines: GatewayPipelineHolder
     /// Keys from the database; nil when the server has none to read.
     var database: DatabaseKeys?
 
@@ -16,6 +17,10 @@ struct AuthMiddleware: RouterMiddleware {
         context: GatewayRequestContext,
         next: (Request, GatewayRequestContext) async throws -> Response
     ) async throws -> Response {
+        var context = context
+        let pipeline = pipelines.current
+        context.pipeline = pipeline
+        let resolved = pipeline.resolved
         if !resolved.requiresAuthentication {
             guard let database, await database.hasActiveKeys() else { return try await next(request, context) }
         }
@@ -24,7 +29,6 @@ struct AuthMiddleware: RouterMiddleware {
             throw GatewayError.missingKey
         }
         let presented = String(authorization.dropFirst(7))
-        var context = context
         if let key = resolved.gatewayKey(matching: presented) {
             context.keyID = key.id
             context.tenant = key.tenant

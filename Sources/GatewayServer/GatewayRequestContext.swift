@@ -15,8 +15,17 @@ public struct GatewayRequestContext: RequestContext {
     public var role: GatewayKeyRole?
     /// What a database key may do (models, backends, rate); nil for configuration keys.
     public var grant: KeyGrant?
+    /// The configuration pipeline this request is served by, taken once when it arrives.
+    var pipeline: GatewayPipeline?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+    }
+}
+
+extension GatewayRequestContext {
+    /// The request's pipeline, or the one in force for a request that did not pass `AuthMiddleware`.
+    func pipeline(or holder: GatewayPipelineHolder) -> GatewayPipeline {
+        pipeline ?? holder.current
     }
 }

@@ -28,9 +28,14 @@ final class RequestLimits: Sendable {
     let config: LimitsConfig
     let limiter: RateLimiter
 
-    init(config: LimitsConfig, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+    convenience init(config: LimitsConfig, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.init(config: config, limiter: RateLimiter(now: now))
+    }
+
+    /// With the buckets of `limiter`: a configuration reload keeps what each key and tenant has spent.
+    init(config: LimitsConfig, limiter: RateLimiter) {
         self.config = config
-        self.limiter = RateLimiter(now: now)
+        self.limiter = limiter
     }
 
     /// Tokens a request reserves: its prompt estimate plus the completion it asks for (0 when it names none;

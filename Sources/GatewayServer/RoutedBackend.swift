@@ -150,11 +150,16 @@ struct GatewayRouting: Sendable {
     let spend: SpendLedger
     let countTokens: @Sendable (String) -> Int
 
-    init(config: GatewayConfig, routing: RoutingConfig, registry: BackendRegistry, countTokens: @escaping @Sendable (String) -> Int) throws {
+    /// `latency` and `spend` outlive configuration reloads (the gateway passes the same ones to each routing).
+    init(
+        config: GatewayConfig, routing: RoutingConfig, registry: BackendRegistry,
+        countTokens: @escaping @Sendable (String) -> Int, latency: LatencyRecorder = LatencyRecorder(),
+        spend: SpendLedger = SpendLedger()
+    ) throws {
         self.holder = try PolicyHolder(file: routing.policyFile, catalog: routing.catalog(for: config))
         self.registry = registry
-        self.latency = LatencyRecorder()
-        self.spend = SpendLedger()
+        self.latency = latency
+        self.spend = spend
         self.countTokens = countTokens
     }
 

@@ -38,7 +38,9 @@ final class ShadowEvaluator: Service, Sendable {
     }
 
     let config: ShadowConfig
-    let registry: BackendRegistry
+    /// The backends of the configuration in force (replaced on reload).
+    private let backends: Mutex<BackendRegistry>
+    var registry: BackendRegistry { backends.withLock { $0 } }
     let recorder: OutcomeRecorder
     let tiers: ServingTiers
     let metrics: GatewayMetrics
@@ -54,13 +56,18 @@ final class ShadowEvaluator: Service, Sendable {
         metrics: GatewayMetrics, logger: Logger, today: @escaping @Sendable () -> String = { GatewayRouting.period(Date()).day }
     ) {
         self.config = config
-        self.registry = registry
+        self.backends = Mutex(registry)
         self.recorder = recorder
         self.tiers = tiers
         self.metrics = metrics
         self.logger = logger
         self.today = today
         (jobs, queue) = AsyncStream.makeStream(of: Job.self, bufferingPolicy: .bufferingOldest(config.queueSize))
+    }
+
+    /// Evaluates later jobs with the backends of a reloaded configuration.
+    func use(registry: BackendRegistry) {
+        backends.withLock { $0 = registry }
     }
 
     // MARK: - Offers (request path)

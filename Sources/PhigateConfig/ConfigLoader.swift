@@ -120,7 +120,7 @@ struct GatewayConfigDecoder {
         return database
     }
 
-    static let serverKeys = ["host", "port", "max_body_size", "request_timeout", "shutdown_grace_period", "drain_delay"]
+    static let serverKeys = ["host", "port", "max_body_size", "request_timeout", "shutdown_grace_period", "drain_delay", "reload_interval"]
 
     func server(_ value: Value) -> ServerConfig? {
         guard let fields = reader.mapping(value, allowed: Self.serverKeys) else { return nil }
@@ -137,6 +137,9 @@ struct GatewayConfigDecoder {
             server.shutdownGracePeriod = grace
         }
         if let delay = fields.optional("drain_delay").flatMap({ reader.duration($0, allowsZero: true) }) { server.drainDelay = delay }
+        if let interval = fields.optional("reload_interval").flatMap({ reader.duration($0, allowsZero: true) }) {
+            server.reloadInterval = interval
+        }
         fields.finish(allowed: Self.serverKeys)
         return server
     }

@@ -45,6 +45,9 @@ public struct ServerConfig: Sendable, Hashable {
     /// After SIGINT/SIGTERM, how long the gateway keeps accepting requests while `/readyz` answers 503, so a load
     /// balancer stops sending before the listener closes (`drain_delay`, default 0).
     public var drainDelay: Duration
+    /// How often the configuration file is checked for changes and reloaded (`reload_interval`, default 2s);
+    /// zero: only on SIGHUP.
+    public var reloadInterval: Duration = .seconds(2)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodySize: Int = 4 << 20,

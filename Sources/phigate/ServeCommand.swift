@@ -46,8 +46,13 @@ struct ServeCommand: AsyncParsableCommand {
             printToStandardError(error.description)
             throw ExitCode(1)
         }
-        if let host { gatewayConfig.server.host = host }
-        if let port { gatewayConfig.server.port = port }
+        let (host, port) = (host, port)
+        // Applied to the file's contents at start and at every reload.
+        let overrides: @Sendable (inout GatewayConfig) -> Void = { config in
+            if let host { config.server.host = host }
+            if let port { config.server.port = port }
+        }
+        overrides(&gatewayConfig)
 
         let level = Logger.Level(rawValue: gatewayConfig.logLevel.rawValue) ?? .info
         LoggingSystem.bootstrap { label in
@@ -68,7 +73,9 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.info("Routing counts prompt tokens with \(counter.name)")
                 countTokens = { counter.count($0) }
             }
-            let app = try buildApplication(config: gatewayConfig, logger: logger, lifecycle: lifecycle, countTokens: countTokens)
+            let app = try buildApplication(
+                config: gatewayConfig, configFile: config, configOverrides: overrides, logger: logger, lifecycle: lifecycle,
+                countTokens: countTokens)
             try await GatewayRunner(
                 app, gracePeriod: gatewayConfig.server.shutdownGracePeriod, logger: logger, lifecycle: lifecycle,
                 drainDelay: gatewayConfig.server.drainDelay

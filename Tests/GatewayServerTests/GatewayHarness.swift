@@ -113,6 +113,7 @@ struct GatewayHarness {
         environment: [String: String] = environment,
         configure: (inout GatewayConfig) -> Void = { _ in },
         outcomeStore: OutcomeStore? = nil,
+        configFile: String? = nil,
         _ body: @escaping @Sendable (GatewayHarness) async throws -> Void
     ) async throws {
         let upstream = try await FakeUpstream.start(script: script)
@@ -123,7 +124,8 @@ struct GatewayHarness {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             let app = try buildApplication(
-                config: config, environment: environment, logger: logger, metrics: metrics, outcomeStore: outcomeStore)
+                config: config, configFile: configFile, environment: environment, logger: logger, metrics: metrics,
+                outcomeStore: outcomeStore)
             try await app.test(.live) { testClient in
                 let harness = GatewayHarness(
                     port: testClient.port ?? 0,

@@ -199,7 +199,7 @@ private func errorText(_ yaml: String, environment: [String: String] = [:]) -> S
         #expect(errorText("server: { port: eighty }\n" + minimal)
             == #"test.yaml:1: server.port: expected a port from 0 to 65535, found "eighty""#)
         #expect(errorText("server: [1, 2]\n" + minimal).contains(
-            "server: expected a mapping with keys host, port, max_body_size, request_timeout, shutdown_grace_period, drain_delay, found a list"))
+            "server: expected a mapping with keys host, port, max_body_size, request_timeout, shutdown_grace_period, drain_delay, reload_interval, found a list"))
         #expect(errorText("backends: openai").contains("backends: expected a list of backends, found \"openai\""))
         #expect(errorText("log_level: loud\n" + minimal).contains(
             #"log_level: expected one of trace, debug, info, notice, warning, error, critical, found "loud""#))
