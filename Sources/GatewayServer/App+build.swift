@@ -192,7 +192,7 @@ func makeOutcomes(config: GatewayConfig, store: OutcomeStore?, logger: Logger) t
         configuration: .init(
             queueCapacity: database.queueSize, batchSize: database.batchSize,
             overflowPolicy: database.onFull == .drop ? .drop : .backpressure, retention: retention,
-            pruneInterval: database.pruneInterval),
+            pruneInterval: database.pruneInterval, flushDelay: database.flushDelay),
         logger: logger)
     var frontier: FrontierPricing?
     if let name = database.frontierModel {

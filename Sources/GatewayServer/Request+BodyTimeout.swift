@@ -18,10 +18,26 @@ extension Request {
         return try await collectBody(upTo: limit, timeout: timeout)
     }
 
-    /// `application/json`, `text/json` or any `+json` type, parameters allowed.
+    /// `application/json`, `text/json` or any `+json` type, parameters allowed. On the bytes, without Foundation:
+    /// it runs for every request.
     static func isJSON(contentType: String) -> Bool {
-        let type = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        return type == "application/json" || type == "text/json" || (type.hasPrefix("application/") && type.hasSuffix("+json"))
+        var bytes = contentType.utf8[...]
+        if let semicolon = bytes.firstIndex(of: UInt8(ascii: ";")) { bytes = bytes[..<semicolon] }
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+        func lower(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte | 0x20 : byte }
+        func equals(_ text: Substring.UTF8View, _ expected: StaticString) -> Bool {
+            text.count == expected.utf8CodeUnitCount
+                && zip(text, UnsafeBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount)).allSatisfy { lower($0) == $1 }
+        }
+        func hasPrefix(_ expected: StaticString) -> Bool {
+            bytes.count >= expected.utf8CodeUnitCount && equals(bytes.prefix(expected.utf8CodeUnitCount), expected)
+        }
+        func hasSuffix(_ expected: StaticString) -> Bool {
+            bytes.count >= expected.utf8CodeUnitCount && equals(bytes.suffix(expected.utf8CodeUnitCount), expected)
+        }
+        return equals(bytes, "application/json") || equals(bytes, "text/json")
+            || (hasPrefix("application/") && hasSuffix("+json"))
     }
 
     /// The body, at most `limit` bytes, received within `timeout` (else 408 `request_timeout`: a slow or stalled

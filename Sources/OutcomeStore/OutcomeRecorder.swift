@@ -20,16 +20,22 @@ public final class OutcomeRecorder: Service, Sendable {
         public var retention: OutcomeRetention?
         /// How often retention runs.
         public var pruneInterval: Duration
+        /// How long the first entry of a batch may wait for others (unless the batch fills, or a flush or
+        /// shutdown asks first). Without it a lightly loaded gateway commits one transaction per request, and the
+        /// writer thread's wake-ups cost more CPU than the requests themselves.
+        public var flushDelay: Duration
 
         public init(
             queueCapacity: Int = 10_000, batchSize: Int = 500, overflowPolicy: OverflowPolicy = .backpressure,
-            retention: OutcomeRetention? = nil, pruneInterval: Duration = .seconds(300)
+            retention: OutcomeRetention? = nil, pruneInterval: Duration = .seconds(300),
+            flushDelay: Duration = .milliseconds(20)
         ) {
             self.queueCapacity = max(queueCapacity, 1)
             self.batchSize = max(batchSize, 1)
             self.overflowPolicy = overflowPolicy
             self.retention = retention
             self.pruneInterval = pruneInterval
+            self.flushDelay = max(flushDelay, .zero)
         }
     }
 
@@ -69,6 +75,11 @@ public final class OutcomeRecorder: Service, Sendable {
         var statistics = Statistics()
 
         var count: Int { queue.count - head }
+
+        /// Whether a batch should wait for more entries: it is not full and nobody is waiting for it.
+        func lingers(batchSize: Int) -> Bool {
+            count > 0 && count < batchSize && !isClosing && flushWaiters.isEmpty && blockedProducers.isEmpty
+        }
 
         /// Appends when there is room and nobody waits ahead; returns the consumer to wake (maybe none).
         mutating func enqueueIfRoom(_ entry: OutcomeEntry, capacity: Int) -> CheckedContinuation<Void, Never>?? {
@@ -278,6 +289,9 @@ public final class OutcomeRecorder: Service, Sendable {
                     return false
                 }
                 if resumeNow { continuation.resume() }
+            }
+            if configuration.flushDelay > .zero, state.withLock({ $0.lingers(batchSize: batchSize) }) {
+                try? await Task.sleep(for: configuration.flushDelay)
             }
             let (batch, released): ([OutcomeEntry], [CheckedContinuation<Bool, Never>]) = state.withLock { state in
                 let batch = state.takeBatch(batchSize)

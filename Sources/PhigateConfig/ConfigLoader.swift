@@ -83,7 +83,7 @@ struct GatewayConfigDecoder {
 
     static let databaseKeys = [
         "path", "store_text", "queue_size", "batch_size", "on_full", "max_age", "max_size", "prune_interval",
-        "frontier_model", "keys_refresh",
+        "frontier_model", "keys_refresh", "flush_delay",
     ]
 
     func database(_ value: Value) -> DatabaseConfig? {
@@ -112,6 +112,7 @@ struct GatewayConfigDecoder {
         if let age = fields.optional("max_age").flatMap(reader.duration) { database.maxAge = age }
         if let size = fields.optional("max_size").flatMap(reader.byteSize) { database.maxSize = size }
         if let interval = fields.optional("prune_interval").flatMap(reader.duration) { database.pruneInterval = interval }
+        if let delay = fields.optional("flush_delay").flatMap({ reader.duration($0, allowsZero: true) }) { database.flushDelay = delay }
         if let model = fields.optional("frontier_model").flatMap({ reader.nonEmptyString($0, expected: "a served model name") }) {
             database.frontierModel = model
         }

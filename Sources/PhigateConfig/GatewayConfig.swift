@@ -227,6 +227,9 @@ public struct DatabaseConfig: Sendable, Hashable {
     /// How long the server trusts its cached copy of the database's gateway keys (`keys_refresh`): a revoked key
     /// stops working within it; a new key works at once.
     public var keysRefresh: Duration = .seconds(5)
+    /// How long a batch of outcomes may wait for more before it is written (`flush_delay`, default 20ms; 0s
+    /// writes as soon as the writer is free).
+    public var flushDelay: Duration = .milliseconds(20)
 
     public init(
         path: String = "phigate.sqlite", storesText: Bool = false, queueSize: Int = 10_000, batchSize: Int = 500,
