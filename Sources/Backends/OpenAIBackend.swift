@@ -16,9 +16,9 @@ public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
     private let apiKey: Secret?
     private let httpClient: HTTPClient
     private let url: String
-    private let parsedURL: URL?
-    /// The non-streamed request head, built once.
-    private let completionHeaders: HTTPHeaders
+    /// The non-streamed request without its body, built once: AsyncHTTPClient takes the URL apart in
+    /// `HTTPClient.Request.init`, which is worth doing once per backend rather than per request.
+    private let completionTemplate: HTTPClient.Request?
 
     /// `apiKey` is sent as `Authorization: Bearer`; nil with `config.apiKeyEnv` set means the key is missing and
     /// every call fails with `UpstreamFault.missingAPIKey`. `httpClient` is the gateway's one shared client.
@@ -28,10 +28,9 @@ public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
         self.apiKey = apiKey
         self.httpClient = httpClient
         self.url = config.baseURL + "/chat/completions"
-        self.parsedURL = URL(string: url)
         var headers = UpstreamExchange.baseHeaders(config: config, streaming: false)
         if let apiKey { headers.replaceOrAdd(name: "authorization", value: "Bearer \(apiKey.value)") }
-        self.completionHeaders = headers
+        self.completionTemplate = URL(string: url).flatMap { try? HTTPClient.Request(url: $0, method: .POST, headers: headers) }
     }
 
     public var description: String { "OpenAIBackend(\(name), \(config.baseURL))" }
@@ -70,15 +69,8 @@ public struct OpenAIBackend: ChatBackend, CustomStringConvertible {
         forwarded.model = upstreamModel
         forwarded.stream = nil
         forwarded.streamOptions = nil
-        let upstreamRequest: HTTPClient.Request
-        do {
-            guard let parsedURL else { throw HTTPClientError.invalidURL }
-            upstreamRequest = try HTTPClient.Request(
-                url: parsedURL, method: .POST, headers: completionHeaders,
-                body: .byteBuffer(ByteBuffer(bytes: forwarded.jsonBytes())))
-        } catch {
-            throw UpstreamExchange.fault(from: error)
-        }
+        guard var upstreamRequest = completionTemplate else { throw UpstreamExchange.fault(from: HTTPClientError.invalidURL) }
+        upstreamRequest.body = .byteBuffer(ByteBuffer(bytes: forwarded.jsonBytes()))
         let deadline = NIODeadline.now() + .nanoseconds(config.timeouts.total.nanoseconds)
         let answer = try await UpstreamCall.collect(
             client: httpClient, request: upstreamRequest, firstByte: config.timeouts.firstByte,

@@ -56,7 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         let level = Logger.Level(rawValue: gatewayConfig.logLevel.rawValue) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = DeferredMetadataLogHandler(StreamLogHandler.standardError(label: label))
             handler.logLevel = level
             return handler
         }
