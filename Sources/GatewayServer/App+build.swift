@@ -81,9 +81,8 @@ public func buildApplication(
             file: $0, environment: environment, overrides: configOverrides, builder: builder, holder: pipelines,
             hasDatabaseKeys: hasDatabaseKeys)
     }
-    if reloader != nil || config.routing != nil {
-        services.append(GatewayReloadService(holder: pipelines, reloader: reloader, logger: logger))
-    }
+    let reloads = GatewayReloads(holder: pipelines, reloader: reloader, logger: logger)
+    if reloader != nil || config.routing != nil { services.append(GatewayReloadService(reloads: reloads)) }
 
     let localGauges = localModels.hosts.map { (host: $0, gauges: LocalEngineMetrics(backend: $0.backendName, registry: metrics.registry)) }
     if !localModels.hosts.isEmpty {
@@ -103,7 +102,7 @@ public func buildApplication(
     // After the recorder and the local engines: drained at shutdown before they stop.
     if let shadow { services.append(shadow) }
     let router = buildRouter(
-        pipelines: pipelines, metrics: metrics, outcomes: outcomes, databaseKeys: databaseKeys,
+        pipelines: pipelines, reloads: reloads, metrics: metrics, outcomes: outcomes, databaseKeys: databaseKeys,
         refreshGauges: {
             for (host, gauge) in localGauges { gauge.update(host.statistics) }
             pipelines.current.upstreamGauges.update()
@@ -136,6 +135,7 @@ public func buildApplication(
 /// served by the pipeline in force when it arrived (`AuthMiddleware` puts it in the context).
 func buildRouter(
     pipelines: GatewayPipelineHolder,
+    reloads: GatewayReloads,
     metrics: GatewayMetrics,
     outcomes: GatewayOutcomes,
     databaseKeys: DatabaseKeys? = nil,
@@ -175,6 +175,10 @@ func buildRouter(
     api.get("dashboard/:file") { request, context in
         let requiresAuthentication = context.pipeline(or: pipelines).resolved.requiresAuthentication
         return try await outcomes.dashboard(request, context: context, requiresAuthentication: requiresAuthentication || context.role != nil)
+    }
+    api.post("admin/reload") { _, context in
+        let requiresAuthentication = context.pipeline(or: pipelines).resolved.requiresAuthentication || context.role != nil
+        return try await reloads.answer(requiresAuthentication: requiresAuthentication, role: context.role)
     }
     return router
 }

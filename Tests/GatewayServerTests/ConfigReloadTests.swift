@@ -30,6 +30,7 @@ extension SIGHUPSuites {
             database: { path: ":memory:" }
             api_keys:
               - { id: test-key, tenant: tests, key_env: PHIGATE_TEST_GATEWAY_KEY }
+              - { id: ops, tenant: ops, key_env: PHIGATE_TEST_ADMIN_KEY, role: admin }
             backends:
               - name: \(name)
                 kind: openai
@@ -54,10 +55,10 @@ extension SIGHUPSuites {
             let file = dir.appendingPathComponent("phigate.yaml")
             do {
                 // The harness's own upstream is the first one; the file is written once it is known.
-                try await GatewayHarness.run(configure: { config in
+                try await GatewayHarness.run(environment: Self.environment, configure: { config in
                     let text = initial(config.backends[0].baseURL)
                     try? text.write(to: file, atomically: true, encoding: .utf8)
-                    if let loaded = try? ConfigLoader.load(file: file.path, environment: GatewayHarness.environment) {
+                    if let loaded = try? ConfigLoader.load(file: file.path, environment: Self.environment) {
                         config = loaded
                     }
                 }, configFile: file.path) { harness in
@@ -70,7 +71,9 @@ extension SIGHUPSuites {
             await second.shutdown()
         }
 
-        static func write(_ file: URL, _ text: String) throws {
+        static let environment = GatewayHarness.environment.merging(["PHIGATE_TEST_ADMIN_KEY": OutcomeLogTests.adminKey]) { $1 }
+
+    static func write(_ file: URL, _ text: String) throws {
             try text.write(to: file, atomically: true, encoding: .utf8)
         }
 
@@ -119,7 +122,28 @@ extension SIGHUPSuites {
             }
         }
 
-        @Test("a reload keeps what keys have spent of their rate limits")
+        @Test("POST /v1/admin/reload reloads now and says what happened; only an admin key may; a bad file is a 400")
+    func adminEndpoint() async throws {
+        try await Self.withConfigFile({ Self.yaml(backend: "first", baseURL: $0, reloadInterval: "0s") }) { gateway, file, second in
+            let user = try await gateway.request("POST", "/v1/admin/reload")
+            #expect(user.status == 403 && user.body.contains("admin_required"), "\(user.status) \(user.body)")
+            #expect(try await gateway.request("POST", "/v1/admin/reload", headers: []).status == 401)
+
+            try Self.write(file, Self.yaml(backend: "second", baseURL: second.v1, port: 1, reloadInterval: "0s"))
+            let reloaded = try await gateway.request("POST", "/v1/admin/reload", headers: OutcomeLogTests.admin)
+            #expect(reloaded.status == 200, "\(reloaded.body)")
+            #expect(reloaded.body.contains(#""result":"reloaded""#) && reloaded.body.contains(#""generation":2"#))
+            #expect(reloaded.body.contains("server.port changed"))
+            #expect(try await gateway.chat(chatBody(model: "m")).header("x-phigate-backend") == "second")
+
+            try Self.write(file, "server: { port: many }")
+            let rejected = try await gateway.request("POST", "/v1/admin/reload", headers: OutcomeLogTests.admin)
+            #expect(rejected.status == 400 && rejected.body.contains("reload_rejected") && rejected.body.contains("server.port"), "\(rejected.body)")
+            #expect(try await gateway.chat(chatBody(model: "m")).header("x-phigate-backend") == "second")
+        }
+    }
+
+    @Test("a reload keeps what keys have spent of their rate limits")
         func rateLimitsSurviveReload() async throws {
             let limits = "limits: { per_key: { requests_per_minute: 2 } }"
             try await Self.withConfigFile({ Self.yaml(backend: "first", baseURL: $0, limits: limits) }) { gateway, file, second in
