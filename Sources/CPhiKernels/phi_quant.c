@@ -848,7 +848,10 @@ T_AVX512 static inline float hsum16(__m512 v) {
             __m512 dw[R];                                                                                           \
             for (int r = 0; r < R; r++) {                                                                           \
                 const uint8_t *x = w[r] + b * bs;                                                                   \
-                if (T == 1) _mm_prefetch((const char *)(x + 4 * nb * bs), _MM_HINT_T0);                            \
+                if (T == 1) {  /* two tiles ahead into L2, as in vnni_tile_4x1_q4_0_vbmi */                      \
+                    _mm_prefetch((const char *)(x + 8 * nb * bs), _MM_HINT_T1);                                     \
+                    if (bs > 32) _mm_prefetch((const char *)(x + 8 * nb * bs + 64), _MM_HINT_T1);                  \
+                }                                                                                                   \
                 u[r] = unpack2_u8(type, x, bs);                                                                     \
                 dw[r] = pair_ps(h2f(x), h2f(x + bs));                                                               \
             }                                                                                                       \
@@ -923,8 +926,9 @@ T_AVX512_VBMI static void vnni_tile_4x1_q4_0_vbmi(const uint8_t *const *w, const
         const __m512 dx = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(ds + b)))));
         for (int r = 0; r < 4; r++) {
             const uint8_t *x = w[r] + b * bs;
-            // One tile ahead: the hardware prefetcher loses the short row streams at every new tile.
-            _mm_prefetch((const char *)(x + 4 * nb * bs), _MM_HINT_T0);
+            // Two tiles ahead, into L2: the hardware prefetcher loses the short row streams at every new tile, and
+            // prefetching into L1 (T0) held the core's fill buffers (measured ~30 % slower decode than T1).
+            _mm_prefetch((const char *)(x + 8 * nb * bs), _MM_HINT_T1);
             const __m512i raw = _mm512_maskz_loadu_epi8(0xFFFFFFFFFull, x);
             __m512i u = _mm512_permutexvar_epi8(index, raw);
             u = _mm512_and_si512(_mm512_mask_srli_epi16(u, 0xFF00FF00u, u, 4), m4);
