@@ -46,7 +46,11 @@ public struct LocalBenchmarkResult: Sendable, Codable {
     public var decodeTokensPerSecond: Double
     public var decodeSamples: [Double]
     public var weightBytesPerToken: Int
+    /// The higher of the two probes (`readBandwidthSamples`): the roofline is what the machine showed it can read.
     public var readBandwidthBytesPerSecond: Double
+    /// Read bandwidth measured before loading the model and again after decoding (a shared host's memory
+    /// bandwidth drifts during a run; one probe alone can make the decode look faster than its roofline).
+    public var readBandwidthSamples: [Double]
     public var decodeRooflineTokensPerSecond: Double
     public var rooflineFraction: Double
     public var barrierNanoseconds: Double
@@ -70,7 +74,7 @@ public enum LocalBenchmark {
 
         log("measuring read bandwidth (\(threads) threads)…")
         let barrier = ComputeSettings.barrierNanoseconds(iterations: 2000)
-        let bandwidth = ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 5)
+        let bandwidthBefore = ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 5)
         resetPeakRSS()
 
         log("loading \(path)…")
@@ -138,14 +142,18 @@ public enum LocalBenchmark {
         let decode = median(decodeSamples)
         let kvBytes = config.layerCount * 2 * config.kvHeadCount * config.headDimension * MemoryLayout<Float>.size
             * max(maxPrompt, gen + 1)
-        let peak = peakRSS()
+        let peak = peakRSS()  // before the second probe's buffer
+        log("measuring read bandwidth again…")
+        let bandwidthAfter = ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 5)
+        let bandwidth = max(bandwidthBefore, bandwidthAfter)
         let roofline = bandwidth / Double(max(1, perToken))
         return LocalBenchmarkResult(
             model: path, fileBytes: gguf.fileSize, tensorTypes: types, threads: threads,
             kernelLevel: ComputeSettings.level.description,
             activationQuantization: options.quantization == .llamaCpp, prefill: prefill, decodeTokens: gen,
             decodeTokensPerSecond: decode, decodeSamples: decodeSamples, weightBytesPerToken: perToken,
-            readBandwidthBytesPerSecond: bandwidth, decodeRooflineTokensPerSecond: roofline,
+            readBandwidthBytesPerSecond: bandwidth, readBandwidthSamples: [bandwidthBefore, bandwidthAfter],
+            decodeRooflineTokensPerSecond: roofline,
             rooflineFraction: decode / roofline, barrierNanoseconds: barrier, peakRSSBytes: peak,
             weightBytes: weightBytes, kvCacheBytes: kvBytes,
             rssRatio: Double(peak) / Double(max(1, weightBytes + kvBytes)))

@@ -105,7 +105,8 @@ struct BenchCommand: ParsableCommand {
             lines += [
                 "decode         \(f(r.decodeTokensPerSecond)) tok/s over \(r.decodeTokens) tokens (reps \(r.decodeSamples.map { f($0) }.joined(separator: ", ")))",
                 "bytes/token    \(r.weightBytesPerToken) (\(f(Double(r.weightBytesPerToken) / 1e9, 3)) GB)",
-                "bandwidth      \(f(r.readBandwidthBytesPerSecond / 1e9)) GB/s read, \(r.threads) threads",
+                "bandwidth      \(f(r.readBandwidthBytesPerSecond / 1e9)) GB/s read, \(r.threads) threads (higher of "
+                    + r.readBandwidthSamples.map { f($0 / 1e9) }.joined(separator: " before, ") + " after)",
                 "roofline       \(f(r.decodeRooflineTokensPerSecond)) tok/s; reached \(f(100 * r.rooflineFraction, 1))%",
                 "peak RSS       \(f(Double(r.peakRSSBytes) / 1e9, 3)) GB = \(f(r.rssRatio, 3)) × (weights \(f(Double(r.weightBytes) / 1e9, 3)) GB + KV \(f(Double(r.kvCacheBytes) / 1e9, 3)) GB)",
             ]
