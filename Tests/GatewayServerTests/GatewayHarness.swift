@@ -182,6 +182,30 @@ struct GatewayHarness {
 
     /// Everything that was logged, for secret checks.
     var logText: String { logs.text }
+
+    /// Sends 8 × 50 chat requests for `model` from 8 concurrent workers (every other one streamed) while `action`
+    /// runs; the number answered completely (200, and streams that end with `[DONE]`).
+    func completeAnswers(model: String, during action: @escaping @Sendable () async throws -> Void) async throws -> Int {
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            group.addTask {
+                try await action()
+                return 0
+            }
+            for worker in 0..<8 {
+                group.addTask {
+                    var answered = 0
+                    for i in 0..<50 {
+                        let stream = (worker + i) % 2 == 0
+                        let reply = try await chat(chatBody(model: model, stream: stream))
+                        let complete = !stream || reply.sseData.last == "[DONE]"
+                        if reply.status == 200 && complete { answered += 1 }
+                    }
+                    return answered
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+    }
 }
 
 /// A minimal chat completion request body.
