@@ -291,10 +291,10 @@ __attribute__((target("avx2"))) static double sum_avx2(const uint8_t *p, size_t 
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0;
     for (; i + 128 <= n; i += 128) {
-        a0 = _mm256_add_epi64(a0, _mm256_load_si256((const __m256i *)(const void *)(p + i)));
-        a1 = _mm256_add_epi64(a1, _mm256_load_si256((const __m256i *)(const void *)(p + i + 32)));
-        a2 = _mm256_add_epi64(a2, _mm256_load_si256((const __m256i *)(const void *)(p + i + 64)));
-        a3 = _mm256_add_epi64(a3, _mm256_load_si256((const __m256i *)(const void *)(p + i + 96)));
+        a0 = _mm256_add_epi64(a0, _mm256_loadu_si256((const __m256i *)(const void *)(p + i)));
+        a1 = _mm256_add_epi64(a1, _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 32)));
+        a2 = _mm256_add_epi64(a2, _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 64)));
+        a3 = _mm256_add_epi64(a3, _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 96)));
     }
     a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
     long long out[4];
@@ -334,12 +334,25 @@ static void bw_task(void *p, int ith, int nth) {
     j->sums[ith] = s;
 }
 
+static double best_read_bandwidth(const uint8_t *buf, size_t bytes, int reps);
+
 double phi_read_bandwidth(size_t bytes, int reps) {
     bytes &= ~(size_t)4095;
     if (bytes < 4096) bytes = 4096;
     uint8_t *buf = aligned_alloc(4096, bytes);
     if (!buf) return 0;
     for (size_t i = 0; i < bytes; i += 64) memset(buf + i, (int)(i >> 6) & 0xff, 64);
+    const double best = best_read_bandwidth(buf, bytes, reps);
+    free(buf);
+    return best;
+}
+
+double phi_read_bandwidth_of(const void *buf, size_t bytes, int reps) {
+    if (!buf || bytes < 4096) return 0;
+    return best_read_bandwidth(buf, bytes, reps);
+}
+
+static double best_read_bandwidth(const uint8_t *buf, size_t bytes, int reps) {
     bw_job j;
     j.buf = buf;
     j.bytes = bytes;
@@ -355,6 +368,5 @@ double phi_read_bandwidth(size_t bytes, int reps) {
         const double bw = (double)bytes / (dt * 1e-9);
         if (bw > best) best = bw;
     }
-    free(buf);
     return best;
 }

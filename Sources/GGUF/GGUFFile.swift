@@ -108,6 +108,12 @@ public final class GGUFFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: mapping + tensor.offset, count: tensor.byteCount)
     }
 
+    /// Everything after the header: the tensors' data, as mapped (valid while `self` is alive).
+    public var tensorData: UnsafeRawBufferPointer {
+        guard let mapping else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: mapping + dataOffset, count: fileSize - dataOffset)
+    }
+
     // MARK: - Metadata
 
     /// `general.architecture` (`phi2`, `phi3`, ...).

@@ -51,6 +51,9 @@ public struct LocalBenchmarkResult: Sendable, Codable {
     /// Read bandwidth measured before loading the model and again after decoding (a shared host's memory
     /// bandwidth drifts during a run; one probe alone can make the decode look faster than its roofline).
     public var readBandwidthSamples: [Double]
+    /// The same probe over the model's own mapped weights: where their pages happen to sit can be slower memory
+    /// than the probe's fresh buffer on a virtual machine; decode can read no faster than this.
+    public var weightsReadBandwidthBytesPerSecond: Double
     public var decodeRooflineTokensPerSecond: Double
     public var rooflineFraction: Double
     public var barrierNanoseconds: Double
@@ -146,6 +149,7 @@ public enum LocalBenchmark {
         log("measuring read bandwidth again…")
         let bandwidthAfter = ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 5)
         let bandwidth = max(bandwidthBefore, bandwidthAfter)
+        let weightsBandwidth = ComputeSettings.readBandwidth(of: gguf.tensorData, repetitions: 3)
         let roofline = bandwidth / Double(max(1, perToken))
         return LocalBenchmarkResult(
             model: path, fileBytes: gguf.fileSize, tensorTypes: types, threads: threads,
@@ -153,6 +157,7 @@ public enum LocalBenchmark {
             activationQuantization: options.quantization == .llamaCpp, prefill: prefill, decodeTokens: gen,
             decodeTokensPerSecond: decode, decodeSamples: decodeSamples, weightBytesPerToken: perToken,
             readBandwidthBytesPerSecond: bandwidth, readBandwidthSamples: [bandwidthBefore, bandwidthAfter],
+            weightsReadBandwidthBytesPerSecond: weightsBandwidth,
             decodeRooflineTokensPerSecond: roofline,
             rooflineFraction: decode / roofline, barrierNanoseconds: barrier, peakRSSBytes: peak,
             weightBytes: weightBytes, kvCacheBytes: kvBytes,

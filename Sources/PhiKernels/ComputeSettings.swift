@@ -78,4 +78,10 @@ public enum ComputeSettings {
     public static func readBandwidth(bytes: Int = 512 << 20, repetitions: Int = 5) -> Double {
         phi_read_bandwidth(bytes, Int32(clamping: repetitions))
     }
+
+    /// Read bandwidth (bytes/s) with the pool's threads over memory that already exists (a model's mapped
+    /// weights, wherever their pages sit), best of `repetitions`.
+    public static func readBandwidth(of memory: UnsafeRawBufferPointer, repetitions: Int = 3) -> Double {
+        phi_read_bandwidth_of(memory.baseAddress, memory.count, Int32(clamping: repetitions))
+    }
 }

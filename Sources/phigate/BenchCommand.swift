@@ -108,6 +108,8 @@ struct BenchCommand: ParsableCommand {
                 "bandwidth      \(f(r.readBandwidthBytesPerSecond / 1e9)) GB/s read, \(r.threads) threads (higher of "
                     + r.readBandwidthSamples.map { f($0 / 1e9) }.joined(separator: " before, ") + " after)",
                 "roofline       \(f(r.decodeRooflineTokensPerSecond)) tok/s; reached \(f(100 * r.rooflineFraction, 1))%",
+                "weights read   \(f(r.weightsReadBandwidthBytesPerSecond / 1e9)) GB/s (the probe over the mapped weights; decode "
+                    + "reached \(f(100 * r.decodeTokensPerSecond * Double(r.weightBytesPerToken) / max(1, r.weightsReadBandwidthBytesPerSecond), 1))% of it)",
                 "peak RSS       \(f(Double(r.peakRSSBytes) / 1e9, 3)) GB = \(f(r.rssRatio, 3)) × (weights \(f(Double(r.weightBytes) / 1e9, 3)) GB + KV \(f(Double(r.kvCacheBytes) / 1e9, 3)) GB)",
             ]
             Standard.output(lines.joined(separator: "\n") + "\n")

@@ -105,6 +105,9 @@ double phi_pool_barrier_ns(int iterations);
 /// Memory read bandwidth in bytes/s: all pool threads sum disjoint parts of a `bytes` buffer (best of `reps`).
 double phi_read_bandwidth(size_t bytes, int reps);
 
+/// The same over memory the caller already has (e.g. a model's mapped weights), read as is: best of `reps`.
+double phi_read_bandwidth_of(const void *buf, size_t bytes, int reps);
+
 #ifdef __cplusplus
 }
 #endif
