@@ -3,10 +3,15 @@ import NIOPosix
 import PhigateConfig
 import Synchronization
 
-/// The exchange's task, touched only by `ExchangeWatchdog` under its lock while the exchange is still running (so
-/// the task is still alive): that invariant is what makes handing it to the timer's thread safe.
-struct WatchedTask: @unchecked Sendable {
-    let task: UnsafeCurrentTask?
+/// A task that a deadline timer may cancel from another thread. Whoever holds it touches it only under a lock and
+/// only while the task is still running its watched work (so still alive): that invariant is what makes handing it
+/// to the timer's thread safe. Used by `ExchangeWatchdog` and by the server's request-body deadline.
+package struct WatchedTask: @unchecked Sendable {
+    package let task: UnsafeCurrentTask?
+
+    package init(task: UnsafeCurrentTask?) {
+        self.task = task
+    }
 }
 
 /// Watches one upstream exchange for its three limits (no first byte within `firstByte`, the whole exchange past

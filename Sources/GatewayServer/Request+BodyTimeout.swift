@@ -48,7 +48,7 @@ extension Request {
         let body = self.body
         let watch = BodyDeadline()
         return try await withUnsafeCurrentTask { task in
-            let handle = CollectingTask(task: task)
+            let handle = WatchedTask(task: task)
             let timer = NIOSingletons.posixEventLoopGroup.any().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
                 watch.expire(handle)
             }
@@ -65,18 +65,12 @@ extension Request {
     }
 }
 
-/// The request's task, touched only by `BodyDeadline.expire` under its lock while the task is still collecting
-/// (so still alive): that invariant is what makes sending it to the timer's thread safe.
-private struct CollectingTask: @unchecked Sendable {
-    let task: UnsafeCurrentTask?
-}
-
 /// Whether a body deadline fired while the body was still being collected. The timer may only cancel the task
 /// before `finish()`: after it the task has moved on to work that must not be cancelled.
 private final class BodyDeadline: Sendable {
     private let state = Mutex((collecting: true, expired: false))
 
-    func expire(_ handle: CollectingTask) {
+    func expire(_ handle: WatchedTask) {
         state.withLock { state in
             guard state.collecting else { return }
             state.expired = true
