@@ -34,12 +34,15 @@ let coreTargets: [Target] = [
         dependencies: ["GGUF", "PhiKernels", "PhiTokenizer"],
         swiftSettings: swiftSettings
     ),
-    .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: swiftSettings),
-    .testTarget(name: "PhiKernelsTests", dependencies: ["PhiKernels", "GGUF"], swiftSettings: swiftSettings),
+    // Scratch files of the tests: one folder per test process, removed at exit.
+    .target(name: "TestScratch", path: "Tests/TestScratch", swiftSettings: swiftSettings),
+    .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestScratch"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "PhiKernelsTests", dependencies: ["PhiKernels", "GGUF", "TestScratch"], swiftSettings: swiftSettings),
     .testTarget(name: "PhiTokenizerTests", dependencies: ["PhiTokenizer", "GGUF"], swiftSettings: swiftSettings),
     .testTarget(
         name: "PhiInferenceTests",
-        dependencies: ["PhiInference", "GGUF", "PhiTokenizer", "PhiKernels"],
+        dependencies: ["PhiInference", "GGUF", "PhiTokenizer", "PhiKernels", "TestScratch"],
         swiftSettings: swiftSettings
     ),
 ]
@@ -95,7 +98,7 @@ let gatewayTargets: [Target] = [
     .target(
         name: "OutcomeStore",
         dependencies: [
-            "Routing",
+            "Routing", "OpenAIWire",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

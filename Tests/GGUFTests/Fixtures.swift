@@ -1,4 +1,5 @@
 import Foundation
+import TestScratch
 
 /// Locates `Tests/Fixtures` (in the repository) and `../shared/fixtures` (beside the clone, optional).
 enum Fixtures {
@@ -23,10 +24,6 @@ enum Fixtures {
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 
-    /// A fresh temporary file URL with the given name (its directory is unique per call).
-    static func temporaryURL(_ name: String) -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("phigate-gguf-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent(name)
-    }
+    /// A fresh temporary file URL with the given name (its directory is unique per call; removed at exit).
+    static func temporaryURL(_ name: String) -> URL { TestScratch.url(name) }
 }

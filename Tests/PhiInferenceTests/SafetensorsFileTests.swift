@@ -1,20 +1,19 @@
 import Foundation
 import PhiInference
+import TestScratch
 import Testing
 
 @Suite("safetensors reader")
 struct SafetensorsFileTests {
     /// Writes `header` (JSON text) and `data` as a safetensors file in a fresh temporary folder.
     func write(header: String, data: [UInt8], headerLength: UInt64? = nil, name: String = "model.safetensors") throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("phigate-st-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var bytes: [UInt8] = []
         let json = Array(header.utf8)
         var length = (headerLength ?? UInt64(json.count)).littleEndian
         withUnsafeBytes(of: &length) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: json)
         bytes.append(contentsOf: data)
-        let path = folder.appendingPathComponent(name).path
+        let path = TestScratch.url(name).path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }

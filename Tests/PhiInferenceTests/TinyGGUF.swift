@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import TestScratch
 
 /// Small synthetic phi2 / phi3 GGUF files (F32, deterministic pseudo-random weights) written with `GGUFWriter`.
 struct TinyGGUF {
@@ -122,7 +123,7 @@ struct TinyGGUF {
     }
 
     static func temporaryURL() -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("phigate-tiny-\(UUID().uuidString).gguf")
+        TestScratch.url("tiny.gguf")
     }
 
     /// Writes the file and returns its path.
