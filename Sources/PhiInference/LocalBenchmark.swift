@@ -46,7 +46,7 @@ public struct LocalBenchmarkResult: Sendable, Codable {
     public var decodeTokensPerSecond: Double
     public var decodeSamples: [Double]
     public var weightBytesPerToken: Int
-    /// The higher of the two probes (`readBandwidthSamples`): the roofline is what the machine showed it can read.
+    /// The highest probe of the run (`readBandwidthSamples`, `decodeProbeBandwidths`): what the machine showed it can read.
     public var readBandwidthBytesPerSecond: Double
     /// Read bandwidth measured before loading the model and again after decoding (a shared host's memory
     /// bandwidth drifts during a run; one probe alone can make the decode look faster than its roofline).
@@ -55,7 +55,16 @@ public struct LocalBenchmarkResult: Sendable, Codable {
     /// than the probe's fresh buffer on a virtual machine; decode can read no faster than this.
     public var weightsReadBandwidthBytesPerSecond: Double
     public var decodeRooflineTokensPerSecond: Double
+    /// Median decode rate ÷ the roofline at the highest probe of the whole run (the conservative figure).
     public var rooflineFraction: Double
+    /// Read bandwidth probed right before each decode repetition, and once more after the last one.
+    public var decodeProbeBandwidths: [Double]
+    /// Each decode repetition against the roofline at the higher of the probes right before and after it: the
+    /// host's memory bandwidth drifts over seconds (a shared VM's two regimes differ ~1.8×), so a rep is compared
+    /// with what the machine could read while it ran.
+    public var decodeRepFractions: [Double]
+    /// Median of `decodeRepFractions`.
+    public var pairedRooflineFraction: Double
     public var barrierNanoseconds: Double
     public var peakRSSBytes: Int
     public var weightBytes: Int
@@ -129,8 +138,14 @@ public enum LocalBenchmark {
         }
 
         var decodeSamples: [Double] = []
+        var decodeProbes: [Double] = []
         let gen = max(1, options.generatedTokens)
+        var peakBeforeProbes = 0
         for rep in 0..<reps {
+            // The probe's buffer must not count as the model's memory: take the peak so far, probe, restart the peak.
+            peakBeforeProbes = max(peakBeforeProbes, peakRSS())
+            decodeProbes.append(ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 3))
+            resetPeakRSS()
             let cache = model.makeCache(capacity: gen + 1)
             var logits = try model.forward(randomTokens(1), cache: cache, logits: .last)
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -145,12 +160,16 @@ public enum LocalBenchmark {
         let decode = median(decodeSamples)
         let kvBytes = config.layerCount * 2 * config.kvHeadCount * config.headDimension * MemoryLayout<Float>.size
             * max(maxPrompt, gen + 1)
-        let peak = peakRSS()  // before the second probe's buffer
+        let peak = max(peakBeforeProbes, peakRSS())  // before the last probe's buffer
         log("measuring read bandwidth again…")
         let bandwidthAfter = ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 5)
-        let bandwidth = max(bandwidthBefore, bandwidthAfter)
+        decodeProbes.append(bandwidthAfter)
+        let bandwidth = ([bandwidthBefore] + decodeProbes).max() ?? 0
         let weightsBandwidth = ComputeSettings.readBandwidth(of: gguf.tensorData, repetitions: 3)
         let roofline = bandwidth / Double(max(1, perToken))
+        let repFractions = decodeSamples.indices.map { i in
+            decodeSamples[i] * Double(perToken) / max(1, max(decodeProbes[i], decodeProbes[i + 1]))
+        }
         return LocalBenchmarkResult(
             model: path, fileBytes: gguf.fileSize, tensorTypes: types, threads: threads,
             kernelLevel: ComputeSettings.level.description,
@@ -159,7 +178,8 @@ public enum LocalBenchmark {
             readBandwidthBytesPerSecond: bandwidth, readBandwidthSamples: [bandwidthBefore, bandwidthAfter],
             weightsReadBandwidthBytesPerSecond: weightsBandwidth,
             decodeRooflineTokensPerSecond: roofline,
-            rooflineFraction: decode / roofline, barrierNanoseconds: barrier, peakRSSBytes: peak,
+            rooflineFraction: decode / roofline, decodeProbeBandwidths: decodeProbes, decodeRepFractions: repFractions,
+            pairedRooflineFraction: median(repFractions), barrierNanoseconds: barrier, peakRSSBytes: peak,
             weightBytes: weightBytes, kvCacheBytes: kvBytes,
             rssRatio: Double(peak) / Double(max(1, weightBytes + kvBytes)))
     }

@@ -105,9 +105,13 @@ struct BenchCommand: ParsableCommand {
             lines += [
                 "decode         \(f(r.decodeTokensPerSecond)) tok/s over \(r.decodeTokens) tokens (reps \(r.decodeSamples.map { f($0) }.joined(separator: ", ")))",
                 "bytes/token    \(r.weightBytesPerToken) (\(f(Double(r.weightBytesPerToken) / 1e9, 3)) GB)",
-                "bandwidth      \(f(r.readBandwidthBytesPerSecond / 1e9)) GB/s read, \(r.threads) threads (higher of "
-                    + r.readBandwidthSamples.map { f($0 / 1e9) }.joined(separator: " before, ") + " after)",
-                "roofline       \(f(r.decodeRooflineTokensPerSecond)) tok/s; reached \(f(100 * r.rooflineFraction, 1))%",
+                "bandwidth      \(f(r.readBandwidthBytesPerSecond / 1e9)) GB/s read, \(r.threads) threads (highest probe: "
+                    + "\(f(r.readBandwidthSamples[0] / 1e9)) before loading; "
+                    + r.decodeProbeBandwidths.map { f($0 / 1e9) }.joined(separator: ", ") + " around the decode reps)",
+                "roofline       \(f(r.decodeRooflineTokensPerSecond)) tok/s at the highest probe; median decode reached "
+                    + "\(f(100 * r.rooflineFraction, 1))%",
+                "per rep        \(r.decodeRepFractions.map { f(100 * $0, 1) + "%" }.joined(separator: ", ")) of the roofline "
+                    + "at the probes right before and after each rep; median \(f(100 * r.pairedRooflineFraction, 1))%",
                 "weights read   \(f(r.weightsReadBandwidthBytesPerSecond / 1e9)) GB/s (the probe over the mapped weights; decode "
                     + "reached \(f(100 * r.decodeTokensPerSecond * Double(r.weightBytesPerToken) / max(1, r.weightsReadBandwidthBytesPerSecond), 1))% of it)",
                 "peak RSS       \(f(Double(r.peakRSSBytes) / 1e9, 3)) GB = \(f(r.rssRatio, 3)) × (weights \(f(Double(r.weightBytes) / 1e9, 3)) GB + KV \(f(Double(r.kvCacheBytes) / 1e9, 3)) GB)",
