@@ -192,6 +192,8 @@ public struct BackendRegistry: Sendable {
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connectionsPerHost
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
+        // phigate bootstraps no tracer: skip the per-request span (and the attribute strings it formats).
+        configuration.tracing.tracer = nil
         return configuration
     }
 }

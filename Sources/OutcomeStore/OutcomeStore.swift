@@ -166,7 +166,7 @@ public struct OutcomeStore: Sendable {
     static func insert(_ o: RequestOutcome, storesText: Bool, in db: Database) throws {
         let keepsText = storesText && !o.isPrivate
         let findings = Array(Set(o.privacyFindings)).sorted().joined(separator: ",")
-        let attempts = String(decoding: try attemptsEncoder.encode(o.attempts), as: UTF8.self)
+        let attempts = OutcomeAttempt.json(o.attempts)
         let statement = try db.cachedStatement(sql: """
             INSERT INTO request (id, time, tenant, key_id, requested_model, backend, model, tier, rule, decision,
               difficulty_score, difficulty_threshold, is_private, prompt_tokens, completion_tokens, cost_micros,
@@ -196,12 +196,6 @@ public struct OutcomeStore: Sendable {
         ])
         return db.changesCount > 0
     }
-
-    private static let attemptsEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
 
     // MARK: - Reading
 

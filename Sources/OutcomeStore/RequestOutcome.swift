@@ -1,4 +1,5 @@
 public import Foundation
+import OpenAIWire
 
 /// One request's outcome as the gateway saw it: who asked, where it went and why, what it cost, how long it took.
 /// The `request` table holds one row per value, keyed by the `x-request-id` the gateway returned.
@@ -104,6 +105,22 @@ public struct OutcomeAttempt: Sendable, Hashable, Codable {
         self.backend = backend
         self.model = model
         self.fault = fault
+    }
+
+    /// The `attempts` column: a JSON array of `{"backend","fault"?,"model"}` objects (keys sorted, as `Codable`
+    /// reads them back), written by hand because `JSONEncoder` cost more than the rest of a row's insert.
+    static func json(_ attempts: [OutcomeAttempt]) -> String {
+        var writer = JSONWriter(capacity: 64 * max(1, attempts.count))
+        writer.beginArray()
+        for attempt in attempts {
+            writer.beginObject()
+            writer.member("backend", attempt.backend)
+            writer.member("fault", attempt.fault)
+            writer.member("model", attempt.model)
+            writer.endObject()
+        }
+        writer.endArray()
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 }
 

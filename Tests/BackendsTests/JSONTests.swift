@@ -30,6 +30,16 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(text.utf8)) }
     }
 
+    @Test func rejectsInvalidUTF8InStrings() throws {
+        // ASCII strings take the unvalidated path; any byte ≥ 0x80 sends the string through validation.
+        for bad: [UInt8] in [[0xFF], [0xC3, 0x28], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0x61, 0xC3]] {
+            #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22] + bad + [0x22]) }
+            #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22, 0x5C, 0x6E] + bad + [0x22]) }
+        }
+        #expect(try JSONParser.parse([0x22, 0x61, 0xC3, 0xA9, 0x22]) == .string("aé"))
+        #expect(try JSONParser.parse(Array(#""plain ascii ~""#.utf8)) == .string("plain ascii ~"))
+    }
+
     @Test func deepNestingIsAnErrorNotACrash() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(deep.utf8)) }

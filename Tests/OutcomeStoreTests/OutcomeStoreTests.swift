@@ -20,6 +20,20 @@ struct OutcomeStoreTests {
         #expect(try store.appliedMigrations() == ["v1", "v2", "v3-gateway-keys"])
     }
 
+    @Test("the attempts column is the JSON that Codable writes and reads, escapes included")
+    func attemptsJSON() throws {
+        let attempts = [
+            OutcomeAttempt(backend: "local", model: "phi-3.5-mini", fault: "timeout"),
+            OutcomeAttempt(backend: "hf", model: "org/model \"q\" é\n", fault: "status(503)"),
+            OutcomeAttempt(backend: "openai", model: "gpt-4o"),
+        ]
+        let json = OutcomeAttempt.json(attempts)
+        #expect(json.hasPrefix(#"[{"backend":"local","fault":"timeout","model":"phi-3.5-mini"},"#))
+        #expect(json.hasSuffix(#"{"backend":"openai","model":"gpt-4o"}]"#))
+        #expect(try JSONDecoder().decode([OutcomeAttempt].self, from: Data(json.utf8)) == attempts)
+        #expect(OutcomeAttempt.json([]) == "[]")
+    }
+
     @Test("a file store is WAL with incremental auto-vacuum")
     func fileSettings() throws {
         let path = Self.temporaryPath()
