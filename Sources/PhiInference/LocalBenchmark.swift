@@ -172,7 +172,9 @@ public enum LocalBenchmark {
         }
         return LocalBenchmarkResult(
             model: path, fileBytes: gguf.fileSize, tensorTypes: types, threads: threads,
-            kernelLevel: ComputeSettings.level.description,
+            kernelLevel: ComputeSettings.level.description
+                + (ComputeSettings.level == .avx512 && !ComputeSettings.extensions.isEmpty
+                    ? " + " + ComputeSettings.extensions.description : ""),
             activationQuantization: options.quantization == .llamaCpp, prefill: prefill, decodeTokens: gen,
             decodeTokensPerSecond: decode, decodeSamples: decodeSamples, weightBytesPerToken: perToken,
             readBandwidthBytesPerSecond: bandwidth, readBandwidthSamples: [bandwidthBefore, bandwidthAfter],

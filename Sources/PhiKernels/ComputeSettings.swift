@@ -69,6 +69,28 @@ public enum ComputeSettings {
         set { _ = phi_quant_set_level_cap(Int32(newValue.rawValue)) }
     }
 
+    /// Optional instructions the AVX-512 level's Q4_0 decode tile uses when present (the fastest tile wins).
+    public struct Extensions: OptionSet, Sendable, CustomStringConvertible {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        public static let vbmi = Extensions(rawValue: Int32(PHI_EXTENSION_VBMI))
+        public static let gfni = Extensions(rawValue: Int32(PHI_EXTENSION_GFNI))
+        public static let all: Extensions = [.vbmi, .gfni]
+        public var description: String {
+            [(Extensions.vbmi, "vbmi"), (.gfni, "gfni")].filter { contains($0.0) }.map(\.1).joined(separator: "+")
+        }
+    }
+
+    /// The extensions in use: on the CPU and allowed.
+    public static var extensions: Extensions { Extensions(rawValue: phi_quant_extensions()) }
+
+    /// Runs `body` with only `allowed` extensions (restored afterwards; process-wide, for tests).
+    public static func withExtensions<T>(_ allowed: Extensions, _ body: () throws -> T) rethrows -> T {
+        let previous = phi_quant_set_extension_mask(allowed.rawValue)
+        defer { _ = phi_quant_set_extension_mask(previous) }
+        return try body()
+    }
+
     /// Mean cost of one empty dispatch + barrier of the worker pool, in nanoseconds.
     public static func barrierNanoseconds(iterations: Int = 2000) -> Double {
         phi_pool_barrier_ns(Int32(clamping: iterations))

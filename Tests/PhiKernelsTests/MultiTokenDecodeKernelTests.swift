@@ -36,10 +36,17 @@ struct MultiTokenDecodeKernelTests {
                         }
                     }
                     #expect(mismatches == 0, "\(type.name) \(level) nb=\(nb) n=\(n): \(mismatches) products differ")
-                    // One token through the same entry point: the single-row decode path.
+                    // One token through the same entry point: the single-row decode path, with each Q4_0 tile the
+                    // CPU has (GFNI, VBMI, neither).
                     if n == 2 {
-                        let single = QuantizedKernels.rowOrderProducts(weight: w, activations: [acts[1]], level: level)
-                        #expect(single == Array(batched[rows..<(2 * rows)]), "\(type.name) \(level) nb=\(nb) n=1")
+                        for allowed in [ComputeSettings.Extensions.all, .vbmi, []] {
+                            let single = ComputeSettings.withExtensions(allowed) {
+                                QuantizedKernels.rowOrderProducts(weight: w, activations: [acts[1]], level: level)
+                            }
+                            #expect(
+                                single.map(\.bitPattern) == batched[rows..<(2 * rows)].map(\.bitPattern),
+                                "\(type.name) \(level) [\(allowed)] nb=\(nb) n=1")
+                        }
                     }
                 }
             }

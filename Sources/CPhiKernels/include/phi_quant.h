@@ -26,6 +26,16 @@ int phi_quant_level(void);
 /// Caps the level (tests compare each path with the scalar one). Returns the previous cap.
 int phi_quant_set_level_cap(int cap);
 
+/// Optional x86 extensions of the AVX-512 level's Q4_0 decode tile (the fastest one present is used).
+enum {
+    PHI_EXTENSION_VBMI = 1,  // vpermb
+    PHI_EXTENSION_GFNI = 2,  // gf2p8affineqb
+};
+/// The extensions in use: present on the CPU and allowed by the mask.
+int phi_quant_extensions(void);
+/// Allows only the extensions in `mask` (tests cover each tile). Returns the previous mask.
+int phi_quant_set_extension_mask(int mask);
+
 /// 1 when the product can be computed for weights of ggml type `type` (quantized, F16, BF16, F32).
 int phi_quant_supported(uint32_t type);
 /// Bytes of one activation row of `k` values prepared for weights of `type` (0 when unsupported or `k` is not a
