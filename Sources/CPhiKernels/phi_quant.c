@@ -140,8 +140,58 @@ int phi_quant_set_level_cap(int cap) {
 
 // MARK: - Activation quantization (scalar; exact same bits on every path)
 
+#ifdef PHI_X86
+// The same rounding as the scalar loop below, 8 lanes at a time: the same products `x·id`, rounded to nearest even
+// (what `nearbyintf` does in the default mode), the same integer sums. Decode quantizes every matmul's input on
+// the calling thread while the pool waits, and the scalar loop called libm's `nearbyintf` once per value.
+T_AVX2 static void quantize_act32_avx2(int off, const float *x, uint8_t *dst, int64_t nb) {
+    float *ds = (float *)(void *)(dst + nb * ACT32_BLOCK);
+    float *sds = ds + nb;
+    int32_t *corrsum = (int32_t *)(void *)(sds + nb);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < nb; b++, x += QK) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(x + 8 * i);
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, v[i]), m);  // a NaN value is skipped, as in the scalar loop
+        }
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        const float d = amax / 127.f;
+        const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+        const __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int i = 0; i < 4; i++)
+            q[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        // int32 → int8 in order (packs interleave 128-bit lanes; the permute restores element order).
+        const __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+        const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + b * QK), p8);
+        // Sums of each group of 4 (one int32 per group, in order), then the block's sum.
+        const __m256i g01 = _mm256_hadd_epi32(q[0], q[1]), g23 = _mm256_hadd_epi32(q[2], q[3]);
+        const __m256i g = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(g01, g23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + nb * QK + b * QK), _mm256_mullo_epi32(g, _mm256_set1_epi32(-off)));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+        const int sum = _mm_cvtsi128_si32(s4);
+        ds[b] = round_f16(d);
+        sds[b] = round_f16(d * (float)sum);
+        corrsum[b] = -off * sum;
+    }
+}
+#endif
+
 static void quantize_act32(uint32_t type, const float *x, uint8_t *dst, int64_t k) {
     const int64_t nb = k / QK;
+#ifdef PHI_X86
+    if (phi_quant_level() >= PHI_LEVEL_AVX2) {
+        quantize_act32_avx2(weight_offset(type), x, dst, nb);
+        return;
+    }
+#endif
     float *ds = (float *)(void *)(dst + nb * ACT32_BLOCK);
     float *sds = ds + nb;
     int32_t *corrsum = (int32_t *)(void *)(sds + nb);

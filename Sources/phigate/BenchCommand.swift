@@ -68,7 +68,7 @@ struct BenchCommand: ParsableCommand {
         @Flag(help: "Exact float32 products (no activation quantization).")
         var exact = false
 
-        @Option(help: "Bandwidth probe buffer in MiB.")
+        @Option(name: .customLong("probe-mib"), help: "Bandwidth probe buffer in MiB.")
         var probeMiB: Int = 512
 
         @Flag(help: "Print one JSON object.")

@@ -74,6 +74,21 @@ struct QuantizedKernelTests {
         }
     }
 
+    @Test func vectorActivationQuantizationEqualsTheScalarLoop() {
+        // Ties at every block (x·id = n + 0.5 with amax 127), zeros, one all-zero block and random values; every
+        // type with 32-value blocks (their corrections differ by the weight offset).
+        var x = randomActivations(32 * 24, seed: 11, scale: 4)
+        for i in 0..<32 { x[i] = 0 }
+        x[32] = 127
+        for i in 33..<64 { x[i] = Float(i - 48) + 0.5 }
+        for i in 64..<96 { x[i] = i == 64 ? -1e-30 : 1e-31 }
+        for type in [GGMLType.q4_0, .q5_0, .q8_0, .q4_1, .q5_1] {
+            let vector = QuantizedKernels.prepareActivations(x, for: type)
+            let scalar = QuantizedKernels.withLevelCap(.scalar) { QuantizedKernels.prepareActivations(x, for: type) }
+            #expect(vector == scalar, "\(type.name)")
+        }
+    }
+
     @Test func q8_KActivationsRoundLikeGGML() {
         let x = randomActivations(512, seed: 5, scale: 3)
         let act = QuantizedKernels.prepareActivations(x, for: .q4_K)
