@@ -971,89 +971,69 @@ static const uint8_t q4_0_pair_index[64] __attribute__((aligned(64))) = {
     20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
 };
 
-T_AVX512_VBMI static void vnni_tile_4x1_q4_0_vbmi(const uint8_t *const *w, const uint8_t *act, int64_t nb, float *out) {
-    const int bs = 18;
-    const float *ds = (const float *)(const void *)(act + nb * ACT32_BLOCK);
-    const uint8_t *cs = act + nb * QK;
-    const __m512i index = _mm512_load_si512((const void *)q4_0_pair_index);
-    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        const __m512i q = _mm512_loadu_si512((const void *)(act + b * QK));
-        const __m512i c = _mm512_loadu_si512((const void *)(cs + b * QK));
-        const __m512 dx = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(ds + b)))));
-        for (int r = 0; r < 4; r++) {
-            const uint8_t *x = w[r] + b * bs;
-            // Two tiles ahead, into L2: the hardware prefetcher loses the short row streams at every new tile, and
-            // prefetching into L1 (T0) held the core's fill buffers (measured ~30 % slower decode than T1).
-            _mm_prefetch((const char *)(x + 8 * nb * bs), _MM_HINT_T1);
-            const __m512i raw = _mm512_maskz_loadu_epi8(0xFFFFFFFFFull, x);
-            __m512i u = _mm512_permutexvar_epi8(index, raw);
-            u = _mm512_and_si512(_mm512_mask_srli_epi16(u, 0xFF00FF00u, u, 4), m4);
-            const uint32_t scales = (uint32_t)rd16(x) | (uint32_t)rd16(x + bs) << 16;
-            const __m512 dw = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)scales))));
-            const __m512i sum = _mm512_dpbusd_epi32(c, u, q);
-            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(sum), acc[r]);
-        }
+// Both Q4_0 decode tiles share everything but how a block pair's 64 nibble bytes are built (`UNPACK`: statements
+// setting `u` from the pair's first byte `x`, with constants declared by `SETUP`): scales, prefetch, tail and sums.
+#define Q4_0_TILE_4X1(NAME, TARGET, SETUP, UNPACK)                                                                    \
+    TARGET static void NAME(const uint8_t *const *w, const uint8_t *act, int64_t nb, float *out) {                  \
+        const int bs = 18;                                                                                          \
+        const float *ds = (const float *)(const void *)(act + nb * ACT32_BLOCK);                                    \
+        const uint8_t *cs = act + nb * QK;                                                                          \
+        const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);                 \
+        SETUP                                                                                                       \
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};     \
+        int64_t b = 0;                                                                                              \
+        for (; b + 2 <= nb; b += 2) {                                                                               \
+            const __m512i q = _mm512_loadu_si512((const void *)(act + b * QK));                                     \
+            const __m512i c = _mm512_loadu_si512((const void *)(cs + b * QK));                                      \
+            const __m512 dx = _mm512_permutexvar_ps(                                                                \
+                spread, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(ds + b))))); \
+            for (int r = 0; r < 4; r++) {                                                                           \
+                const uint8_t *x = w[r] + b * bs;                                                                   \
+                /* Two tiles ahead, into L2: the hardware prefetcher loses the short row streams at every new tile, \
+                   and prefetching into L1 (T0) held the core's fill buffers (~30 % slower decode than T1). */      \
+                _mm_prefetch((const char *)(x + 8 * nb * bs), _MM_HINT_T1);                                        \
+                __m512i u;                                                                                          \
+                UNPACK                                                                                              \
+                const uint32_t scales = (uint32_t)rd16(x) | (uint32_t)rd16(x + bs) << 16;                          \
+                const __m512 dw = _mm512_permutexvar_ps(                                                            \
+                    spread, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)scales))));                 \
+                const __m512i sum = _mm512_dpbusd_epi32(c, u, q);                                                   \
+                acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(sum), acc[r]);                   \
+            }                                                                                                       \
+        }                                                                                                           \
+        float tail[4] = {0, 0, 0, 0};                                                                               \
+        if (b < nb) {                                                                                               \
+            for (int r = 0; r < 4; r++) {                                                                           \
+                const uint8_t *x = w[r] + b * bs;                                                                   \
+                const __m256i ur = unpack_u8(PHI_TYPE_Q4_0, x);                                                     \
+                const __m256i sum = _mm256_dpbusd_epi32(LOADI(cs + b * QK), ur, LOADI(act + b * QK));               \
+                tail[r] = hsum8(_mm256_cvtepi32_ps(sum)) * (h2f(x) * ds[b]);                                        \
+            }                                                                                                       \
+        }                                                                                                           \
+        for (int r = 0; r < 4; r++) out[r] = hsum16(acc[r]) + tail[r];                                              \
     }
-    float tail[4] = {0, 0, 0, 0};
-    if (b < nb) {
-        for (int r = 0; r < 4; r++) {
-            const uint8_t *x = w[r] + b * bs;
-            const __m256i ur = unpack_u8(PHI_TYPE_Q4_0, x);
-            const __m256i sum = _mm256_dpbusd_epi32(LOADI(cs + b * QK), ur, LOADI(act + b * QK));
-            tail[r] = hsum8(_mm256_cvtepi32_ps(sum)) * (h2f(x) * ds[b]);
-        }
-    }
-    for (int r = 0; r < 4; r++) out[r] = hsum16(acc[r]) + tail[r];
-}
+
+// VBMI: one masked 36-byte load, `vpermb` into element order, the high halves shifted under a mask, then AND.
+Q4_0_TILE_4X1(vnni_tile_4x1_q4_0_vbmi, T_AVX512_VBMI,
+              const __m512i index = _mm512_load_si512((const void *)q4_0_pair_index);
+              const __m512i m4 = _mm512_set1_epi8(0x0f);,
+              u = _mm512_permutexvar_epi8(index, _mm512_maskz_loadu_epi8(0xFFFFFFFFFull, x));
+              u = _mm512_and_si512(_mm512_mask_srli_epi16(u, 0xFF00FF00u, u, 4), m4);)
 
 // The same products with no byte permute at all (decode is shuffle-bound, and a 512-bit `vpermb` is costly on some
 // cores): each block's 16 packed bytes are broadcast to two 128-bit lanes (the second block's merged into lanes 2-3
 // under a mask), and one GF(2) affine transform per byte takes the low nibble in lanes 0/2 and the high nibble in
-// lanes 1/3 (a bit matrix per 64-bit lane). The vectors equal the VBMI tile's, so the sums are bit-identical; measured
-// 41 → 48 GMAC/s per core on L2-resident rows.
+// lanes 1/3 (a bit matrix per 64-bit lane; row i of a matrix is byte 7 − i). The vectors equal the VBMI tile's, so
+// the sums are bit-identical; measured 41 → 48 GMAC/s per core on L2-resident rows.
 #define T_AVX512_GFNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,gfni")))
 
-T_AVX512_GFNI static void vnni_tile_4x1_q4_0_gfni(const uint8_t *const *w, const uint8_t *act, int64_t nb, float *out) {
-    const int bs = 18;
-    const float *ds = (const float *)(const void *)(act + nb * ACT32_BLOCK);
-    const uint8_t *cs = act + nb * QK;
-    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    // Row i of an affine byte matrix is byte 7 − i: low nibble = bits 0-3 kept; high = bits 4-7 moved to 0-3.
-    const long long low = 0x0102040800000000LL, high = 0x1020408000000000LL;
-    const __m512i nibbles = _mm512_setr_epi64(low, low, high, high, low, low, high, high);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        const __m512i q = _mm512_loadu_si512((const void *)(act + b * QK));
-        const __m512i c = _mm512_loadu_si512((const void *)(cs + b * QK));
-        const __m512 dx = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(ds + b)))));
-        for (int r = 0; r < 4; r++) {
-            const uint8_t *x = w[r] + b * bs;
-            _mm_prefetch((const char *)(x + 8 * nb * bs), _MM_HINT_T1);  // as in vnni_tile_4x1_q4_0_vbmi
-            __m512i u = _mm512_broadcast_i32x4(_mm_loadu_si128((const void *)(x + 2)));
-            u = _mm512_mask_broadcast_i32x4(u, 0xFF00, _mm_loadu_si128((const void *)(x + bs + 2)));
-            u = _mm512_gf2p8affine_epi64_epi8(u, nibbles, 0);
-            const uint32_t scales = (uint32_t)rd16(x) | (uint32_t)rd16(x + bs) << 16;
-            const __m512 dw = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)scales))));
-            const __m512i sum = _mm512_dpbusd_epi32(c, u, q);
-            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(sum), acc[r]);
-        }
-    }
-    float tail[4] = {0, 0, 0, 0};
-    if (b < nb) {
-        for (int r = 0; r < 4; r++) {
-            const uint8_t *x = w[r] + b * bs;
-            const __m256i ur = unpack_u8(PHI_TYPE_Q4_0, x);
-            const __m256i sum = _mm256_dpbusd_epi32(LOADI(cs + b * QK), ur, LOADI(act + b * QK));
-            tail[r] = hsum8(_mm256_cvtepi32_ps(sum)) * (h2f(x) * ds[b]);
-        }
-    }
-    for (int r = 0; r < 4; r++) out[r] = hsum16(acc[r]) + tail[r];
-}
+Q4_0_TILE_4X1(vnni_tile_4x1_q4_0_gfni, T_AVX512_GFNI,
+              const long long low = 0x0102040800000000LL;
+              const long long high = 0x1020408000000000LL;
+              const __m512i nibbles = _mm512_setr_epi64(low, low, high, high, low, low, high, high);,
+              u = _mm512_broadcast_i32x4(_mm_loadu_si128((const void *)(x + 2)));
+              u = _mm512_mask_broadcast_i32x4(u, 0xFF00, _mm_loadu_si128((const void *)(x + bs + 2)));
+              u = _mm512_gf2p8affine_epi64_epi8(u, nibbles, 0);)
 
 // MARK: Multi-token decode tiles (batched decode: one token of each of T sequences)
 //
