@@ -175,12 +175,17 @@ public struct OutcomeStore: Sendable {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO NOTHING
             """)
-        let values: [(any DatabaseValueConvertible)?] = [
-            o.id, o.time, o.tenant, o.keyID, o.requestedModel, o.backend, o.model, o.tier?.rawValue, o.rule,
-            o.decisionJSON, o.difficultyScore, o.difficultyThreshold, o.isPrivate, o.promptTokens,
-            o.completionTokens, o.costMicros, o.timeToFirstTokenMs, o.totalTimeMs, o.tokensPerSecond, o.status,
-            o.errorCode, findings, attempts, max(o.attempts.count - 1, 0), o.isStreamed,
-            keepsText ? o.promptText : nil, keepsText ? o.completionText : nil,
+        // Concrete values, not `[(any DatabaseValueConvertible)?]`: boxing each column cost as much as the SQL.
+        func value(_ v: (some DatabaseValueConvertible)?) -> DatabaseValue { v?.databaseValue ?? .null }
+        let values: [DatabaseValue] = [
+            o.id.databaseValue, o.time.databaseValue, value(o.tenant), value(o.keyID),
+            o.requestedModel.databaseValue, value(o.backend), value(o.model), value(o.tier?.rawValue),
+            value(o.rule), value(o.decisionJSON), value(o.difficultyScore), value(o.difficultyThreshold),
+            o.isPrivate.databaseValue, o.promptTokens.databaseValue, o.completionTokens.databaseValue,
+            o.costMicros.databaseValue, value(o.timeToFirstTokenMs), o.totalTimeMs.databaseValue,
+            value(o.tokensPerSecond), o.status.databaseValue, value(o.errorCode), findings.databaseValue,
+            attempts.databaseValue, max(o.attempts.count - 1, 0).databaseValue, o.isStreamed.databaseValue,
+            keepsText ? value(o.promptText) : .null, keepsText ? value(o.completionText) : .null,
         ]
         try statement.execute(arguments: StatementArguments(values))
     }
