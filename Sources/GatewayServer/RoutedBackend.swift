@@ -13,7 +13,8 @@ import Synchronization
 final class RoutingRequestScope: Sendable {
     @TaskLocal static var current: RoutingRequestScope?
 
-    let headers: [String: String]
+    /// The request's header fields; `headers` builds the routing features' dictionary only when a request is routed.
+    let fields: HTTPFields
     let keyID: String?
     let tenant: String?
 
@@ -45,10 +46,17 @@ final class RoutingRequestScope: Sendable {
 
     private let state = Mutex(State())
 
-    init(headers: [String: String], keyID: String?, tenant: String?) {
-        self.headers = headers
+    init(fields: HTTPFields, keyID: String?, tenant: String?) {
+        self.fields = fields
         self.keyID = keyID
         self.tenant = tenant
+    }
+
+    /// Header name (canonical, lower case) → value; the last of repeated fields.
+    var headers: [String: String] {
+        var headers: [String: String] = [:]
+        for field in fields { headers[field.name.canonicalName] = field.value }
+        return headers
     }
 
     /// The decision made for this request (for `x-phigate-route` / `x-phigate-reason` and the outcome log).
@@ -109,9 +117,7 @@ struct RoutingMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var headers: [String: String] = [:]
-        for field in request.headers { headers[field.name.canonicalName] = field.value }
-        let scope = RoutingRequestScope(headers: headers, keyID: context.keyID, tenant: context.tenant)
+        let scope = RoutingRequestScope(fields: request.headers, keyID: context.keyID, tenant: context.tenant)
         do {
             var response = try await RoutingRequestScope.$current.withValue(scope) {
                 try await UpstreamAttempts.$observer.withValue(scope) { try await next(request, context) }
