@@ -44,6 +44,8 @@ public struct TokenSampler: LogitSampler {
     private var generator: Xoshiro256
     private var seenTokens: Set<Int>
     private var generatedCounts: [Int: Int] = [:]
+    /// Scratch for `draw`, kept between tokens.
+    private var ranked = RankedTokens()
 
     public init(
         parameters: GenerationParameters, validTokenCount: Int, maskedTokenIDs: Set<Int> = [],
@@ -106,47 +108,84 @@ public struct TokenSampler: LogitSampler {
         }
     }
 
-    /// Temperature, top-k, top-p, min-p, then a draw from what is left.
+    /// What is left to draw from after temperature, top-k, top-p and min-p.
+    private enum Truncation {
+        /// The first `limit` ranks (best first, ties by id), whose weights sum to `total`.
+        case ranked(limit: Int, total: Double)
+        /// Every id whose weight is at least `floor` (min-p; 0 keeps every finite logit), walked in id order.
+        case all(floor: Double, total: Double)
+    }
+
+    /// Temperature, top-k, top-p, min-p, then a draw from what is left. Only the ranks these steps look at are
+    /// sorted (`RankedTokens`); without top-k and top-p no order is needed and the draw walks the ids in order.
     private mutating func draw(_ logits: [Float]) -> Int {
-        let temperature = parameters.temperature
-        var candidates = logits.indices.filter { logits[$0] > -.infinity }
-        guard !candidates.isEmpty else { return Self.argmax(logits) }
-        // Best first; ties by id so the order never depends on the sort algorithm.
-        candidates.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-        if parameters.topK > 0, candidates.count > parameters.topK {
-            candidates.removeSubrange(parameters.topK...)
-        }
-        let maxScaled = Double(logits[candidates[0]] / temperature)
-        var probabilities = candidates.map { exp(Double(logits[$0] / temperature) - maxScaled) }
-        var total = probabilities.reduce(0, +)
-        if parameters.topP < 1 {
+        switch truncate(logits) {
+        case nil:
+            return Self.argmax(logits)
+        case .all(let floor, let total):
+            return ranked.idOrderDraw(target: generator.nextUnitDouble() * total, floor: floor)
+        case .ranked(let limit, let total):
+            let target = generator.nextUnitDouble() * total
             var cumulative = 0.0
-            var keep = probabilities.count
-            for (index, p) in probabilities.enumerated() {
-                cumulative += p / total
+            for rank in 0..<limit {
+                cumulative += ranked.weight(at: rank, logits)
+                if target < cumulative { return ranked.id(at: rank, logits) }
+            }
+            return ranked.id(at: limit - 1, logits)
+        }
+    }
+
+    /// Applies top-k, top-p and min-p (in that order) to `logits` at the sampler's temperature; nil when no token
+    /// can be drawn.
+    private mutating func truncate(_ logits: [Float]) -> Truncation? {
+        guard ranked.reset(logits, temperature: parameters.temperature) else { return nil }
+        // The best token's weight is exp(0) = 1, so min_p × it is min_p.
+        let minWeight = Double(parameters.minP)
+        var limit = ranked.finiteCount
+        var total = ranked.totalWeight
+        if parameters.topK > 0, parameters.topK < limit {
+            limit = parameters.topK
+            ranked.rankTop(limit, logits)
+            total = ranked.prefixWeight(limit, logits)
+        } else if parameters.topP >= 1 {
+            guard minWeight > 0 else { return .all(floor: 0, total: total) }
+            return .all(floor: minWeight, total: ranked.totalWeight(atLeast: minWeight))
+        }
+        if parameters.topP < 1 {
+            // The smallest prefix whose share of the top-k weight reaches top_p.
+            var cumulative = 0.0
+            for rank in 0..<limit {
+                cumulative += ranked.weight(at: rank, logits) / total
                 if cumulative >= Double(parameters.topP) {
-                    keep = index + 1
+                    limit = rank + 1
                     break
                 }
             }
-            candidates.removeSubrange(keep...)
-            probabilities.removeSubrange(keep...)
-            total = probabilities.reduce(0, +)
+            total = ranked.prefixWeight(limit, logits)
         }
-        if parameters.minP > 0 {
-            let threshold = Double(parameters.minP) * probabilities[0]
-            let keep = max(1, probabilities.prefix { $0 >= threshold }.count)
-            candidates.removeSubrange(keep...)
-            probabilities.removeSubrange(keep...)
-            total = probabilities.reduce(0, +)
+        if minWeight > 0 {
+            var keep = 1
+            while keep < limit && ranked.weight(at: keep, logits) >= minWeight { keep += 1 }
+            if keep < limit {
+                limit = keep
+                total = ranked.prefixWeight(limit, logits)
+            }
         }
-        let target = generator.nextUnitDouble() * total
-        var cumulative = 0.0
-        for (index, p) in probabilities.enumerated() {
-            cumulative += p
-            if target < cumulative { return candidates[index] }
+        return .ranked(limit: limit, total: total)
+    }
+
+    /// The distribution `sample` draws from at temperature > 0: ids best first with their probabilities.
+    mutating func truncatedDistribution(_ logits: [Float]) -> [(id: Int, probability: Double)] {
+        var row = logits
+        process(&row)
+        switch truncate(row) {
+        case nil:
+            return []
+        case .all(let floor, let total):
+            return ranked.ranked(atLeast: floor, row).map { ($0.id, $0.weight / total) }
+        case .ranked(let limit, let total):
+            return (0..<limit).map { (ranked.id(at: $0, row), ranked.weight(at: $0, row) / total) }
         }
-        return candidates[candidates.count - 1]
     }
 
     /// Index of the largest value (the lowest index among equals).

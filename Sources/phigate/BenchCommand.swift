@@ -9,7 +9,7 @@ import GGUF
 /// `phigate bench …`
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks.", subcommands: [Local.self, Batch.self, Kernels.self])
+        commandName: "bench", abstract: "Benchmarks.", subcommands: [Local.self, Batch.self, Kernels.self, Sampler.self])
 
     /// `phigate bench kernels`: per-core matmul throughput on the Phi shapes (thread CPU time).
     struct Kernels: ParsableCommand {
@@ -40,6 +40,39 @@ struct BenchCommand: ParsableCommand {
                             type: type, rows: dims[0], columns: dims[1], tokens: n, quantization: exact ? .off : .llamaCpp)
                         Standard.output("\(type.name) \(dims[0])x\(dims[1]) n=\(n): \(String(format: "%.2f", r.macsPerSecond / 1e9)) GMAC/s, \(String(format: "%.2f", r.weightBytesPerSecond / 1e9)) GB/s weights (1 core)\n")
                     }
+                }
+            }
+        }
+    }
+
+    /// `phigate bench sampler`: time per sampled token against sorting the whole vocabulary, same run.
+    struct Sampler: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time per sampled token (temperature, top-k, top-p, min-p) against sorting the whole vocabulary.")
+
+        @Option(help: "Vocabulary sizes, comma-separated (phi-3-mini, phi-2, phi-4-mini).")
+        var vocabularies: String = "32064,51200,200064"
+
+        @Option(help: "Tokens sampled per measurement.")
+        var tokens: Int = 50
+
+        func run() throws {
+            guard tokens > 0 else { throw ValidationError("--tokens must be positive") }
+            let settings: [(String, GenerationParameters)] = [
+                ("temperature 1", GenerationParameters(temperature: 1, seed: 1)),
+                ("temperature 0.7, top_p 0.9", GenerationParameters(temperature: 0.7, topP: 0.9, seed: 1)),
+                ("temperature 1, top_k 50", GenerationParameters(temperature: 1, topK: 50, seed: 1)),
+                ("temperature 1, min_p 0.05", GenerationParameters(temperature: 1, minP: 0.05, seed: 1)),
+                ("temperature 3, top_p 0.99 (flat)", GenerationParameters(temperature: 3, topP: 0.99, seed: 1)),
+            ]
+            func padded(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+            Standard.output("vocabulary \(padded("setting", 34))  whole sort ms   sampler ms  speedup\n")
+            for vocabulary in vocabularies.split(separator: ",").compactMap({ Int($0) }) where vocabulary > 0 {
+                for (name, parameters) in settings {
+                    let r = SamplerBenchmark.run(vocabulary: vocabulary, parameters: parameters, tokens: tokens)
+                    Standard.output(
+                        padded(String(vocabulary), 10) + " " + padded(name, 34)
+                            + String(format: " %14.3f %12.3f %7.1fx\n", r.wholeVocabularySort * 1e3, r.sampler * 1e3, r.speedup))
                 }
             }
         }
