@@ -15,7 +15,8 @@ struct RankedTokens {
     private var keys: [UInt64] = []
     /// The radix sort's second buffer.
     private var scratch: [UInt64] = []
-    /// The weight every id in `keys` reaches; ids at or above it are all ranked.
+    /// The last stage ranked (index into `stageFloors`): `keys` holds every id whose weight reaches its floor, or,
+    /// after `rankTop`, exactly the best k.
     private var stage = 0
     private static let stageFloors: [Double] = [exp(-8), exp(-24), exp(-64), 0]
     /// Ids with a finite logit.
