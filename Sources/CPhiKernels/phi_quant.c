@@ -1188,7 +1188,7 @@ static const vnni_mt_fn vnni_mt2[9] = {NULL,        vnni_mt_2x1, NULL,        NU
 // holds quants 4j..4j+3 of the 8 rows; each vpdpbusd against 4 broadcast activation bytes adds 32 multiply-adds
 // to 8 row sums, and one float fma per (8 rows, token, block) applies the scales. The weights stay in their
 // mapping; the tile lives in cache.
-T_AVX512 __attribute__((always_inline)) static inline void transpose8_epi32(__m256i v[8]) {
+T_AVX2 __attribute__((always_inline)) static inline void transpose8_epi32(__m256i v[8]) {
     const __m256i a0 = _mm256_unpacklo_epi32(v[0], v[1]), a1 = _mm256_unpackhi_epi32(v[0], v[1]);
     const __m256i a2 = _mm256_unpacklo_epi32(v[2], v[3]), a3 = _mm256_unpackhi_epi32(v[2], v[3]);
     const __m256i a4 = _mm256_unpacklo_epi32(v[4], v[5]), a5 = _mm256_unpackhi_epi32(v[4], v[5]);
@@ -1207,7 +1207,7 @@ T_AVX512 __attribute__((always_inline)) static inline void transpose8_epi32(__m2
     v[7] = _mm256_permute2x128_si256(b3, b7, 0x31);
 }
 
-T_AVX512 __attribute__((always_inline)) static inline void repack8_impl(uint32_t type, const uint8_t *w, size_t wrb,
+T_AVX2 __attribute__((always_inline)) static inline void repack8_impl(uint32_t type, const uint8_t *w, size_t wrb,
                                                                          int64_t nb, __m256i *rep, float *dws) {
     const int bs = block32_bytes(type);
     for (int64_t b = 0; b < nb; b++) {
@@ -1222,7 +1222,7 @@ T_AVX512 __attribute__((always_inline)) static inline void repack8_impl(uint32_t
     }
 }
 
-T_AVX512 static void repack8(uint32_t type, const uint8_t *w, size_t wrb, int64_t nb, __m256i *rep, float *dws) {
+T_AVX2 static void repack8(uint32_t type, const uint8_t *w, size_t wrb, int64_t nb, __m256i *rep, float *dws) {
     switch (type) {
     case PHI_TYPE_Q4_0: repack8_impl(PHI_TYPE_Q4_0, w, wrb, nb, rep, dws); break;
     case PHI_TYPE_Q5_0: repack8_impl(PHI_TYPE_Q5_0, w, wrb, nb, rep, dws); break;
@@ -1263,9 +1263,53 @@ T_AVX512 static void repack8(uint32_t type, const uint8_t *w, size_t wrb, int64_
 REPACKED_KERNEL(repacked_8x4, 4)
 REPACKED_KERNEL(repacked_8x1, 1)
 
-// Rows [r0, r0 + 8·groups) × all n tokens through repacked tiles. Returns the first row not done.
-T_AVX512 static int64_t qgemm_repacked(uint32_t type, const uint8_t *W, size_t wrb, const uint8_t *A, size_t arb, int64_t k,
-                                       int64_t n, const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+// The repacked tiles on AVX2, Q4_0 only: `maddubs` of a repacked vector against 4 broadcast activation bytes gives
+// int16 pair sums, added up over the block's 8 vectors in int16 (u ≤ 15, so at most 8 · 2 · 15 · 127 = 30,480: no
+// saturation; Q5_0 and Q8_0 would overflow and keep the per-row kernels) and widened by one `madd` per block. The
+// same block integers and the same float steps as the VNNI tiles above, so by construction the same results.
+#define REPACKED_KERNEL_AVX2(NAME, T)                                                                              \
+    T_AVX2 static void NAME(const __m256i *rep, const float *dws, const uint8_t *const *act, int64_t nb,            \
+                            __m256 *out) {                                                                          \
+        const float *ds[T];                                                                                         \
+        const int32_t *cs[T];                                                                                       \
+        for (int t = 0; t < T; t++) {                                                                               \
+            ds[t] = (const float *)(const void *)(act[t] + nb * ACT32_BLOCK);                                       \
+            cs[t] = (const int32_t *)(const void *)(ds[t] + 2 * nb);                                                \
+        }                                                                                                           \
+        const __m256i ones = _mm256_set1_epi16(1);                                                                  \
+        __m256 accf[T];                                                                                             \
+        for (int t = 0; t < T; t++) accf[t] = _mm256_setzero_ps();                                                  \
+        for (int64_t b = 0; b < nb; b++) {                                                                          \
+            __m256i acc16[T];                                                                                       \
+            for (int t = 0; t < T; t++) acc16[t] = _mm256_setzero_si256();                                          \
+            for (int j = 0; j < 8; j++) {                                                                           \
+                const __m256i wv = _mm256_load_si256(rep + b * 8 + j);                                              \
+                for (int t = 0; t < T; t++) {                                                                       \
+                    int32_t a4;                                                                                     \
+                    memcpy(&a4, act[t] + b * QK + 4 * j, 4);                                                        \
+                    acc16[t] = _mm256_add_epi16(acc16[t], _mm256_maddubs_epi16(wv, _mm256_set1_epi32(a4)));         \
+                }                                                                                                   \
+            }                                                                                                       \
+            const __m256 dw = _mm256_loadu_ps(dws + b * 8);                                                         \
+            for (int t = 0; t < T; t++) {                                                                           \
+                const __m256i acc = _mm256_add_epi32(_mm256_set1_epi32(cs[t][b]), _mm256_madd_epi16(acc16[t], ones)); \
+                accf[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(ds[t] + b)), _mm256_cvtepi32_ps(acc), \
+                                          accf[t]);                                                                 \
+            }                                                                                                       \
+        }                                                                                                           \
+        for (int t = 0; t < T; t++) out[t] = accf[t];                                                               \
+    }
+
+REPACKED_KERNEL_AVX2(repacked_8x4_avx2, 4)
+REPACKED_KERNEL_AVX2(repacked_8x1_avx2, 1)
+
+typedef void (*repacked_fn)(const __m256i *, const float *, const uint8_t *const *, int64_t, __m256 *);
+
+// Rows [r0, r0 + 8·groups) × all n tokens through repacked tiles (`tile4` for 4 tokens, `tile1` for one). Returns
+// the first row not done.
+T_AVX2 static int64_t qgemm_repacked_with(repacked_fn tile4, repacked_fn tile1, uint32_t type, const uint8_t *W,
+                                          size_t wrb, const uint8_t *A, size_t arb, int64_t k, int64_t n,
+                                          const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     const int64_t nb = k / QK;
     __m256i *rep = aligned_alloc(64, (size_t)nb * 8 * sizeof(__m256i));
     float *dws = aligned_alloc(64, (size_t)nb * 8 * sizeof(float) + 64);
@@ -1282,19 +1326,30 @@ T_AVX512 static int64_t qgemm_repacked(uint32_t type, const uint8_t *W, size_t w
         for (; t + 4 <= n; t += 4) {
             const uint8_t *at[4] = {A + t * arb, A + (t + 1) * arb, A + (t + 2) * arb, A + (t + 3) * arb};
             __m256 out[4];
-            repacked_8x4(rep, dws, at, nb, out);
+            tile4(rep, dws, at, nb, out);
             for (int i = 0; i < 4; i++) _mm256_storeu_ps(y + (t + i) * ldy + r, _mm256_add_ps(out[i], bv));
         }
         for (; t < n; t++) {
             const uint8_t *at[1] = {A + t * arb};
             __m256 out[1];
-            repacked_8x1(rep, dws, at, nb, out);
+            tile1(rep, dws, at, nb, out);
             _mm256_storeu_ps(y + t * ldy + r, _mm256_add_ps(out[0], bv));
         }
     }
     free(rep);
     free(dws);
     return r;
+}
+
+static int64_t qgemm_repacked(uint32_t type, const uint8_t *W, size_t wrb, const uint8_t *A, size_t arb, int64_t k,
+                              int64_t n, const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    return qgemm_repacked_with(repacked_8x4, repacked_8x1, type, W, wrb, A, arb, k, n, bias, y, ldy, r0, r1);
+}
+
+static int64_t qgemm_repacked_avx2(const uint8_t *W, size_t wrb, const uint8_t *A, size_t arb, int64_t k, int64_t n,
+                                   const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    return qgemm_repacked_with(repacked_8x4_avx2, repacked_8x1_avx2, PHI_TYPE_Q4_0, W, wrb, A, arb, k, n, bias, y, ldy,
+                               r0, r1);
 }
 
 static float vec_dot_avx512(uint32_t type, const void *w, const void *act, int64_t k) {
@@ -1430,7 +1485,10 @@ static void qgemm_range_at(int level, uint32_t type, const void *w, size_t wrb, 
         for (; rr < r1; rr++) y[rr] = dot(type, W + rr * wrb, A, k) + (bias ? bias[rr] : 0.0f);
         r = r1;
     } else if (level >= PHI_LEVEL_AVX2 && vnni_type(type) && n >= 2) {
-        // Batched decode on AVX2: row blocks of 16, groups of up to 4 tokens per weight row.
+        // Prefill on AVX2: Q4_0 through the repacked tiles (rows left over below 8 continue here). Then batched
+        // decode: row blocks of 16, groups of up to 4 tokens per weight row.
+        if (type == PHI_TYPE_Q4_0 && allow_repack && use_repack())
+            r = qgemm_repacked_avx2(W, wrb, A, arb, k, n, bias, y, ldy, r, r1);
         const int64_t nb = k / QK;
         for (int64_t rb = r; rb < r1; rb += 16) {
             const int64_t re = rb + 16 < r1 ? rb + 16 : r1;
