@@ -597,10 +597,10 @@ T_AVX2 static float dot32_avx2(uint32_t type, const uint8_t *w, const uint8_t *a
 
 #define LOADI(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 
-// The lanes `dot32_i32_avx2` gives (Σ (u − off)·y per group of 4 values), for Q4_0 / Q5_0 without the sign trick:
-// u·y straight from `maddubs` (u ≤ 31, so no pair saturates), plus the activation's stored per-group correction
-// −off·Σy (`quantize_act32`). The same integers, two instructions fewer per block. Q8_0 (u up to 255) keeps the
-// sign trick.
+// The lanes `dot32_i32_avx2` gives (Σ (u − off)·y per group of 4 values), for 4- and 5-bit weights without the sign
+// trick: u·y straight from `maddubs` (u ≤ 31, so no pair saturates), plus the activation's stored per-group
+// correction −off·Σy (`quantize_act32`). The same integers, two instructions fewer per block. Q8_0 (u up to 255)
+// keeps the sign trick.
 T_AVX2 __attribute__((always_inline)) static inline __m256i lanes32_avx2(uint32_t type, __m256i u, __m256i y,
                                                                         const uint8_t *corr) {
     if (type == PHI_TYPE_Q8_0) return dot32_i32_avx2(u, 128, y);
