@@ -1263,11 +1263,12 @@ T_AVX2 static void repack8(uint32_t type, const uint8_t *w, size_t wrb, int64_t 
 REPACKED_KERNEL(repacked_8x4, 4)
 REPACKED_KERNEL(repacked_8x1, 1)
 
-// The repacked tiles on AVX2, Q4_0 only: `maddubs` of a repacked vector against 4 broadcast activation bytes gives
-// int16 pair sums, added up over the block's 8 vectors in int16 (u ≤ 15, so at most 8 · 2 · 15 · 127 = 30,480: no
-// saturation; Q5_0 and Q8_0 would overflow and keep the per-row kernels) and widened by one `madd` per block. The
-// same block integers and the same float steps as the VNNI tiles above, so by construction the same results.
-#define REPACKED_KERNEL_AVX2(NAME, T)                                                                              \
+// The repacked tiles on AVX2. Q4_0: `maddubs` of a repacked vector against 4 broadcast activation bytes gives int16
+// pair sums, added up over the block's 8 vectors in int16 (u ≤ 15, so at most 8 · 2 · 15 · 127 = 30,480: no
+// saturation) and widened by one `madd` per block, plus the stored −8·Σy. Q8_0 (u up to 255 would saturate
+// `maddubs`): the signed quants with the sign trick, widened per vector. Either way the same block integers and the
+// same float steps as the VNNI tiles above, so by construction the same results. (Q5_0 keeps the per-row kernels.)
+#define REPACKED_KERNEL_AVX2(NAME, T, TYPE)                                                                        \
     T_AVX2 static void NAME(const __m256i *rep, const float *dws, const uint8_t *const *act, int64_t nb,            \
                             __m256 *out) {                                                                          \
         const float *ds[T];                                                                                         \
@@ -1280,28 +1281,45 @@ REPACKED_KERNEL(repacked_8x1, 1)
         __m256 accf[T];                                                                                             \
         for (int t = 0; t < T; t++) accf[t] = _mm256_setzero_ps();                                                  \
         for (int64_t b = 0; b < nb; b++) {                                                                          \
-            __m256i acc16[T];                                                                                       \
-            for (int t = 0; t < T; t++) acc16[t] = _mm256_setzero_si256();                                          \
-            for (int j = 0; j < 8; j++) {                                                                           \
-                const __m256i wv = _mm256_load_si256(rep + b * 8 + j);                                              \
-                for (int t = 0; t < T; t++) {                                                                       \
-                    int32_t a4;                                                                                     \
-                    memcpy(&a4, act[t] + b * QK + 4 * j, 4);                                                        \
-                    acc16[t] = _mm256_add_epi16(acc16[t], _mm256_maddubs_epi16(wv, _mm256_set1_epi32(a4)));         \
+            __m256i acc[T];                                                                                         \
+            if (TYPE == PHI_TYPE_Q4_0) {                                                                            \
+                __m256i acc16[T];                                                                                   \
+                for (int t = 0; t < T; t++) acc16[t] = _mm256_setzero_si256();                                      \
+                for (int j = 0; j < 8; j++) {                                                                       \
+                    const __m256i wv = _mm256_load_si256(rep + b * 8 + j);                                          \
+                    for (int t = 0; t < T; t++) {                                                                   \
+                        int32_t a4;                                                                                 \
+                        memcpy(&a4, act[t] + b * QK + 4 * j, 4);                                                    \
+                        acc16[t] = _mm256_add_epi16(acc16[t], _mm256_maddubs_epi16(wv, _mm256_set1_epi32(a4)));     \
+                    }                                                                                               \
+                }                                                                                                   \
+                for (int t = 0; t < T; t++)                                                                         \
+                    acc[t] = _mm256_add_epi32(_mm256_set1_epi32(cs[t][b]), _mm256_madd_epi16(acc16[t], ones));      \
+            } else {                                                                                                \
+                for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_si256();                                        \
+                for (int j = 0; j < 8; j++) {                                                                       \
+                    const __m256i ws = _mm256_xor_si256(_mm256_load_si256(rep + b * 8 + j), _mm256_set1_epi8((char)0x80)); \
+                    const __m256i wa = _mm256_sign_epi8(ws, ws);                                                    \
+                    for (int t = 0; t < T; t++) {                                                                   \
+                        int32_t a4;                                                                                 \
+                        memcpy(&a4, act[t] + b * QK + 4 * j, 4);                                                    \
+                        const __m256i p = _mm256_maddubs_epi16(wa, _mm256_sign_epi8(_mm256_set1_epi32(a4), ws));    \
+                        acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(p, ones));                              \
+                    }                                                                                               \
                 }                                                                                                   \
             }                                                                                                       \
             const __m256 dw = _mm256_loadu_ps(dws + b * 8);                                                         \
-            for (int t = 0; t < T; t++) {                                                                           \
-                const __m256i acc = _mm256_add_epi32(_mm256_set1_epi32(cs[t][b]), _mm256_madd_epi16(acc16[t], ones)); \
-                accf[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(ds[t] + b)), _mm256_cvtepi32_ps(acc), \
+            for (int t = 0; t < T; t++)                                                                             \
+                accf[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(ds[t] + b)), _mm256_cvtepi32_ps(acc[t]), \
                                           accf[t]);                                                                 \
-            }                                                                                                       \
         }                                                                                                           \
         for (int t = 0; t < T; t++) out[t] = accf[t];                                                               \
     }
 
-REPACKED_KERNEL_AVX2(repacked_8x4_avx2, 4)
-REPACKED_KERNEL_AVX2(repacked_8x1_avx2, 1)
+REPACKED_KERNEL_AVX2(repacked_8x4_avx2_q4_0, 4, PHI_TYPE_Q4_0)
+REPACKED_KERNEL_AVX2(repacked_8x1_avx2_q4_0, 1, PHI_TYPE_Q4_0)
+REPACKED_KERNEL_AVX2(repacked_8x4_avx2_q8_0, 4, PHI_TYPE_Q8_0)
+REPACKED_KERNEL_AVX2(repacked_8x1_avx2_q8_0, 1, PHI_TYPE_Q8_0)
 
 typedef void (*repacked_fn)(const __m256i *, const float *, const uint8_t *const *, int64_t, __m256 *);
 
@@ -1346,9 +1364,13 @@ static int64_t qgemm_repacked(uint32_t type, const uint8_t *W, size_t wrb, const
     return qgemm_repacked_with(repacked_8x4, repacked_8x1, type, W, wrb, A, arb, k, n, bias, y, ldy, r0, r1);
 }
 
-static int64_t qgemm_repacked_avx2(const uint8_t *W, size_t wrb, const uint8_t *A, size_t arb, int64_t k, int64_t n,
-                                   const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
-    return qgemm_repacked_with(repacked_8x4_avx2, repacked_8x1_avx2, PHI_TYPE_Q4_0, W, wrb, A, arb, k, n, bias, y, ldy,
+// Q4_0 and Q8_0 only.
+static int64_t qgemm_repacked_avx2(uint32_t type, const uint8_t *W, size_t wrb, const uint8_t *A, size_t arb, int64_t k,
+                                   int64_t n, const float *bias, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    if (type == PHI_TYPE_Q4_0)
+        return qgemm_repacked_with(repacked_8x4_avx2_q4_0, repacked_8x1_avx2_q4_0, type, W, wrb, A, arb, k, n, bias, y,
+                                   ldy, r0, r1);
+    return qgemm_repacked_with(repacked_8x4_avx2_q8_0, repacked_8x1_avx2_q8_0, type, W, wrb, A, arb, k, n, bias, y, ldy,
                                r0, r1);
 }
 
@@ -1485,10 +1507,10 @@ static void qgemm_range_at(int level, uint32_t type, const void *w, size_t wrb, 
         for (; rr < r1; rr++) y[rr] = dot(type, W + rr * wrb, A, k) + (bias ? bias[rr] : 0.0f);
         r = r1;
     } else if (level >= PHI_LEVEL_AVX2 && vnni_type(type) && n >= 2) {
-        // Prefill on AVX2: Q4_0 through the repacked tiles (rows left over below 8 continue here). Then batched
-        // decode: row blocks of 16, groups of up to 4 tokens per weight row.
-        if (type == PHI_TYPE_Q4_0 && allow_repack && use_repack())
-            r = qgemm_repacked_avx2(W, wrb, A, arb, k, n, bias, y, ldy, r, r1);
+        // Prefill on AVX2: Q4_0 and Q8_0 through the repacked tiles (rows left over below 8 continue here). Then
+        // batched decode: row blocks of 16, groups of up to 4 tokens per weight row.
+        if ((type == PHI_TYPE_Q4_0 || type == PHI_TYPE_Q8_0) && allow_repack && use_repack())
+            r = qgemm_repacked_avx2(type, W, wrb, A, arb, k, n, bias, y, ldy, r, r1);
         const int64_t nb = k / QK;
         for (int64_t rb = r; rb < r1; rb += 16) {
             const int64_t re = rb + 16 < r1 ? rb + 16 : r1;
