@@ -2,9 +2,12 @@
 # Benchmark: the gateway's added latency and throughput, on loopback, in about a minute.
 #
 # nginx answers a fixed chat completion JSON (the "upstream"); wrk measures it directly, then through
-# `phigate serve` (release build) configured with one openai backend pointing at that nginx:
-#   - concurrency 1: p50 / p99 latency, direct and through phigate, and the difference (added latency);
-#   - concurrency 64: requests/s and p99 through phigate (and direct, for reference).
+# `phigate serve` (release build) configured with one openai backend pointing at that nginx, and through
+# `phigate dev reference-proxy` (the same Hummingbird server and AsyncHTTPClient configuration doing nothing but
+# forwarding: the floor of these libraries on this machine):
+#   - concurrency 1: p50 / p99 latency, direct, through the reference proxy and through phigate, and the
+#     differences (added latency);
+#   - concurrency 64: requests/s and p99 through each.
 # Needs: nginx (nginx-light), wrk. Environment: BENCH_DURATION (seconds per run, default 10),
 # PHIGATE_BIN (skip the build and use this binary).
 set -euo pipefail
@@ -41,6 +44,7 @@ wait_for() { # url
 
 NGINX_PORT="$(free_port)"
 GATEWAY_PORT="$(free_port)"
+REFERENCE_PORT="$(free_port)"
 COMPLETION='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18},"system_fingerprint":"fp_bench"}'
 
 mkdir -p "$WORK/nginx"
@@ -96,28 +100,44 @@ BENCH_UPSTREAM_KEY="sk-bench" "$PHIGATE_BIN" serve --config "$WORK/phigate.yaml"
 PIDS+=($!)
 wait_for "http://127.0.0.1:$GATEWAY_PORT/healthz"
 
+"$PHIGATE_BIN" dev reference-proxy --port "$REFERENCE_PORT" \
+    --upstream "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" >"$WORK/reference.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q "^listening on" "$WORK/reference.log" && break; sleep 0.1; done
+grep -q "^listening on" "$WORK/reference.log" || { echo "bench-gateway: the reference proxy did not come up" >&2; cat "$WORK/reference.log" >&2; exit 1; }
+
 run_wrk() { # url connections duration → "rps p50 p99 errors"
     wrk -t1 -c"$2" -d"$3"s --timeout 5s -s scripts/bench/report.lua "$1" | sed -n 's/^RESULT //p'
 }
 
 URL_DIRECT="http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
 URL_GATEWAY="http://127.0.0.1:$GATEWAY_PORT/v1/chat/completions"
+URL_REFERENCE="http://127.0.0.1:$REFERENCE_PORT/v1/chat/completions"
 
 # Warm up both paths (connection pools, caches, JIT-free but page-faulted code).
 run_wrk "$URL_DIRECT" 8 2 >/dev/null
 run_wrk "$URL_GATEWAY" 8 3 >/dev/null
+run_wrk "$URL_REFERENCE" 8 3 >/dev/null
 
 read -r D1_RPS D1_P50 D1_P99 D1_ERR <<<"$(run_wrk "$URL_DIRECT" 1 "$DURATION")"
+read -r R1_RPS R1_P50 R1_P99 R1_ERR <<<"$(run_wrk "$URL_REFERENCE" 1 "$DURATION")"
 read -r G1_RPS G1_P50 G1_P99 G1_ERR <<<"$(run_wrk "$URL_GATEWAY" 1 "$DURATION")"
 read -r D64_RPS D64_P50 D64_P99 D64_ERR <<<"$(run_wrk "$URL_DIRECT" 64 "$DURATION")"
+read -r R64_RPS R64_P50 R64_P99 R64_ERR <<<"$(run_wrk "$URL_REFERENCE" 64 "$DURATION")"
 read -r G64_RPS G64_P50 G64_P99 G64_ERR <<<"$(run_wrk "$URL_GATEWAY" 64 "$DURATION")"
 
 printf '\nphigate gateway benchmark (loopback, %ss per run, %s CPUs, wrk -t1)\n' "$DURATION" "$(nproc)"
 printf '%-34s %10s %10s %10s %8s\n' "" "req/s" "p50 µs" "p99 µs" "errors"
 printf '%-34s %10s %10s %10s %8s\n' "concurrency 1, nginx direct" "$D1_RPS" "$D1_P50" "$D1_P99" "$D1_ERR"
+printf '%-34s %10s %10s %10s %8s\n' "concurrency 1, reference proxy" "$R1_RPS" "$R1_P50" "$R1_P99" "$R1_ERR"
 printf '%-34s %10s %10s %10s %8s\n' "concurrency 1, through phigate" "$G1_RPS" "$G1_P50" "$G1_P99" "$G1_ERR"
 printf '%-34s %10s %10s %10s %8s\n' "concurrency 64, nginx direct" "$D64_RPS" "$D64_P50" "$D64_P99" "$D64_ERR"
+printf '%-34s %10s %10s %10s %8s\n' "concurrency 64, reference proxy" "$R64_RPS" "$R64_P50" "$R64_P99" "$R64_ERR"
 printf '%-34s %10s %10s %10s %8s\n' "concurrency 64, through phigate" "$G64_RPS" "$G64_P50" "$G64_P99" "$G64_ERR"
 printf '\nadded latency at concurrency 1: p50 %s µs, p99 %s µs (targets: < 150 / < 500)\n' \
     "$((G1_P50 - D1_P50))" "$((G1_P99 - D1_P99))"
 printf 'throughput at concurrency 64 through phigate: %s req/s, p99 %s µs (target: >= 9000 req/s)\n' "$G64_RPS" "$G64_P99"
+printf 'reference proxy (the libraries alone): added p50 %s µs, p99 %s µs; %s req/s at concurrency 64\n' \
+    "$((R1_P50 - D1_P50))" "$((R1_P99 - D1_P99))" "$R64_RPS"
+printf 'phigate over the reference proxy: p50 +%s µs, p99 +%s µs; throughput %s of it\n' \
+    "$((G1_P50 - R1_P50))" "$((G1_P99 - R1_P99))" "$(python3 -c "print(f'{$G64_RPS / max($R64_RPS, 1):.2f}x')")"

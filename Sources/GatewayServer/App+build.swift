@@ -47,10 +47,7 @@ public func buildApplication(
     if let httpClient {
         client = httpClient
     } else {
-        var configuration = BackendRegistry.httpClientConfiguration(for: config)
-        // One upstream connection per concurrent client request (AHC's default soft limit of 8 queues the rest).
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 1024
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: gatewayHTTPClientConfiguration(for: config))
         services.append(HTTPClientService(client: client))
     }
     // A client that is never run as a service must be shut down here (AHC traps on deinit otherwise).
@@ -259,6 +256,14 @@ public struct GatewayRunner: Sendable {
     public func shutdown() async {
         await group.triggerGracefulShutdown()
     }
+}
+
+/// The upstream client configuration of `phigate serve` (and of the benchmark's reference proxy).
+public func gatewayHTTPClientConfiguration(for config: GatewayConfig) -> HTTPClient.Configuration {
+    var configuration = BackendRegistry.httpClientConfiguration(for: config)
+    // One upstream connection per concurrent client request (AHC's default soft limit of 8 queues the rest).
+    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 1024
+    return configuration
 }
 
 /// Runs Swift Concurrency's global executor on NIO's event-loop threads instead of a separate thread pool, so a

@@ -6,9 +6,9 @@ import Foundation
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Development helpers: a fake upstream for client tests and benchmarks.",
+        abstract: "Development helpers: a fake upstream, the benchmark's reference proxy, an outcome writer, a soak run.",
         shouldDisplay: false,
-        subcommands: [FakeUpstreamCommand.self, OutcomeWriter.self, SoakCommand.self]
+        subcommands: [FakeUpstreamCommand.self, ReferenceProxyCommand.self, OutcomeWriter.self, SoakCommand.self]
     )
 
     /// `phigate dev fake-upstream --port N`
