@@ -249,13 +249,15 @@ public final class OutcomeRecorder: Service, Sendable {
 
     /// Drains the queue until graceful shutdown or cancellation, then writes what is left and returns.
     public func run() async throws {
+        let worker = IdlePriorityWorker(name: "phigate-outcomes")
+        defer { worker.stop() }
         await withTaskGroup(of: Void.self) { group in
             if let retention = configuration.retention {
                 group.addTask { await self.pruneLoop(retention) }
             }
             await withGracefulShutdownHandler {
                 await withTaskCancellationHandler {
-                    await self.drain()
+                    await self.drain(writer: worker)
                 } onCancel: {
                     self.close()
                 }
@@ -277,7 +279,7 @@ public final class OutcomeRecorder: Service, Sendable {
         consumer?.resume()
     }
 
-    private func drain() async {
+    private func drain(writer worker: IdlePriorityWorker) async {
         let batchSize = configuration.batchSize
         while true {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -317,18 +319,25 @@ public final class OutcomeRecorder: Service, Sendable {
                 if finished { return }
                 continue
             }
-            await write(batch)
+            await write(batch, worker: worker)
         }
     }
 
-    private func write(_ batch: [OutcomeEntry]) async {
+    /// Writes on the idle-priority thread unless a backlog has built up (more than a batch waiting: the machine
+    /// is too busy to leave it idle time), then on GRDB's normal-priority queue.
+    private func write(_ batch: [OutcomeEntry], worker: IdlePriorityWorker) async {
         var attempt = 0
         while true {
             do {
-                // In an unstructured task: a cancelled `run()` (shutdown past its grace period) still commits
-                // what it drains, since GRDB's async accesses stop on cancellation.
                 let store = store
-                _ = try await Task { try await store.write(batch) }.value
+                let backlog = state.withLock { $0.count + $0.blockedProducers.count }
+                if backlog <= configuration.batchSize {
+                    _ = try await worker.run { Result { () throws(OutcomeStoreError) in try store.writeBlocking(batch) } }.get()
+                } else {
+                    // In an unstructured task: a cancelled `run()` (shutdown past its grace period) still commits
+                    // what it drains, since GRDB's async accesses stop on cancellation.
+                    _ = try await Task { try await store.write(batch) }.value
+                }
                 recordedCounter.increment(by: batch.count)
                 let (total, waiters) = state.withLock { state in
                     state.statistics.written += batch.count
