@@ -24,7 +24,7 @@ struct AuthMiddleware: RouterMiddleware {
         if !resolved.requiresAuthentication {
             guard let database, await database.hasActiveKeys() else { return try await next(request, context) }
         }
-        guard let authorization = request.headers[.authorization] else { throw GatewayError.missingKey }
+        guard let authorization = request.headers.firstValue(.authorization) else { throw GatewayError.missingKey }
         guard authorization.utf8.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
             throw GatewayError.missingKey
         }

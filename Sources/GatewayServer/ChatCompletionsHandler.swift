@@ -295,7 +295,7 @@ final class ChatCompletionsHandler: Sendable {
 
     /// The body, at most `maxBodySize` bytes (413 beyond, checked on `content-length` first).
     private func collectBody(_ request: Request) async throws -> ByteBuffer {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodySize {
+        if let length = request.headers.firstValue(.contentLength).flatMap(Int.init), length > maxBodySize {
             throw GatewayError.bodyTooLarge(limit: maxBodySize)
         }
         do {

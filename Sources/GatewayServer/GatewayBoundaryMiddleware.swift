@@ -13,7 +13,7 @@ struct GatewayBoundaryMiddleware: RouterMiddleware {
     ) async throws -> Response {
         var context = context
         context.startedAt = .now
-        let requestID = Self.requestID(from: request.headers[.requestID])
+        let requestID = Self.requestID(from: request.headers.firstValue(.requestID))
         context.requestID = requestID
         var response: Response
         do {
@@ -22,7 +22,7 @@ struct GatewayBoundaryMiddleware: RouterMiddleware {
             response = ErrorMapping.response(for: error, requestID: requestID, logger: context.logger)
         }
         response.headers[.requestID] = requestID
-        if response.headers[.phigateBackend] == nil {
+        if !response.headers.contains(.phigateBackend) {
             response.headers[.phigateBackend] = "none"
         }
         return response

@@ -9,7 +9,7 @@ extension Request {
     /// A JSON body: 415 when the client says it sends something else (no `content-type` is accepted), then
     /// `collectBody(upTo:timeout:)`.
     func collectJSONBody(upTo limit: Int, timeout: Duration) async throws -> ByteBuffer {
-        if let type = headers[.contentType], !Self.isJSON(contentType: type) {
+        if let type = headers.firstValue(.contentType), !Self.isJSON(contentType: type) {
             throw GatewayError(
                 status: .unsupportedMediaType,
                 message: "Expected a JSON body with content-type application/json, found '\(type.prefix(80))'.",
