@@ -8,18 +8,23 @@ import Glibc
 /// A dedicated thread the kernel runs only when a core would otherwise be idle (Linux `SCHED_IDLE`), for the
 /// outcome log's SQLite work. At normal priority, the 20 ms batches of a lightly loaded gateway on two cores
 /// took the core the event loop was about to wake on: 5 % of requests waited 0.3–1.5 ms (concurrency 1, p99
-/// 1.9 → 1.1 ms with this thread; nice 10 and 19 did not help). Where the policy cannot be set it is an
-/// ordinary thread. The recorder sends a backlog to normal-priority threads, so a busy machine cannot starve it.
+/// 1.6–2.0 → 0.7–0.9 ms with this thread; nice 10 and 19 did not help). Where the policy cannot be set it is an
+/// ordinary thread. A machine with no idle time (a local model decoding on every core) would starve it, so a job
+/// the thread has not started within its patience is abandoned and the caller writes elsewhere.
 final class IdlePriorityWorker: Sendable {
     private struct State {
         var jobs: [@Sendable () -> Void] = []
         var isStopping = false
     }
 
+    /// Taken once, by whichever of the thread and the patience timer comes first.
+    private final class Claim: Sendable {
+        private let taken = Atomic<Bool>(false)
+        func take() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
+    }
+
     private let state = Mutex(State())
     private let wakeUp = DispatchSemaphore(value: 0)
-    /// Whether the thread runs at idle priority (set once it has started).
-    private let idle = Atomic<Bool>(false)
 
     init(name: String) {
         let thread = Thread { [self] in
@@ -27,24 +32,34 @@ final class IdlePriorityWorker: Sendable {
             // Otherwise it keeps the name of the thread that made it (an event loop's), which misleads `top -H`.
             try? String(name.prefix(15)).write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
             #endif
-            idle.store(Self.lowerOwnPriority(), ordering: .relaxed)
+            Self.lowerOwnPriority()
             loop()
         }
         thread.start()
     }
 
-    var isIdlePriority: Bool { idle.load(ordering: .relaxed) }
-
-    /// Runs `body` on the thread and returns its result.
-    func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
+    /// Runs `body` on the thread and returns its result, or returns nil without running it when the thread has
+    /// not started it within `patience` (or has stopped).
+    func run<T: Sendable>(within patience: Duration, _ body: @escaping @Sendable () -> T) async -> T? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+            let claim = Claim()
             let accepted = state.withLock { state -> Bool in
                 if state.isStopping { return false }
-                state.jobs.append { continuation.resume(returning: body()) }
+                state.jobs.append {
+                    if claim.take() { continuation.resume(returning: body()) }
+                }
                 return true
             }
-            // Stopped already: run here rather than lose the work.
-            if accepted { wakeUp.signal() } else { continuation.resume(returning: body()) }
+            guard accepted else {
+                continuation.resume(returning: nil)
+                return
+            }
+            wakeUp.signal()
+            let (seconds, attoseconds) = patience.components
+            let wait = DispatchTimeInterval.nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+            DispatchQueue.global().asyncAfter(deadline: .now() + wait) {
+                if claim.take() { continuation.resume(returning: nil) }
+            }
         }
     }
 
@@ -67,15 +82,14 @@ final class IdlePriorityWorker: Sendable {
         }
     }
 
-    /// Puts the calling thread under `SCHED_IDLE` (Linux: the policy applies to the thread, pid 0 = caller).
-    private static func lowerOwnPriority() -> Bool {
+    /// Puts the calling thread under `SCHED_IDLE` (Linux: the policy applies to the thread, pid 0 = caller); where
+    /// that fails it stays an ordinary thread.
+    private static func lowerOwnPriority() {
         #if os(Linux)
         var parameters = sched_param()
         parameters.sched_priority = 0
         let schedIdle: Int32 = 5  // SCHED_IDLE; Glibc's module does not export the GNU-only constant
-        return sched_setscheduler(0, schedIdle, &parameters) == 0
-        #else
-        return false
+        _ = sched_setscheduler(0, schedIdle, &parameters)
         #endif
     }
 }

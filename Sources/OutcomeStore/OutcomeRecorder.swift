@@ -324,15 +324,19 @@ public final class OutcomeRecorder: Service, Sendable {
     }
 
     /// Writes on the idle-priority thread unless a backlog has built up (more than a batch waiting: the machine
-    /// is too busy to leave it idle time), then on GRDB's normal-priority queue.
+    /// is too busy to leave it idle time) or the thread does not start within 50 ms; then on GRDB's
+    /// normal-priority queue.
     private func write(_ batch: [OutcomeEntry], worker: IdlePriorityWorker) async {
         var attempt = 0
         while true {
             do {
                 let store = store
                 let backlog = state.withLock { $0.count + $0.blockedProducers.count }
-                if backlog <= configuration.batchSize {
-                    _ = try await worker.run { Result { () throws(OutcomeStoreError) in try store.writeBlocking(batch) } }.get()
+                let onIdleThread = backlog > configuration.batchSize ? nil : await worker.run(within: .milliseconds(50)) {
+                    Result { () throws(OutcomeStoreError) in try store.writeBlocking(batch) }
+                }
+                if let onIdleThread {
+                    _ = try onIdleThread.get()
                 } else {
                     // In an unstructured task: a cancelled `run()` (shutdown past its grace period) still commits
                     // what it drains, since GRDB's async accesses stop on cancellation.
