@@ -86,7 +86,8 @@ public struct JSONParser {
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         if depth > Self.maxDepth { throw error("nesting too deep") }
         index += 1
-        var members: [String: JSONValue] = [:]
+        // Room for the 7–8 members of a completion or chunk up front: growing from empty rehashed three times.
+        var members = [String: JSONValue](minimumCapacity: 8)
         skipWhitespace()
         if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
             index += 1
