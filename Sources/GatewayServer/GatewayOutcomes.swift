@@ -22,9 +22,9 @@ struct GatewayOutcomes: Sendable {
 
     static let privacyHeader = HeaderName("x-phigate-privacy")!
 
-    /// Whether the caller marked the request private (`x-phigate-privacy: local-only`).
+    /// Whether the caller marked the request private (`x-phigate-privacy: local-only`, in any of its fields).
     static func isPrivate(_ request: Request) -> Bool {
-        request.headers[privacyHeader]?.lowercased() == "local-only"
+        PrivacyPolicy.isLocalOnly(request.headers[privacyHeader])
     }
 
     /// Records one finished request. Awaits only when the queue is full and the policy is back-pressure.

@@ -52,10 +52,18 @@ final class RoutingRequestScope: Sendable {
         self.tenant = tenant
     }
 
-    /// Header name (canonical, lower case) → value; the last of repeated fields.
+    /// Header name (canonical, lower case) → value; repeated fields combined with ", " (RFC 9110), so a second
+    /// `x-phigate-privacy` cannot hide a first `local-only`.
     var headers: [String: String] {
         var headers: [String: String] = [:]
-        for field in fields { headers[field.name.canonicalName] = field.value }
+        for field in fields {
+            let name = field.name.canonicalName
+            if let earlier = headers[name] {
+                headers[name] = earlier + ", " + field.value
+            } else {
+                headers[name] = field.value
+            }
+        }
         return headers
     }
 

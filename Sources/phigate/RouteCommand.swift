@@ -96,7 +96,10 @@ struct RouteCommand: AsyncParsableCommand {
         var headerMap: [String: String] = [:]
         for header in headers {
             guard let colon = header.firstIndex(of: ":") else { throw ValidationError("--header: expected NAME:VALUE, found \(header)") }
-            headerMap[String(header[..<colon]).lowercased()] = String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+            let name = String(header[..<colon]).lowercased()
+            let value = String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+            // Repeated as the gateway combines repeated fields (RFC 9110): "first, second".
+            headerMap[name] = headerMap[name].map { $0 + ", " + value } ?? value
         }
         let counter = PromptTokenCounter(path: tokenizer)
         let features = RequestFeatures(

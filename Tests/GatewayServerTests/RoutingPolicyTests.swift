@@ -78,6 +78,8 @@ import Testing
     static let privateRequests: [(String, [(String, String)])] = [
         (chatBody(model: "auto"), GatewayHarness.authorized + [("x-phigate-privacy", "local-only")]),
         (chatBody(model: "smart"), GatewayHarness.authorized + [("x-phigate-privacy", "local-only")]),
+        // A second field must not undo the first.
+        (chatBody(model: "smart"), GatewayHarness.authorized + [("x-phigate-privacy", "local-only"), ("x-phigate-privacy", "remote-ok")]),
         (#"{"model":"auto","messages":[{"role":"user","content":"my ssn is 123-45-6789"}]}"#, GatewayHarness.authorized),
         (#"{"model":"smart","stream":true,"messages":[{"role":"user","content":"card 4111 1111 1111 1111"}]}"#, GatewayHarness.authorized),
     ]

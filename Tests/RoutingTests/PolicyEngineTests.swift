@@ -92,6 +92,22 @@ import Foundation
         }
         // PII of a type not listed is not private.
         #expect(!e.decision(for: RequestFeatures(model: "auto", piiFindings: [.email: 1])).explanation.isPrivate)
+        // Repeated privacy fields arrive combined with ", ": any local-only element keeps the request local.
+        for value in ["Local-Only", "remote, local-only", "local-only , remote", " local-only"] {
+            let d = e.decision(for: RequestFeatures(model: "auto", headers: ["x-phigate-privacy": value]))
+            #expect(backends(d) == ["local"], "\(value)")
+        }
+        for value in ["remote", "not-local-only", "local-only-ish", ""] {
+            #expect(!e.decision(for: RequestFeatures(model: "auto", headers: ["x-phigate-privacy": value])).explanation.isPrivate)
+        }
+    }
+
+    @Test func headerListMatchesAnyElement() {
+        #expect(HeaderList.contains("gold", "GOLD"))
+        #expect(HeaderList.contains("silver,  gold ", "gold"))
+        #expect(!HeaderList.contains("golden", "gold"))
+        #expect(!HeaderList.contains("", "gold"))
+        #expect(HeaderList.contains("a,,b", ""))
     }
 
     @Test func privateRequestWithoutLocalCandidateFailsClearly() {

@@ -14,7 +14,7 @@ public struct PolicyEngine: Sendable {
     /// Why a request is private (empty: it is not).
     public func privacyReasons(for features: RequestFeatures) -> [String] {
         var reasons: [String] = []
-        if features.headers[PrivacyPolicy.header]?.lowercased() == PrivacyPolicy.localOnlyValue { reasons.append("header") }
+        if PrivacyPolicy.isLocalOnly(features.headers[PrivacyPolicy.header]) { reasons.append("header") }
         if let tenant = features.tenant, policy.privacy.privateTenants.contains(tenant) { reasons.append("tenant") }
         if let key = features.keyID, policy.privacy.privateKeys.contains(key) { reasons.append("key") }
         for type in features.piiFindings.keys.sorted() where policy.privacy.localOnlyPII.contains(type) {
@@ -171,7 +171,7 @@ public struct PolicyEngine: Sendable {
         case .tenant(let names): return features.tenant.map(names.contains) ?? false
         case .header(let name, let value):
             guard let present = features.headers[name] else { return false }
-            return value.map { $0.lowercased() == present.lowercased() } ?? true
+            return value.map { HeaderList.contains(present, $0) } ?? true
         case .isPrivate(let expected): return isPrivate == expected
         case .piiFound(let types):
             return types.isEmpty ? !features.piiFindings.isEmpty : types.contains { features.piiFindings[$0, default: 0] > 0 }

@@ -6,7 +6,7 @@ public struct RequestFeatures: Sendable, Hashable {
     public var model: String
     public var keyID: String?
     public var tenant: String?
-    /// Header names lowercased.
+    /// Header names lowercased; repeated fields combined with ", " (RFC 9110).
     public var headers: [String: String]
     /// PII found in the messages: type → count (values never kept).
     public var piiFindings: [PIIType: Int]
@@ -26,7 +26,7 @@ public struct RequestFeatures: Sendable, Hashable {
         self.model = model
         self.keyID = keyID
         self.tenant = tenant
-        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
+        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, b in a + ", " + b })
         self.piiFindings = piiFindings
         self.promptTokens = promptTokens
         self.maxTokens = maxTokens

@@ -60,6 +60,27 @@ public struct PrivacyPolicy: Sendable, Hashable {
     /// The header a client sets to `local-only` to keep a request on the machine.
     public static let header = "x-phigate-privacy"
     public static let localOnlyValue = "local-only"
+
+    /// Whether a privacy header value (repeated fields combined with ", ") asks for local-only: any element does,
+    /// case-insensitively. A second field must not undo the first (`local-only, remote` stays private).
+    public static func isLocalOnly(_ headerValue: String?) -> Bool {
+        guard let headerValue else { return false }
+        return HeaderList.contains(headerValue, localOnlyValue)
+    }
+}
+
+/// A header value as a comma-separated list (RFC 9110 §5.3: repeated fields are combined with ", ").
+public enum HeaderList {
+    /// Whether any element, trimmed, equals `value` ignoring case.
+    public static func contains(_ list: String, _ value: String) -> Bool {
+        let wanted = value.lowercased()
+        return list.split(separator: ",", omittingEmptySubsequences: false).contains { element in
+            var trimmed = element[...]
+            while let first = trimmed.first, first == " " || first == "\t" { trimmed.removeFirst() }
+            while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
+            return trimmed.lowercased() == wanted
+        }
+    }
 }
 
 /// A named regular expression from the policy.
