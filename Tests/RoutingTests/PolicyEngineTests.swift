@@ -102,6 +102,12 @@ import Foundation
         }
     }
 
+    @Test func repeatedDeadlinesTakeTheTightest() {
+        #expect(RequestFeatures(model: "auto", headers: ["x-phigate-deadline-ms": "1500, 900"]).headerDeadlineMilliseconds == 900)
+        #expect(RequestFeatures(model: "auto", headers: ["x-phigate-deadline-ms": "soon, 700"]).headerDeadlineMilliseconds == 700)
+        #expect(RequestFeatures(model: "auto", headers: ["x-phigate-deadline-ms": "0, -5"]).headerDeadlineMilliseconds == nil)
+    }
+
     @Test func headerListMatchesAnyElement() {
         #expect(HeaderList.contains("gold", "GOLD"))
         #expect(HeaderList.contains("silver,  gold ", "gold"))

@@ -58,10 +58,11 @@ public struct RequestFeatures: Sendable, Hashable {
             classifierInput: ClassifierInput(prompt: prompt, history: Array(users.dropLast())))
     }
 
-    /// Deadline in milliseconds from `x-phigate-deadline-ms`, when it is a positive integer.
+    /// Deadline in milliseconds from `x-phigate-deadline-ms`, when it is a positive integer (repeated fields: the
+    /// tightest of them).
     public var headerDeadlineMilliseconds: Int? {
-        headers[PolicyDefaults.deadlineHeader].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.flatMap {
-            $0 > 0 ? $0 : nil
+        headers[PolicyDefaults.deadlineHeader].flatMap { value in
+            value.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 }.min()
         }
     }
 
