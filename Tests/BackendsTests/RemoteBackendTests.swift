@@ -191,8 +191,10 @@ import Testing
     func cutStreamIsBrokenStream(ending: FakeResponse.StreamEnding) async throws {
         try await Self.withBackend(.openai, script: { _ in .openAIStreamCut(afterChunks: 3, ending: ending) }) { backend, _ in
             let (events, error) = await Self.collect(backend.stream(try Self.chatRequest(stream: true), upstreamModel: "m", logger: Self.logger))
-            // A reset may discard bytes still in flight; a close delivers all three events.
-            #expect(ending == .reset ? events.count <= 3 : events.count == 3)
+            // A reset may discard bytes still in flight. A close may too: AsyncHTTPClient fails the request when the
+            // connection ends mid-body and drops body parts it read but had not handed to the consumer yet (seen
+            // under load: 1 of 3). What must hold is that the cut is reported, never a silent end.
+            #expect(events.count <= 3)
             let fault = try #require(error as? UpstreamFault)
             #expect(fault == .brokenStream(afterChunks: events.count) || fault == .connectionReset)
             #expect(fault.openAIError(backend: "openai").status == 502)
