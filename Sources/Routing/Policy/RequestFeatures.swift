@@ -62,7 +62,7 @@ public struct RequestFeatures: Sendable, Hashable {
     /// tightest of them).
     public var headerDeadlineMilliseconds: Int? {
         headers[PolicyDefaults.deadlineHeader].flatMap { value in
-            value.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 }.min()
+            HeaderList.elements(value).compactMap { Int($0) }.filter { $0 > 0 }.min()
         }
     }
 

@@ -71,15 +71,20 @@ public struct PrivacyPolicy: Sendable, Hashable {
 
 /// A header value as a comma-separated list (RFC 9110 §5.3: repeated fields are combined with ", ").
 public enum HeaderList {
-    /// Whether any element, trimmed, equals `value` ignoring case.
-    public static func contains(_ list: String, _ value: String) -> Bool {
-        let wanted = value.lowercased()
-        return list.split(separator: ",", omittingEmptySubsequences: false).contains { element in
-            var trimmed = element[...]
+    /// The elements, without the spaces and tabs around them (empty ones kept).
+    public static func elements(_ list: String) -> [Substring] {
+        list.split(separator: ",", omittingEmptySubsequences: false).map { element in
+            var trimmed = element
             while let first = trimmed.first, first == " " || first == "\t" { trimmed.removeFirst() }
             while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
-            return trimmed.lowercased() == wanted
+            return trimmed
         }
+    }
+
+    /// Whether any element equals `value` ignoring case.
+    public static func contains(_ list: String, _ value: String) -> Bool {
+        let wanted = value.lowercased()
+        return elements(list).contains { $0.lowercased() == wanted }
     }
 }
 
