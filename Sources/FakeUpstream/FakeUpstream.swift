@@ -155,8 +155,11 @@ public final class FakeUpstream: Sendable {
         state.withLockedValue { $0.outcomes[index] }
     }
 
-    /// Waits until the request at `index` has an outcome, polling up to `timeout`.
-    public func waitForOutcome(ofRequest index: Int, timeout: Duration = .seconds(10)) async -> RequestOutcome? {
+    /// Waits until the request at `index` has an outcome, polling up to `timeout`. The default is long on purpose:
+    /// it only matters when the wait fails, and under a parallel test run on two cores CPU-bound tests can hold the
+    /// cooperative pool for seconds, so the task that records the outcome may run long after the close (seen in CI:
+    /// nothing after 5 s).
+    public func waitForOutcome(ofRequest index: Int, timeout: Duration = .seconds(60)) async -> RequestOutcome? {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         while clock.now < deadline {
@@ -166,8 +169,8 @@ public final class FakeUpstream: Sendable {
         return outcome(ofRequest: index)
     }
 
-    /// Waits until at least `count` requests arrived, polling up to `timeout`.
-    public func waitForRequests(_ count: Int, timeout: Duration = .seconds(10)) async -> [RecordedRequest] {
+    /// Waits until at least `count` requests arrived, polling up to `timeout` (long for the same reason).
+    public func waitForRequests(_ count: Int, timeout: Duration = .seconds(60)) async -> [RecordedRequest] {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         while clock.now < deadline {

@@ -233,7 +233,7 @@ import Testing
             }
             let seen = try await consumer.value
             #expect(seen == 3)
-            let outcome = await upstream.waitForOutcome(ofRequest: 0, timeout: .seconds(5))
+            let outcome = await upstream.waitForOutcome(ofRequest: 0)
             guard case .peerClosed(let chunks)? = outcome else {
                 Issue.record("expected the upstream to see the connection closed, got \(String(describing: outcome))")
                 return
@@ -341,7 +341,7 @@ extension RemoteBackendTests {
             call.cancel()
             let result = await call.result
             #expect(throws: CancellationError.self) { try result.get() }
-            let outcome = await upstream.waitForOutcome(ofRequest: 0, timeout: .seconds(5))
+            let outcome = await upstream.waitForOutcome(ofRequest: 0)
             #expect(outcome == .peerClosed(afterChunks: 0))
         }
     }

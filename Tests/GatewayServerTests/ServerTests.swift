@@ -108,7 +108,7 @@ struct ServerTests {
             reader.cancel()
             _ = await reader.result
 
-            let outcome = await gateway.upstream.waitForOutcome(ofRequest: 0, timeout: .seconds(10))
+            let outcome = await gateway.upstream.waitForOutcome(ofRequest: 0)
             guard case .peerClosed(let chunks) = outcome else {
                 Issue.record("upstream saw \(String(describing: outcome)), expected the gateway to close the connection")
                 return
