@@ -155,30 +155,29 @@ public final class FakeUpstream: Sendable {
         state.withLockedValue { $0.outcomes[index] }
     }
 
-    /// Waits until the request at `index` has an outcome, polling up to `timeout`. The default is long on purpose:
-    /// it only matters when the wait fails, and under a parallel test run on two cores CPU-bound tests can hold the
-    /// cooperative pool for seconds, so the task that records the outcome may run long after the close (seen in CI:
-    /// nothing after 5 s).
+    /// Waits until the request at `index` has an outcome, polling every 10 ms up to `timeout`.
     public func waitForOutcome(ofRequest index: Int, timeout: Duration = .seconds(60)) async -> RequestOutcome? {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: timeout)
-        while clock.now < deadline {
-            if let outcome = outcome(ofRequest: index) { return outcome }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return outcome(ofRequest: index)
+        await Self.poll(for: timeout) { outcome(ofRequest: index) }
     }
 
-    /// Waits until at least `count` requests arrived, polling up to `timeout` (long for the same reason).
+    /// Waits until at least `count` requests arrived, polling every 10 ms up to `timeout`.
     public func waitForRequests(_ count: Int, timeout: Duration = .seconds(60)) async -> [RecordedRequest] {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: timeout)
-        while clock.now < deadline {
+        await Self.poll(for: timeout) {
             let seen = requests
-            if seen.count >= count { return seen }
+            return seen.count >= count ? seen : nil
+        } ?? requests
+    }
+
+    /// Polls `probe` every 10 ms, `timeout` / 10 ms times. Counting polls instead of reading the clock matters: in a
+    /// parallel test run on two cores, CPU-bound tests can hold the cooperative pool for a minute, and a clock-based
+    /// wait then wakes past its deadline and gives up before the task that records the result ever ran (seen in CI).
+    private static func poll<T>(for timeout: Duration, _ probe: () -> T?) async -> T? {
+        let polls = max(1, Int(timeout / .milliseconds(10)))
+        for _ in 0..<polls {
+            if let value = probe() { return value }
             try? await Task.sleep(for: .milliseconds(10))
         }
-        return requests
+        return probe()
     }
 
     // MARK: - Serving
