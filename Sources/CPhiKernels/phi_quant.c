@@ -3,6 +3,7 @@
 // Portable scalar reference, AVX2/FMA/F16C and AVX-512 VNNI paths chosen at run time.
 #include "phi_quant.h"
 #include "phi_kernels.h"
+#include "phi_quant_internal.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -1384,6 +1385,15 @@ static int64_t qgemm_repacked_avx2(uint32_t type, const uint8_t *W, size_t wrb, 
                                    ldy, r0, r1);
     return qgemm_repacked_with(repacked_8x4_avx2_q8_0, repacked_8x1_avx2_q8_0, type, W, wrb, A, arb, k, n, bias, y, ldy,
                                r0, r1);
+}
+
+// For phi_q4_0_x8.c's prefill: 8 rows already unpacked (`rep`, `dws` as `repack8` makes them) × 1 or 4 tokens.
+T_AVX2 void phi_internal_repacked_q4_0_avx2(const void *rep, const float *dws, const uint8_t *const *act, int64_t nb,
+                                            int tokens, float *out) {
+    __m256 v[4];
+    if (tokens == 4) repacked_8x4_avx2_q4_0(rep, dws, act, nb, v);
+    else repacked_8x1_avx2_q4_0(rep, dws, act, nb, v);
+    for (int t = 0; t < tokens; t++) _mm256_storeu_ps(out + 8 * t, v[t]);
 }
 
 static float vec_dot_avx512(uint32_t type, const void *w, const void *act, int64_t k) {

@@ -39,10 +39,13 @@ public final class LoadedModel: Sendable {
     public let gguf: GGUFFile?
     /// The safetensors checkpoint, for Hugging Face folders.
     public let checkpoint: SafetensorsCheckpoint?
+    /// Linear weights given the packed 8-row Q4_0 copy at load (0 when not packed: another type, `packQ4_0`
+    /// false, or a CPU without the AVX2 kernels).
+    public let packedQ4_0Matrices: Int
 
     init(
         path: String, format: ModelFormat, config: PhiModelConfig, model: any CausalLanguageModel,
-        specialTokens: SpecialTokenIDs, gguf: GGUFFile?, checkpoint: SafetensorsCheckpoint?
+        specialTokens: SpecialTokenIDs, gguf: GGUFFile?, checkpoint: SafetensorsCheckpoint?, packedQ4_0Matrices: Int = 0
     ) {
         self.path = path
         self.format = format
@@ -51,11 +54,15 @@ public final class LoadedModel: Sendable {
         self.specialTokens = specialTokens
         self.gguf = gguf
         self.checkpoint = checkpoint
+        self.packedQ4_0Matrices = packedQ4_0Matrices
     }
 
-    /// Loads a `.gguf` file or a Hugging Face folder. `progress` is called from the loading thread.
+    /// Loads a `.gguf` file or a Hugging Face folder. `progress` is called from the loading thread. `packQ4_0`:
+    /// give Q4_0 linear weights the packed 8-row copy that the quantized kernels run about 1.5× faster on (AVX2
+    /// CPUs; the file's pages are released, so resident memory still holds the weights once, but no longer in the
+    /// shared page cache); pass false for exact numerics, which read the file's layout.
     public static func load(
-        path: String, progress: (@Sendable (LoadProgress) -> Void)? = nil
+        path: String, packQ4_0: Bool = true, progress: (@Sendable (LoadProgress) -> Void)? = nil
     ) throws(PhiInferenceError) -> LoadedModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -63,13 +70,13 @@ public final class LoadedModel: Sendable {
         }
         progress?(LoadProgress(fraction: 0, stage: "opening"))
         let loaded = isDirectory.boolValue
-            ? try loadHuggingFace(folder: path, progress: progress) : try loadGGUF(path: path, progress: progress)
+            ? try loadHuggingFace(folder: path, progress: progress) : try loadGGUF(path: path, packQ4_0: packQ4_0, progress: progress)
         progress?(LoadProgress(fraction: 1, stage: "ready"))
         return loaded
     }
 
     private static func loadGGUF(
-        path: String, progress: (@Sendable (LoadProgress) -> Void)?
+        path: String, packQ4_0: Bool, progress: (@Sendable (LoadProgress) -> Void)?
     ) throws(PhiInferenceError) -> LoadedModel {
         let file: GGUFFile
         do {
@@ -80,13 +87,15 @@ public final class LoadedModel: Sendable {
             throw .invalidFile(file: path, reason: "\(error)")
         }
         let config = try PhiModelConfig(gguf: file)
-        let model = try makeModel(config: config, tensors: GGUFTensorSource(file: file), progress: progress)
+        let tensors = GGUFTensorSource(file: file, packsQ4_0: packQ4_0)
+        let model = try makeModel(config: config, tensors: tensors, progress: progress)
         var special = SpecialTokenIDs(bos: file.int("tokenizer.ggml.bos_token_id"))
         for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"] {
             if let id = file.int(key), !special.eos.contains(id) { special.eos.append(id) }
         }
         return LoadedModel(
-            path: path, format: .gguf, config: config, model: model, specialTokens: special, gguf: file, checkpoint: nil
+            path: path, format: .gguf, config: config, model: model, specialTokens: special, gguf: file, checkpoint: nil,
+            packedQ4_0Matrices: tensors.packedTally?.value ?? 0
         )
     }
 
@@ -123,7 +132,10 @@ public final class LoadedModel: Sendable {
         let onLayer: (Int) -> Void = { layer in
             guard let progress else { return }
             for suffix in ["attn_qkv", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_down"] {
-                if let tensor = tensors.tensor("blk.\(layer).\(suffix).weight") { tensor.touchPages() }
+                // (Packed weights were read in full while packing, and their mapped pages released.)
+                if let tensor = tensors.tensor("blk.\(layer).\(suffix).weight"), !(tensors.packsQ4_0 && tensor.type == .q4_0) {
+                    tensor.touchPages()
+                }
             }
             let fraction = 0.05 + 0.9 * Double(layer + 1) / Double(config.layerCount)
             progress(LoadProgress(fraction: fraction, stage: "layer \(layer + 1)/\(config.layerCount)"))

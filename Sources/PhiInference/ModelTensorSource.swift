@@ -3,6 +3,7 @@
 
 import GGUF
 import PhiKernels
+import Synchronization
 
 
 /// One weight tensor in place in a mapped file.
@@ -59,6 +60,18 @@ protocol ModelTensorSource: Sendable {
     /// The file or folder, for messages.
     var sourceName: String { get }
     func tensor(_ ggufName: String) -> TensorView?
+    /// Whether linear layers' Q4_0 weights get the packed 8-row copy the quantized kernels prefer (the mapped pages
+    /// are then released, so the weights stay resident once).
+    var packsQ4_0: Bool { get }
+    /// Counts the matrices `linearWeight` packed (nil: not counted).
+    var packedTally: PackedMatrixTally? { get }
+}
+
+/// How many weight matrices a load packed (for `LoadedModel.packedQ4_0Matrices`).
+final class PackedMatrixTally: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }
 
 extension ModelTensorSource {
@@ -83,9 +96,21 @@ extension ModelTensorSource {
         return tensor
     }
 
+    var packsQ4_0: Bool { false }
+    var packedTally: PackedMatrixTally? { nil }
+
     /// A matrix with `input` columns and `output` rows (ggml shape `[input, output]`).
     func matrix(_ name: String, input: Int, output: Int) throws(PhiInferenceError) -> WeightMatrix {
         try required(name, shape: [input, output]).matrix(source: sourceName)
+    }
+
+    /// `matrix`, packed for the quantized kernels when the source packs (a linear layer's weight).
+    func linearWeight(_ name: String, input: Int, output: Int) throws(PhiInferenceError) -> WeightMatrix {
+        let weight = try matrix(name, input: input, output: output)
+        guard packsQ4_0 else { return weight }
+        let packed = weight.packingQ4_0(releasingMappedPages: true)
+        if packed.hasPackedQ4_0 { packedTally?.add() }
+        return packed
     }
 
     /// A 1-D tensor of `count` values as Float32.
@@ -99,6 +124,8 @@ extension ModelTensorSource {
 /// Tensors of a GGUF file.
 struct GGUFTensorSource: ModelTensorSource {
     let file: GGUFFile
+    var packsQ4_0 = false
+    let packedTally: PackedMatrixTally? = PackedMatrixTally()
     var sourceName: String { file.name }
 
     func tensor(_ ggufName: String) -> TensorView? {

@@ -47,7 +47,7 @@ public struct Phi2Model: CausalLanguageModel {
         embedding = Embedding(weight: embeddingWeight)
         func linear(_ name: String, input: Int, output: Int) throws(PhiInferenceError) -> Linear {
             Linear(
-                weight: try tensors.matrix(name + ".weight", input: input, output: output),
+                weight: try tensors.linearWeight(name + ".weight", input: input, output: output),
                 bias: try tensors.vector(name + ".bias", count: output)
             )
         }

@@ -58,13 +58,13 @@ public struct Phi3Model: CausalLanguageModel {
             layers.append(Phi3DecoderLayer(
                 inputNorm: RMSNorm(weight: try tensors.vector(p + "attn_norm.weight", count: hidden), epsilon: config.normEpsilon),
                 attention: Phi3Attention(
-                    qkv: Linear(weight: try tensors.matrix(p + "attn_qkv.weight", input: hidden, output: qkvRows), bias: nil),
-                    output: Linear(weight: try tensors.matrix(p + "attn_output.weight", input: config.headCount * d, output: hidden), bias: nil)
+                    qkv: Linear(weight: try tensors.linearWeight(p + "attn_qkv.weight", input: hidden, output: qkvRows), bias: nil),
+                    output: Linear(weight: try tensors.linearWeight(p + "attn_output.weight", input: config.headCount * d, output: hidden), bias: nil)
                 ),
                 postAttentionNorm: RMSNorm(weight: try tensors.vector(p + "ffn_norm.weight", count: hidden), epsilon: config.normEpsilon),
                 mlp: Phi3MLP(
-                    gateUp: Linear(weight: try tensors.matrix(p + "ffn_up.weight", input: hidden, output: 2 * config.intermediateSize), bias: nil),
-                    down: Linear(weight: try tensors.matrix(p + "ffn_down.weight", input: config.intermediateSize, output: hidden), bias: nil)
+                    gateUp: Linear(weight: try tensors.linearWeight(p + "ffn_up.weight", input: hidden, output: 2 * config.intermediateSize), bias: nil),
+                    down: Linear(weight: try tensors.linearWeight(p + "ffn_down.weight", input: config.intermediateSize, output: hidden), bias: nil)
                 )
             ))
             onLayer(i)
@@ -74,7 +74,7 @@ public struct Phi3Model: CausalLanguageModel {
         if config.tieWordEmbeddings {
             lmHead = Linear(weight: embeddingWeight, bias: nil)
         } else {
-            lmHead = Linear(weight: try tensors.matrix("output.weight", input: hidden, output: config.vocabularySize), bias: nil)
+            lmHead = Linear(weight: try tensors.linearWeight("output.weight", input: hidden, output: config.vocabularySize), bias: nil)
         }
         if let longRoPE = config.longRoPE {
             shortRope = RotaryEmbedding(dimension: config.ropeDimension, theta: config.ropeTheta,

@@ -60,6 +60,29 @@ struct ActivationQuantizationTests {
         #expect(worstF16 <= 5e-2)
     }
 
+    @Test("Q4_0 linear weights packed at load (AVX2) give the unpacked model's logits up to float rounding",
+          arguments: ["phi2-tiny", "phi3-tiny-gqa"])
+    func packedQ4_0Weights(_ folder: String) throws {
+        let base = "\(folder)/\(folder)"
+        let packed = try LoadedModel.load(path: Fixtures.path("\(base)-Q4_0.gguf"))
+        let plain = try LoadedModel.load(path: Fixtures.path("\(base)-Q4_0.gguf"), packQ4_0: false)
+        #expect(plain.packedQ4_0Matrices == 0)
+        // Every block's linear layers in these files are Q4_0 with a multiple of 8 rows: qkv, output, up, down.
+        if ComputeSettings.level == .avx2 {
+            #expect(packed.packedQ4_0Matrices >= 4 * packed.config.layerCount, "\(packed.packedQ4_0Matrices)")
+        } else {
+            #expect(packed.packedQ4_0Matrices == 0)
+        }
+        let reference = try ReferenceFile(path: Fixtures.path("\(base).reference.json"))
+        for name in ReferenceFile.sequences {
+            let ids = try #require(reference.inputs[name])
+            let a = try ComputeSettings.withActivationQuantization(.llamaCpp) { try Self.lastLogits(packed, ids) }
+            let b = try ComputeSettings.withActivationQuantization(.llamaCpp) { try Self.lastLogits(plain, ids) }
+            let scale = b.map { abs($0) }.max() ?? 1
+            #expect(Self.maxDifference(a, b[...]) <= 1e-4 * max(1, scale), "\(folder) \(name)")
+        }
+    }
+
     @Test("F16 weights through the on-the-fly kernels match transformers")
     func f16WeightsOnTheFly() throws {
         let base = "phi3-tiny-gqa/phi3-tiny-gqa"

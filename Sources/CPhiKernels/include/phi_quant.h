@@ -91,6 +91,22 @@ int phi_quantized_matmul(void);
 /// Per-thread override of the mode: 0 / 1, or -1 to follow the process-wide setting. Returns the previous override.
 int phi_set_thread_quantized_matmul(int mode);
 
+// MARK: - Q4_0 in groups of 8 rows (phi_q4_0_x8.c)
+
+/// Bytes of the 8-row layout of an `m`×`k` Q4_0 matrix (the same as the file's), or 0 when `m` is not a multiple
+/// of 8 or `k` not of 32.
+size_t phi_q4_0_x8_size(int64_t m, int64_t k);
+/// Copies `m` Q4_0 rows (`w_row_bytes` apart) into the 8-row layout at `dst` (`phi_q4_0_x8_size` bytes).
+int phi_q4_0_pack_x8(const void *w, size_t w_row_bytes, int64_t m, int64_t k, void *dst);
+/// `y[n×m] = x[n×k] · Wᵀ (+ bias)` over packed Q4_0 weights: activations prepared as for Q4_0, every (row, token)
+/// summed the same way whatever `n` (rows of different sequences can share a call), rows split over the pool.
+int phi_matmul_q4_0_x8(const void *packed, int64_t m, int64_t k, const float *x, int64_t n, const float *bias,
+                       float *y);
+/// The same on one thread at a given level (clamped to the detected one): the scalar and AVX2 paths agree bit for
+/// bit. For tests.
+int phi_matmul_q4_0_x8_at_level(const void *packed, int64_t m, int64_t k, const float *x, int64_t n, float *y,
+                                int level);
+
 // MARK: - Worker pool
 
 /// A unit of parallel work: called on the caller (`ith` 0) and on each worker (`ith` in 1..<nth) that joins in
