@@ -14,12 +14,7 @@
 #define QKK 256
 #define ACT32_BLOCK 64  // per block: qs[32] (quant region) + corr[8] int32 (correction region)
 
-// Q8_K activation block: ggml's block_q8_K.
-typedef struct {
-    float d;
-    int8_t qs[QKK];
-    int16_t bsums[QKK / 16];
-} phi_q8k;
+// (phi_q8k, ggml's block_q8_K, is in phi_quant_internal.h.)
 
 static inline uint16_t rd16(const uint8_t *p) {
     uint16_t v;
@@ -264,16 +259,6 @@ int phi_quantize_act_row(uint32_t type, const float *x, void *dst, int64_t k) {
 
 // MARK: - Scalar dot products (ggml_vec_dot_*_q8_* generic semantics: exact integer sums per block)
 
-static inline void scale_min_k4(int j, const uint8_t *q, int *sc, int *m) {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
-        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
 static inline int q5_hbit(uint32_t qh, int j) { return (int)((qh >> j) & 1) << 4; }
 
 static float dot32_scalar(uint32_t type, const uint8_t *w, const uint8_t *act, int64_t k) {
@@ -347,10 +332,10 @@ static float dot_q4_K_scalar(const uint8_t *w, const phi_q8k *y, int64_t nb) {
                 s2 += (q[l] >> 4) * a[l + 32];
             }
             int sc, m;
-            scale_min_k4(2 * j, w + 4, &sc, &m);
+            phi_k4_scale_min(2 * j, w + 4, &sc, &m);
             isum += sc * s1;
             msum += m * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]);
-            scale_min_k4(2 * j + 1, w + 4, &sc, &m);
+            phi_k4_scale_min(2 * j + 1, w + 4, &sc, &m);
             isum += sc * s2;
             msum += m * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
         }
@@ -374,10 +359,10 @@ static float dot_q5_K_scalar(const uint8_t *w, const phi_q8k *y, int64_t nb) {
                 s2 += ((q[l] >> 4) + (((qh[l] >> (2 * j + 1)) & 1) << 4)) * a[l + 32];
             }
             int sc, m;
-            scale_min_k4(2 * j, w + 4, &sc, &m);
+            phi_k4_scale_min(2 * j, w + 4, &sc, &m);
             isum += sc * s1;
             msum += m * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]);
-            scale_min_k4(2 * j + 1, w + 4, &sc, &m);
+            phi_k4_scale_min(2 * j + 1, w + 4, &sc, &m);
             isum += sc * s2;
             msum += m * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
         }
@@ -1604,19 +1589,36 @@ typedef struct {
     int64_t rows_per_chunk, chunks;
     int allow_repack;
     atomic_llong next;
-    atomic_llong next_token;
 } mm_job;
+
+typedef struct {
+    uint32_t type;
+    const float *x;
+    int64_t n, k;
+    uint8_t *act;
+    size_t arb;
+    atomic_llong next;
+} quantize_job;
 
 static void quantize_task(void *p, int ith, int nth) {
     (void)ith;
     (void)nth;
-    mm_job *j = p;
+    quantize_job *j = p;
     for (;;) {
-        const int64_t t0 = atomic_fetch_add_explicit(&j->next_token, 8, memory_order_relaxed);
+        const int64_t t0 = atomic_fetch_add_explicit(&j->next, 8, memory_order_relaxed);
         if (t0 >= j->n) break;
         for (int64_t t = t0; t < t0 + 8 && t < j->n; t++)
             phi_quantize_act_row(j->type, j->x + t * j->k, j->act + (size_t)t * j->arb, j->k);
     }
+}
+
+void phi_internal_quantize_rows(uint32_t type, const float *x, int64_t n, int64_t k, uint8_t *act, size_t arb,
+                                int threaded) {
+    quantize_job j = {.type = type, .x = x, .n = n, .k = k, .act = act, .arb = arb};
+    atomic_init(&j.next, 0);
+    // Decode's one row is quantized on the caller: waking the pool for it costs more than it saves.
+    if (threaded && n * k >= 65536) phi_pool_run(quantize_task, &j);
+    else quantize_task(&j, 0, 1);
 }
 
 static void matmul_task(void *p, int ith, int nth) {
@@ -1663,9 +1665,7 @@ int phi_matmul_quantized_order(uint32_t type, const void *w, size_t wrb, int64_t
         owned = aligned_alloc(64, total);
         if (!owned) return -3;
         j.act = owned;
-        atomic_init(&j.next_token, 0);
-        if (n * k >= 65536) phi_pool_run(quantize_task, &j);
-        else quantize_task(&j, 0, 1);
+        phi_internal_quantize_rows(type, x, n, k, owned, arb, 1);
     }
     const int nth = phi_pool_threads();
     int64_t rpc;

@@ -2,7 +2,60 @@
 #ifndef PHI_QUANT_INTERNAL_H
 #define PHI_QUANT_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+/// Prepares `n` activation rows of `x[n × k]` for `type` weights into `act` (rows `arb` bytes apart), over the
+/// worker pool when `threaded` and the work is large enough.
+void phi_internal_quantize_rows(uint32_t type, const float *x, int64_t n, int64_t k, uint8_t *act, size_t arb,
+                                int threaded);
+
+/// Q8_K activation block: ggml's block_q8_K.
+typedef struct {
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];
+} phi_q8k;
+
+/// Scale and min of sub-block j (0..7) from a Q4_K/Q5_K block's 12 packed bytes `q` (ggml's `get_scale_min_k4`).
+static inline void phi_k4_scale_min(int j, const uint8_t *q, int *sc, int *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+/// What a format's kernels compute: groups [g0, g1) of 8 rows × tokens [0, n), `y[t·m + row] = Σ + bias[row]`.
+typedef struct {
+    int level;
+    const uint8_t *packed;
+    int64_t nb;  // blocks per row
+    const uint8_t *act;
+    size_t arb;
+    int64_t n;
+    const float *bias;
+    float *y;
+    int64_t m;
+} phi_x8_range;
+
+/// A weight type's 8-row layout (phi_packed8.c drives it).
+typedef struct {
+    int64_t block_values;  // values per block (32, 256)
+    size_t file_block;     // bytes per block in the file
+    size_t group_block;    // bytes per block of 8 rows packed
+    /// Packs block `b` of the 8 rows (`rows[r]` = row r's first byte) into `dst`.
+    void (*pack_block)(const uint8_t *const rows[8], int64_t b, uint8_t *dst);
+    void (*range)(const phi_x8_range *r, int64_t g0, int64_t g1);
+} phi_x8_format;
+
+extern const phi_x8_format phi_x8_q4_0;
+extern const phi_x8_format phi_x8_q4_K;
+
+/// Writes `out[8i + row]` (+ bias) for tokens t..t+tokens of group g.
+void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const float *out);
 
 #if defined(__x86_64__) || defined(__i386__)
 /// 8 weight rows already unpacked to bytes (`rep`: per block 8 vectors, byte 4r+i of vector j = quant 4j+i of row

@@ -98,6 +98,26 @@ public final class GGUFFile: @unchecked Sendable {
         return t
     }
 
+    /// Drops this process's resident pages of `tensor`'s data, e.g. once it has been copied into another layout. The
+    /// mapping is read-only, so the pages stay in the page cache and a later read maps them again. The range is
+    /// rounded out to 2 MB within the mapping and loses the huge-page advice first: otherwise a read of a neighbour
+    /// maps the whole 2 MB page again, tail of this tensor included (measured: 60–140 MB of released weights back in
+    /// the resident set); the neighbours' pages that go with it are simply read again, in small pages, when used.
+    public func releaseResidentPages(of tensor: GGUFTensorInfo) {
+        #if os(Linux)
+        guard let mapping, tensor.byteCount > 0 else { return }
+        let huge = 2 << 20
+        let base = Int(bitPattern: mapping)
+        let start = max(base, (base + tensor.offset) / huge * huge)
+        let end = min(base + fileSize, (base + tensor.offset + tensor.byteCount + huge - 1) / huge * huge)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let alignedStart = (start + page - 1) / page * page
+        guard end > alignedStart, let pointer = UnsafeMutableRawPointer(bitPattern: alignedStart) else { return }
+        _ = madvise(pointer, end - alignedStart, MADV_NOHUGEPAGE)
+        _ = madvise(pointer, end - alignedStart, MADV_DONTNEED)
+        #endif
+    }
+
     /// The tensor's data inside the mapping (valid while `self` is alive).
     /// - Precondition: `tensor` comes from this file's `tensors`.
     public func bytes(of tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {

@@ -131,7 +131,7 @@ public final class LocalModelHost: Sendable {
         let reporter = LoadProgressReporter(backend: backendName, logger: logger)
         let model: LoadedModel
         do {
-            model = try LoadedModel.load(path: config.modelPath, packQ4_0: config.numerics != .exact) { [self] progress in
+            model = try LoadedModel.load(path: config.modelPath, packWeights: config.numerics != .exact) { [self] progress in
                 state.withLock { if case .loading = $0.status { $0.status = .loading(fraction: progress.fraction) } }
                 reporter.report(progress)
             }

@@ -13,14 +13,14 @@ public struct LocalBenchmarkOptions: Sendable {
     public var quantization: ActivationQuantization
     /// Bytes of the bandwidth probe's buffer (well above the last-level cache).
     public var bandwidthProbeBytes: Int
-    /// Pack Q4_0 weights at load as the gateway does (false: the file's layout, for comparison).
-    public var packQ4_0: Bool
+    /// Pack Q4_0 / Q4_K weights at load as the gateway does (false: the file's layout, for comparison).
+    public var packWeights: Bool
 
     public init(
         threads: Int? = nil, promptTokens: [Int] = [128, 512], generatedTokens: Int = 64, repetitions: Int = 3,
-        quantization: ActivationQuantization = .llamaCpp, bandwidthProbeBytes: Int = 512 << 20, packQ4_0: Bool = true
+        quantization: ActivationQuantization = .llamaCpp, bandwidthProbeBytes: Int = 512 << 20, packWeights: Bool = true
     ) {
-        self.packQ4_0 = packQ4_0
+        self.packWeights = packWeights
         self.threads = threads
         self.promptTokens = promptTokens
         self.generatedTokens = generatedTokens
@@ -43,8 +43,8 @@ public struct LocalBenchmarkResult: Sendable, Codable {
     public var tensorTypes: [String: Int]
     public var threads: Int
     public var kernelLevel: String
-    /// Linear weights the load packed into the 8-row Q4_0 layout (0: the file's layout throughout).
-    public var packedQ4_0Matrices: Int = 0
+    /// Linear weights the load packed into the 8-row layout (0: the file's layout throughout).
+    public var packedMatrices: Int = 0
     public var activationQuantization: Bool
     public var prefill: [Prefill]
     public var decodeTokens: Int
@@ -95,7 +95,7 @@ public enum LocalBenchmark {
         resetPeakRSS()
 
         log("loading \(path)…")
-        let loaded = try LoadedModel.load(path: path, packQ4_0: options.packQ4_0 && options.quantization == .llamaCpp)
+        let loaded = try LoadedModel.load(path: path, packWeights: options.packWeights && options.quantization == .llamaCpp)
         let model = loaded.model
         let config = loaded.config
         guard let gguf = loaded.gguf else {
@@ -180,7 +180,7 @@ public enum LocalBenchmark {
             kernelLevel: ComputeSettings.level.description
                 + (ComputeSettings.level == .avx512 && !ComputeSettings.extensions.isEmpty
                     ? " + " + ComputeSettings.extensions.description : ""),
-            packedQ4_0Matrices: loaded.packedQ4_0Matrices,
+            packedMatrices: loaded.packedMatrices,
             activationQuantization: options.quantization == .llamaCpp, prefill: prefill, decodeTokens: gen,
             decodeTokensPerSecond: decode, decodeSamples: decodeSamples, weightBytesPerToken: perToken,
             readBandwidthBytesPerSecond: bandwidth, readBandwidthSamples: [bandwidthBefore, bandwidthAfter],

@@ -60,18 +60,21 @@ protocol ModelTensorSource: Sendable {
     /// The file or folder, for messages.
     var sourceName: String { get }
     func tensor(_ ggufName: String) -> TensorView?
-    /// Whether linear layers' Q4_0 weights get the packed 8-row copy the quantized kernels prefer (the mapped pages
+    /// Whether linear layers' Q4_0 and Q4_K weights get the packed 8-row copy the quantized kernels prefer (the mapped pages
     /// are then released, so the weights stay resident once).
-    var packsQ4_0: Bool { get }
+    var packsWeights: Bool { get }
     /// Counts the matrices `linearWeight` packed (nil: not counted).
     var packedTally: PackedMatrixTally? { get }
+    /// Drops the process's resident pages of a tensor that has been packed (a no-op where they are not mapped).
+    func releasePages(of ggufName: String)
 }
 
-/// How many weight matrices a load packed (for `LoadedModel.packedQ4_0Matrices`).
+/// The weight matrices a load packed (for `LoadedModel.packedMatrices`, and to release their pages once more at the
+/// end of the load).
 final class PackedMatrixTally: Sendable {
-    private let count = Mutex(0)
-    func add() { count.withLock { $0 += 1 } }
-    var value: Int { count.withLock { $0 } }
+    private let names = Mutex<[String]>([])
+    func add(_ name: String) { names.withLock { $0.append(name) } }
+    var all: [String] { names.withLock { $0 } }
 }
 
 extension ModelTensorSource {
@@ -96,8 +99,9 @@ extension ModelTensorSource {
         return tensor
     }
 
-    var packsQ4_0: Bool { false }
+    var packsWeights: Bool { false }
     var packedTally: PackedMatrixTally? { nil }
+    func releasePages(of ggufName: String) {}
 
     /// A matrix with `input` columns and `output` rows (ggml shape `[input, output]`).
     func matrix(_ name: String, input: Int, output: Int) throws(PhiInferenceError) -> WeightMatrix {
@@ -107,9 +111,12 @@ extension ModelTensorSource {
     /// `matrix`, packed for the quantized kernels when the source packs (a linear layer's weight).
     func linearWeight(_ name: String, input: Int, output: Int) throws(PhiInferenceError) -> WeightMatrix {
         let weight = try matrix(name, input: input, output: output)
-        guard packsQ4_0 else { return weight }
-        let packed = weight.packingQ4_0(releasingMappedPages: true)
-        if packed.hasPackedQ4_0 { packedTally?.add() }
+        guard packsWeights else { return weight }
+        let packed = weight.packedInGroupsOf8()
+        if packed.hasPacked8 {
+            packedTally?.add(name)
+            releasePages(of: name)
+        }
         return packed
     }
 
@@ -124,9 +131,13 @@ extension ModelTensorSource {
 /// Tensors of a GGUF file.
 struct GGUFTensorSource: ModelTensorSource {
     let file: GGUFFile
-    var packsQ4_0 = false
+    var packsWeights = false
     let packedTally: PackedMatrixTally? = PackedMatrixTally()
     var sourceName: String { file.name }
+
+    func releasePages(of ggufName: String) {
+        if let info = file.tensor(named: ggufName) { file.releaseResidentPages(of: info) }
+    }
 
     func tensor(_ ggufName: String) -> TensorView? {
         guard let info = file.tensor(named: ggufName) else { return nil }

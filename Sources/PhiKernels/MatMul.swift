@@ -62,10 +62,10 @@ func run(
             weight.type.rawValue, w, weight.rowByteCount, Int64(m), Int64(k), x, Int64(n), bias, y, order)
         precondition(status == 0, "phi_matmul_quantized failed (\(status)) for '\(weight.name)'")
         return
-    case .quantizedPackedQ4_0:
-        guard let packed = weight.packedQ4_0 else { return }
-        let status = phi_matmul_q4_0_x8(packed.pointer, Int64(m), Int64(k), x, Int64(n), bias, y)
-        precondition(status == 0, "phi_matmul_q4_0_x8 failed (\(status)) for '\(weight.name)'")
+    case .quantizedPacked8:
+        guard let packed = weight.packed8 else { return }
+        let status = phi_x8_matmul(weight.type.rawValue, packed.pointer, Int64(m), Int64(k), x, Int64(n), bias, y)
+        precondition(status == 0, "phi_x8_matmul failed (\(status)) for '\(weight.name)'")
         return
     case .blasGEMV, .blasGEMM:
         break

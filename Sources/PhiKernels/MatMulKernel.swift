@@ -8,8 +8,8 @@ enum MatMulKernel: Hashable {
     case quantizedRowOrder
     /// `PHI_ORDER_REPACKED` (AVX-512 VNNI prefill tiles; row order elsewhere).
     case quantizedRepacked
-    /// `phi_matmul_q4_0_x8` over the weight's packed 8-row copy, for every row count.
-    case quantizedPackedQ4_0
+    /// `phi_x8_matmul` over the weight's packed 8-row copy (Q4_0, Q4_K), for every row count.
+    case quantizedPacked8
     /// F16/BF16 weights dequantized in tiles + one OpenBLAS sgemm per tile, over the worker pool.
     case halfTiles
     /// OpenBLAS sgemv per activation row (float32 weights, or dequantized tiles).
@@ -23,8 +23,8 @@ enum MatMulKernel: Hashable {
             // Measured: OpenBLAS sgemm on dequantized tiles beats on-the-fly half widening for batches (≈26 vs 17
             // GMAC/s per core); exact numerics, rows split over the worker pool.
             self = .halfTiles
-        } else if quantization == .llamaCpp, weight.hasPackedQ4_0 {
-            self = .quantizedPackedQ4_0
+        } else if quantization == .llamaCpp, weight.hasPacked8 {
+            self = .quantizedPacked8
         } else if quantization == .llamaCpp, weight.type != .f32, phi_quant_supported(weight.type.rawValue) != 0 {
             self = n >= 4 ? .quantizedRepacked : .quantizedRowOrder
         } else {
@@ -37,7 +37,7 @@ enum MatMulKernel: Hashable {
     /// sgemm's blocking may depend on the row count, so GEMM kernels run once per sequence.
     var isRowIndependent: Bool {
         switch self {
-        case .quantizedRowOrder, .quantizedRepacked, .quantizedPackedQ4_0, .blasGEMV: true
+        case .quantizedRowOrder, .quantizedRepacked, .quantizedPacked8, .blasGEMV: true
         case .halfTiles, .blasGEMM: false
         }
     }

@@ -63,16 +63,16 @@ public enum QuantizedKernels {
         }
     }
 
-    /// `x[n × k] · Wᵀ` over the packed 8-row copy of a Q4_0 `weight` (made here whatever the CPU, so both paths can
-    /// be compared) on `level` (clamped to what the machine supports), single-threaded; nil when the weight cannot
-    /// be packed (not Q4_0, rows not a multiple of 8).
-    public static func packedQ4_0Products(weight: WeightMatrix, x: [Float], rows n: Int, level: KernelLevel) -> [Float]? {
-        guard let packed = weight.packedQ4_0ForTesting()?.packedQ4_0, x.count == n * weight.columns else { return nil }
+    /// `x[n × k] · Wᵀ` over the packed 8-row copy of a Q4_0 or Q4_K `weight` (made here whatever the CPU, so both
+    /// paths can be compared) on `level` (clamped to what the machine supports), single-threaded; nil when the weight
+    /// cannot be packed (another type, rows not a multiple of 8).
+    public static func packed8Products(weight: WeightMatrix, x: [Float], rows n: Int, level: KernelLevel) -> [Float]? {
+        guard let packed = weight.packedInGroupsOf8ForTesting()?.packed8, x.count == n * weight.columns else { return nil }
         let m = weight.rows
         return [Float](unsafeUninitializedCapacity: n * m) { y, initialized in
             x.withUnsafeBufferPointer { xb in
-                _ = phi_matmul_q4_0_x8_at_level(
-                    packed.pointer, Int64(m), Int64(weight.columns), xb.baseAddress, Int64(n), y.baseAddress,
+                _ = phi_x8_matmul_at_level(
+                    weight.type.rawValue, packed.pointer, Int64(m), Int64(weight.columns), xb.baseAddress, Int64(n), y.baseAddress,
                     Int32(level.rawValue))
             }
             initialized = n * m

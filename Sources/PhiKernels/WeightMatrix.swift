@@ -16,8 +16,8 @@ public struct WeightMatrix: @unchecked Sendable {
     public let rowByteCount: Int
     private let base: UnsafeRawPointer?
     private let owner: (any AnyObject & Sendable)?
-    /// The same Q4_0 weights in the 8-row layout the quantized kernels prefer, when made (`packingQ4_0()`).
-    let packedQ4_0: PackedQ4_0?
+    /// The same Q4_0 / Q4_K weights in the 8-row layout the quantized kernels prefer, when made (`packedInGroupsOf8()`).
+    let packed8: PackedRows8?
 
     /// A view of a GGUF tensor in place. Throws `GGUFError(.unsupportedTensorType)` naming the file and tensor
     /// when its type cannot be computed with.
@@ -67,11 +67,11 @@ public struct WeightMatrix: @unchecked Sendable {
         self.rowByteCount = rowBytes
         self.base = bytes.baseAddress
         self.owner = owner
-        self.packedQ4_0 = nil
+        self.packed8 = nil
     }
 
     /// `matrix` with its packed layout attached.
-    init(_ matrix: WeightMatrix, packed: PackedQ4_0) {
+    init(_ matrix: WeightMatrix, packed: PackedRows8) {
         name = matrix.name
         type = matrix.type
         rows = matrix.rows
@@ -79,7 +79,7 @@ public struct WeightMatrix: @unchecked Sendable {
         rowByteCount = matrix.rowByteCount
         base = matrix.base
         owner = matrix.owner
-        packedQ4_0 = packed
+        packed8 = packed
     }
 
     /// Copies `bytes` into storage owned by the matrix.

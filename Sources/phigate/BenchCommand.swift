@@ -100,7 +100,7 @@ struct BenchCommand: ParsableCommand {
 
         @Flag(help: "Exact float32 products (no activation quantization).")
         var exact = false
-        @Flag(help: "Keep Q4_0 weights in the file's layout instead of packing them in 8-row groups (for comparison).")
+        @Flag(help: "Keep Q4_0 and Q4_K weights in the file's layout instead of packing them in 8-row groups (for comparison).")
         var noPack = false
 
         @Option(name: .customLong("probe-mib"), help: "Bandwidth probe buffer in MiB.")
@@ -122,7 +122,7 @@ struct BenchCommand: ParsableCommand {
         func run() throws {
             let options = LocalBenchmarkOptions(
                 threads: threads, promptTokens: promptSizes ?? [], generatedTokens: genTokens, repetitions: reps,
-                quantization: exact ? .off : .llamaCpp, bandwidthProbeBytes: max(16, probeMiB) << 20, packQ4_0: !noPack)
+                quantization: exact ? .off : .llamaCpp, bandwidthProbeBytes: max(16, probeMiB) << 20, packWeights: !noPack)
             let r = try LocalBenchmark.run(path: model, options: options, log: { if !json { Standard.error($0 + "\n") } })
             if json {
                 let encoder = JSONEncoder()
@@ -136,8 +136,8 @@ struct BenchCommand: ParsableCommand {
                 "threads        \(r.threads) (\(r.kernelLevel), activation quantization \(r.activationQuantization ? "on" : "off"))",
                 "barrier        \(f(r.barrierNanoseconds / 1000, 2)) µs per dispatch",
             ]
-            if r.packedQ4_0Matrices > 0 {
-                lines.append("layout         \(r.packedQ4_0Matrices) Q4_0 matrices packed in groups of 8 rows at load")
+            if r.packedMatrices > 0 {
+                lines.append("layout         \(r.packedMatrices) matrices (Q4_0, Q4_K) packed in groups of 8 rows at load")
             }
             for p in r.prefill { lines.append("prefill \(p.tokens)    \(f(p.tokensPerSecond)) tok/s  (reps \(p.samples.map { f($0) }.joined(separator: ", ")))") }
             lines += [

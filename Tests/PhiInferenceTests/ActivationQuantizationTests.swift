@@ -62,16 +62,16 @@ struct ActivationQuantizationTests {
 
     @Test("Q4_0 linear weights packed at load (AVX2) give the unpacked model's logits up to float rounding",
           arguments: ["phi2-tiny", "phi3-tiny-gqa"])
-    func packedQ4_0Weights(_ folder: String) throws {
+    func packed8Weights(_ folder: String) throws {
         let base = "\(folder)/\(folder)"
         let packed = try LoadedModel.load(path: Fixtures.path("\(base)-Q4_0.gguf"))
-        let plain = try LoadedModel.load(path: Fixtures.path("\(base)-Q4_0.gguf"), packQ4_0: false)
-        #expect(plain.packedQ4_0Matrices == 0)
+        let plain = try LoadedModel.load(path: Fixtures.path("\(base)-Q4_0.gguf"), packWeights: false)
+        #expect(plain.packedMatrices == 0)
         // Every block's linear layers in these files are Q4_0 with a multiple of 8 rows: qkv, output, up, down.
         if ComputeSettings.level == .avx2 {
-            #expect(packed.packedQ4_0Matrices >= 4 * packed.config.layerCount, "\(packed.packedQ4_0Matrices)")
+            #expect(packed.packedMatrices >= 4 * packed.config.layerCount, "\(packed.packedMatrices)")
         } else {
-            #expect(packed.packedQ4_0Matrices == 0)
+            #expect(packed.packedMatrices == 0)
         }
         let reference = try ReferenceFile(path: Fixtures.path("\(base).reference.json"))
         for name in ReferenceFile.sequences {

@@ -91,21 +91,21 @@ int phi_quantized_matmul(void);
 /// Per-thread override of the mode: 0 / 1, or -1 to follow the process-wide setting. Returns the previous override.
 int phi_set_thread_quantized_matmul(int mode);
 
-// MARK: - Q4_0 in groups of 8 rows (phi_q4_0_x8.c)
+// MARK: - Weights in groups of 8 rows (phi_packed8.c; Q4_0 and Q4_K)
 
-/// Bytes of the 8-row layout of an `m`×`k` Q4_0 matrix (the same as the file's), or 0 when `m` is not a multiple
-/// of 8 or `k` not of 32.
-size_t phi_q4_0_x8_size(int64_t m, int64_t k);
-/// Copies `m` Q4_0 rows (`w_row_bytes` apart) into the 8-row layout at `dst` (`phi_q4_0_x8_size` bytes).
-int phi_q4_0_pack_x8(const void *w, size_t w_row_bytes, int64_t m, int64_t k, void *dst);
-/// `y[n×m] = x[n×k] · Wᵀ (+ bias)` over packed Q4_0 weights: activations prepared as for Q4_0, every (row, token)
+/// Bytes of the 8-row layout of an `m`×`k` matrix of `type` (Q4_0: as in the file; Q4_K: 1,184 per 8 rows and block
+/// instead of 1,152), or 0 when the type has no such layout, `m` is not a multiple of 8 or `k` not of the block.
+size_t phi_x8_size(uint32_t type, int64_t m, int64_t k);
+/// Copies `m` rows (`w_row_bytes` apart) into the 8-row layout at `dst` (`phi_x8_size` bytes).
+int phi_x8_pack(uint32_t type, const void *w, size_t w_row_bytes, int64_t m, int64_t k, void *dst);
+/// `y[n×m] = x[n×k] · Wᵀ (+ bias)` over packed weights: activations prepared as for `type`, every (row, token)
 /// summed the same way whatever `n` (rows of different sequences can share a call), rows split over the pool.
-int phi_matmul_q4_0_x8(const void *packed, int64_t m, int64_t k, const float *x, int64_t n, const float *bias,
-                       float *y);
+int phi_x8_matmul(uint32_t type, const void *packed, int64_t m, int64_t k, const float *x, int64_t n,
+                  const float *bias, float *y);
 /// The same on one thread at a given level (clamped to the detected one): the scalar and AVX2 paths agree bit for
 /// bit. For tests.
-int phi_matmul_q4_0_x8_at_level(const void *packed, int64_t m, int64_t k, const float *x, int64_t n, float *y,
-                                int level);
+int phi_x8_matmul_at_level(uint32_t type, const void *packed, int64_t m, int64_t k, const float *x, int64_t n,
+                           float *y, int level);
 
 // MARK: - Worker pool
 

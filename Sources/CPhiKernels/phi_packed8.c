@@ -1,0 +1,115 @@
+// phi_packed8.c: weights re-laid out once, at load, in groups of 8 rows (Q4_0: phi_q4_0_x8.c, Q4_K: phi_q4_K_x8.c),
+// and the threaded products over that layout.
+//
+// Why: in a file's layout each row's block carries its own scales, so an AVX2 kernel spends most of its
+// instructions per row and block on unpacking, widening and scaling. With 8 rows interleaved so that one 32-bit lane
+// holds 4 quants of one row, one `maddubs` against 4 broadcast activation bytes does 32 multiply-adds for 8 rows, and
+// scales and float steps are paid once per 8 rows. Decode then runs at memory speed instead of core speed.
+//
+// Every (row, token) is summed the same way whatever the number of tokens in the call, so rows of different
+// sequences can share a call; the scalar and AVX2 paths of each format agree bit for bit.
+#include "phi_quant.h"
+#include "phi_kernels.h"
+#include "phi_quant_internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+static const phi_x8_format *format_for(uint32_t type) {
+    switch (type) {
+    case PHI_TYPE_Q4_0: return &phi_x8_q4_0;
+    case PHI_TYPE_Q4_K: return &phi_x8_q4_K;
+    default: return NULL;
+    }
+}
+
+size_t phi_x8_size(uint32_t type, int64_t m, int64_t k) {
+    const phi_x8_format *f = format_for(type);
+    if (!f || m <= 0 || k <= 0 || m % 8 != 0 || k % f->block_values != 0) return 0;
+    return (size_t)(m / 8) * (size_t)(k / f->block_values) * f->group_block;
+}
+
+int phi_x8_pack(uint32_t type, const void *w, size_t wrb, int64_t m, int64_t k, void *dst) {
+    const phi_x8_format *f = format_for(type);
+    if (phi_x8_size(type, m, k) == 0) return PHI_ERR_BAD_COUNT;
+    const int64_t nb = k / f->block_values;
+    if (wrb < (size_t)nb * f->file_block) return PHI_ERR_BAD_COUNT;
+    for (int64_t g = 0; g < m / 8; g++) {
+        const uint8_t *rows[8];
+        for (int r = 0; r < 8; r++) rows[r] = (const uint8_t *)w + (size_t)(8 * g + r) * wrb;
+        for (int64_t b = 0; b < nb; b++)
+            f->pack_block(rows, b, (uint8_t *)dst + (size_t)(g * nb + b) * f->group_block);
+    }
+    return PHI_OK;
+}
+
+typedef struct {
+    const phi_x8_format *format;
+    int level;
+    const uint8_t *packed;
+    int64_t m, n, nb;
+    const float *bias;
+    float *y;
+    uint8_t *act;
+    size_t arb;
+    int64_t groups_per_chunk, chunks;
+    atomic_llong next;
+} x8_job;
+
+static void x8_task(void *p, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    x8_job *j = p;
+    const int64_t groups = j->m / 8;
+    for (;;) {
+        const long long c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (c >= j->chunks) break;
+        const int64_t g0 = c * j->groups_per_chunk;
+        const int64_t g1 = g0 + j->groups_per_chunk < groups ? g0 + j->groups_per_chunk : groups;
+        const phi_x8_range range = {.level = j->level, .packed = j->packed, .nb = j->nb, .act = j->act, .arb = j->arb,
+                                    .n = j->n, .bias = j->bias, .y = j->y, .m = j->m};
+        j->format->range(&range, g0, g1);
+    }
+}
+
+static int x8_matmul(uint32_t type, int level, int threaded, const void *packed, int64_t m, int64_t k, const float *x,
+                     int64_t n, const float *bias, float *y) {
+    const phi_x8_format *f = format_for(type);
+    if (phi_x8_size(type, m, k) == 0 || n < 0) return PHI_ERR_BAD_COUNT;
+    if (n == 0) return PHI_OK;
+    x8_job j = {.format = f, .level = level, .packed = packed, .m = m, .n = n, .nb = k / f->block_values,
+                .bias = bias, .y = y, .arb = phi_act_row_size(type, k)};
+    j.act = aligned_alloc(64, ((size_t)n * j.arb + 63) & ~(size_t)63);
+    if (!j.act) return -3;
+    phi_internal_quantize_rows(type, x, n, k, j.act, j.arb, threaded);
+    const int64_t groups = m / 8;
+    const int nth = threaded ? phi_pool_threads() : 1;
+    // Decode: about 4 chunks per thread (claimed dynamically, so a late or busy thread costs little); prefill:
+    // 2 groups per chunk, whose weights stay in cache while every token streams past them.
+    int64_t gpc = n == 1 ? groups / (4 * (int64_t)nth) : 2;
+    if (gpc < 1) gpc = 1;
+    j.groups_per_chunk = gpc;
+    j.chunks = (groups + gpc - 1) / gpc;
+    atomic_init(&j.next, 0);
+    if (threaded && j.chunks > 1 && m * k * n >= 32768) phi_pool_run(x8_task, &j);
+    else x8_task(&j, 0, 1);
+    free(j.act);
+    return PHI_OK;
+}
+
+int phi_x8_matmul(uint32_t type, const void *packed, int64_t m, int64_t k, const float *x, int64_t n,
+                  const float *bias, float *y) {
+    return x8_matmul(type, phi_quant_level(), 1, packed, m, k, x, n, bias, y);
+}
+
+int phi_x8_matmul_at_level(uint32_t type, const void *packed, int64_t m, int64_t k, const float *x, int64_t n,
+                           float *y, int level) {
+    const int detected = phi_quant_detected_level();
+    return x8_matmul(type, level < detected ? level : detected, 0, packed, m, k, x, n, NULL, y);
+}
+
+void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const float *out) {
+    for (int i = 0; i < tokens; i++)
+        for (int row = 0; row < 8; row++)
+            r->y[(t + i) * r->m + 8 * g + row] = out[8 * i + row] + (r->bias ? r->bias[8 * g + row] : 0.0f);
+}

@@ -1,0 +1,97 @@
+import GGUF
+import PhiKernels
+import Testing
+
+/// Q4_0 and Q4_K weights packed in groups of 8 rows: the same products as the file layout's kernels (up to float
+/// rounding), the scalar and AVX2 paths bit for bit equal, and every token's result independent of the others in
+/// its call.
+@Suite("weights packed in groups of 8 rows")
+struct PackedRows8Tests {
+    static let rows = 72
+    static let types: [GGMLType] = [.q4_0, .q4_K]
+
+    static func columns(_ type: GGMLType) -> Int { type == .q4_K ? 512 : 160 }
+
+    static func weight(_ type: GGMLType, seed: UInt64 = 41) throws -> WeightMatrix {
+        let columns = columns(type)
+        let bytes = TestBlocks.random(type, count: rows * columns, seed: seed)
+        return try bytes.withUnsafeBytes { try WeightMatrix(name: "w", type: type, rows: rows, columns: columns, copying: $0) }
+    }
+
+    static func activations(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+    }
+
+    @Test("each product equals the file layout's kernel dot within float rounding", arguments: types)
+    func productsMatchTheFileLayoutDots(type: GGMLType) throws {
+        let w = try Self.weight(type)
+        let packed = try #require(w.packedInGroupsOf8ForTesting())
+        #expect(packed.hasPacked8 && !w.hasPacked8)
+        let k = Self.columns(type)
+        // 1: decode tile; 5: 4 + 1; 9 and 13: the prefill path (Q4_0: groups unpacked once per call).
+        for n in [1, 5, 9, 13] {
+            let x = Self.activations(n * k, seed: UInt64(n) + 3)
+            let y = matmul(x, rows: n, weight: packed, quantization: .llamaCpp)
+            for t in 0..<n {
+                let act = QuantizedKernels.prepareActivations(Array(x[(t * k)..<(t * k + k)]), for: type)
+                for r in 0..<Self.rows {
+                    let ref = QuantizedKernels.dot(type, row: w.rowBytes(r), activations: act, count: k)
+                    let wr = w.row(r)
+                    let magnitude = (0..<k).reduce(0.0) { $0 + abs(Double(wr[$1]) * Double(x[t * k + $1])) }
+                    #expect(abs(Double(y[t * Self.rows + r]) - Double(ref)) <= 1e-5 * magnitude + 1e-5,
+                            "\(type) n=\(n) t=\(t) r=\(r)")
+                }
+            }
+        }
+    }
+
+    @Test("the scalar and AVX2 paths agree bit for bit", arguments: types)
+    func scalarAndVectorPathsAgree(type: GGMLType) throws {
+        let w = try Self.weight(type, seed: 7)
+        for n in [1, 4, 9] {
+            let x = Self.activations(n * Self.columns(type), seed: 100 + UInt64(n))
+            let scalar = try #require(QuantizedKernels.packed8Products(weight: w, x: x, rows: n, level: .scalar))
+            let vector = try #require(QuantizedKernels.packed8Products(weight: w, x: x, rows: n, level: .avx2))
+            #expect(scalar.count == n * Self.rows)
+            #expect(scalar == vector, "\(type) n=\(n)")
+        }
+    }
+
+    @Test("a token's result does not depend on the other tokens of the call (decode, batched decode, prefill)",
+          arguments: types)
+    func everyTokenAsAlone(type: GGMLType) throws {
+        let packed = try #require(try Self.weight(type, seed: 9).packedInGroupsOf8ForTesting())
+        let k = Self.columns(type)
+        let bias = Self.activations(Self.rows, seed: 5)
+        let n = 11
+        let x = Self.activations(n * k, seed: 77)
+        let together = matmul(x, rows: n, weight: packed, bias: bias, quantization: .llamaCpp)
+        for t in 0..<n {
+            let alone = matmul(Array(x[(t * k)..<((t + 1) * k)]), rows: 1, weight: packed, bias: bias, quantization: .llamaCpp)
+            #expect(Array(together[(t * Self.rows)..<((t + 1) * Self.rows)]) == alone, "\(type) token \(t)")
+        }
+        let segments = [1, 9, 1]
+        let batched = [Float](unsafeUninitializedCapacity: n * Self.rows) { y, count in
+            x.withUnsafeBufferPointer { xb in
+                bias.withUnsafeBufferPointer { matmul(xb, segments: segments, weight: packed, bias: $0, into: y, quantization: .llamaCpp) }
+            }
+            count = n * Self.rows
+        }
+        #expect(batched == together)
+    }
+
+    @Test("weights that cannot be packed are left as they are")
+    func unpackableWeights() throws {
+        let odd = try TestBlocks.random(.q4_0, count: 12 * 64, seed: 1).withUnsafeBytes {
+            try WeightMatrix(type: .q4_0, rows: 12, columns: 64, copying: $0)
+        }
+        #expect(odd.packedInGroupsOf8ForTesting() == nil && !odd.isPackable8)
+        #expect(!odd.packedInGroupsOf8().hasPacked8)
+        let q8 = try TestBlocks.random(.q8_0, count: 16 * 64, seed: 2).withUnsafeBytes {
+            try WeightMatrix(type: .q8_0, rows: 16, columns: 64, copying: $0)
+        }
+        #expect(q8.packedInGroupsOf8ForTesting() == nil && !q8.packedInGroupsOf8().hasPacked8)
+        #expect(QuantizedKernels.packed8Products(weight: q8, x: [Float](repeating: 0, count: 64), rows: 1, level: .avx2) == nil)
+    }
+}
