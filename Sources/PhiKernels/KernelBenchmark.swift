@@ -10,6 +10,8 @@ public enum KernelBenchmark {
         public var rows: Int
         public var columns: Int
         public var tokens: Int
+        /// Whether the weights were packed in groups of 8 rows (`WeightMatrix.packedInGroupsOf8`).
+        public var packed: Bool
         /// Multiply-adds per second of thread CPU time.
         public var macsPerSecond: Double
         /// Weight bytes per second of thread CPU time.
@@ -18,7 +20,7 @@ public enum KernelBenchmark {
 
     public static func run(
         type: GGMLType, rows: Int, columns: Int, tokens: Int, repetitions: Int = 3,
-        quantization: ActivationQuantization = .llamaCpp
+        quantization: ActivationQuantization = .llamaCpp, packed: Bool = false
     ) throws -> Result {
         guard let rowBytes = type.byteCount(forElements: columns) else { throw KernelError("bad shape") }
         var state: UInt64 = 0x1234_5678
@@ -38,7 +40,11 @@ public enum KernelBenchmark {
         for b in stride(from: 0, to: bytes.count, by: type.bytesPerBlock) {
             for o in scaleOffsets { bytes[b + o] = 0x00; bytes[b + o + 1] = 0x20 }
         }
-        let w = try bytes.withUnsafeBytes { try WeightMatrix(type: type, rows: rows, columns: columns, copying: $0) }
+        let file = try bytes.withUnsafeBytes { try WeightMatrix(type: type, rows: rows, columns: columns, copying: $0) }
+        guard !packed || file.packedInGroupsOf8OnAnyCPU() != nil else {
+            throw KernelError("\(type.name) \(rows)×\(columns) has no 8-row layout")
+        }
+        let w = packed ? file.packedInGroupsOf8OnAnyCPU()! : file
         let x = (0..<(tokens * columns)).map { Float(($0 * 7919) % 2001 - 1000) / 1000 }
         var y = [Float](repeating: 0, count: tokens * rows)
         var best = Double.infinity
@@ -55,7 +61,7 @@ public enum KernelBenchmark {
         }
         let macs = Double(rows) * Double(columns) * Double(tokens)
         return Result(
-            type: type.name, rows: rows, columns: columns, tokens: tokens, macsPerSecond: macs / best,
+            type: type.name, rows: rows, columns: columns, tokens: tokens, packed: packed, macsPerSecond: macs / best,
             weightBytesPerSecond: Double(rowBytes * rows) / best)
     }
 

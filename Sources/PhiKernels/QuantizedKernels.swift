@@ -67,7 +67,7 @@ public enum QuantizedKernels {
     /// paths can be compared) on `level` (clamped to what the machine supports), single-threaded; nil when the weight
     /// cannot be packed (another type, rows not a multiple of 8).
     public static func packed8Products(weight: WeightMatrix, x: [Float], rows n: Int, level: KernelLevel) -> [Float]? {
-        guard let packed = weight.packedInGroupsOf8ForTesting()?.packed8, x.count == n * weight.columns else { return nil }
+        guard let packed = weight.packedInGroupsOf8OnAnyCPU()?.packed8, x.count == n * weight.columns else { return nil }
         let m = weight.rows
         return [Float](unsafeUninitializedCapacity: n * m) { y, initialized in
             x.withUnsafeBufferPointer { xb in

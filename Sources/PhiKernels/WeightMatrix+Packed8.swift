@@ -1,9 +1,11 @@
 // Q4_0 and Q4_K weights in groups of 8 rows (`phi_packed8.c`): made once at load so that every quantized product
 // over them (decode, batched decode, prefill) runs the interleaved kernels, a fraction of the instructions per weight.
 import CPhiKernels
+import Foundation
 
-/// A heap copy of a matrix in the 8-row layout of its type (64-byte aligned).
-/// `@unchecked Sendable`: written once in init, read-only afterwards, freed in deinit.
+/// A copy of a matrix in the 8-row layout of its type, in an anonymous mapping of its own: asked for in 2 MB pages
+/// (decode streams it, like the file's weights, which get the same advice), and read-only once written.
+/// `@unchecked Sendable`: written once in init, read-only afterwards, unmapped in deinit.
 final class PackedRows8: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     let count: Int
@@ -12,13 +14,20 @@ final class PackedRows8: @unchecked Sendable {
         let type = matrix.type.rawValue
         let size = phi_x8_size(type, Int64(matrix.rows), Int64(matrix.columns))
         guard size > 0, let source = matrix.bytes.baseAddress else { return nil }
+        guard let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            mapped != MAP_FAILED
+        else { return nil }
+        #if os(Linux)
+        _ = madvise(mapped, size, MADV_HUGEPAGE)
+        #endif
         count = size
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        pointer = mapped
         let status = phi_x8_pack(type, source, matrix.rowByteCount, Int64(matrix.rows), Int64(matrix.columns), pointer)
         precondition(status == 0, "phi_x8_pack failed (\(status)) for '\(matrix.name)'")
+        _ = mprotect(mapped, size, PROT_READ)
     }
 
-    deinit { pointer.deallocate() }
+    deinit { munmap(pointer, count) }
 }
 
 extension WeightMatrix {
@@ -38,9 +47,10 @@ extension WeightMatrix {
         return WeightMatrix(self, packed: packed)
     }
 
-    /// `packedInGroupsOf8()` on any CPU, AVX2 or not (tests compare the packed kernels' scalar and AVX2 paths, and
-    /// run `matmul` over a packed weight where `isPackable8` is false); nil when the type or shape has no layout.
-    public func packedInGroupsOf8ForTesting() -> WeightMatrix? {
+    /// `packedInGroupsOf8()` on any CPU, AVX2 or not (tests compare the packed kernels' scalar and AVX2 paths and run
+    /// `matmul` over a packed weight where `isPackable8` is false; `bench kernels` measures both layouts); nil when
+    /// the type or shape has no such layout.
+    public func packedInGroupsOf8OnAnyCPU() -> WeightMatrix? {
         guard let packed = PackedRows8(self) else { return nil }
         return WeightMatrix(self, packed: packed)
     }

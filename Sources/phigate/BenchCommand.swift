@@ -35,10 +35,15 @@ struct BenchCommand: ParsableCommand {
                 for shape in shapes.split(separator: ",") {
                     let dims = shape.split(separator: "x").compactMap { Int($0) }
                     guard dims.count == 2 else { throw ValidationError("bad shape \(shape)") }
+                    // Types with an 8-row layout (Q4_0, Q4_K) are measured in both layouts.
+                    let packable = !exact && (type == .q4_0 || type == .q4_K)
                     for n in tokens.split(separator: ",").compactMap({ Int($0) }) {
-                        let r = try KernelBenchmark.run(
-                            type: type, rows: dims[0], columns: dims[1], tokens: n, quantization: exact ? .off : .llamaCpp)
-                        Standard.output("\(type.name) \(dims[0])x\(dims[1]) n=\(n): \(String(format: "%.2f", r.macsPerSecond / 1e9)) GMAC/s, \(String(format: "%.2f", r.weightBytesPerSecond / 1e9)) GB/s weights (1 core)\n")
+                        for packed in packable ? [false, true] : [false] {
+                            let r = try KernelBenchmark.run(
+                                type: type, rows: dims[0], columns: dims[1], tokens: n,
+                                quantization: exact ? .off : .llamaCpp, packed: packed)
+                            Standard.output("\(type.name)\(packed ? " packed×8" : "") \(dims[0])x\(dims[1]) n=\(n): \(String(format: "%.2f", r.macsPerSecond / 1e9)) GMAC/s, \(String(format: "%.2f", r.weightBytesPerSecond / 1e9)) GB/s weights (1 core)\n")
+                        }
                     }
                 }
             }

@@ -26,7 +26,7 @@ struct PackedRows8Tests {
     @Test("each product equals the file layout's kernel dot within float rounding", arguments: types)
     func productsMatchTheFileLayoutDots(type: GGMLType) throws {
         let w = try Self.weight(type)
-        let packed = try #require(w.packedInGroupsOf8ForTesting())
+        let packed = try #require(w.packedInGroupsOf8OnAnyCPU())
         #expect(packed.hasPacked8 && !w.hasPacked8)
         let k = Self.columns(type)
         // 1: decode tile; 5: 4 + 1; 9 and 13: the prefill path (Q4_0: groups unpacked once per call).
@@ -61,7 +61,7 @@ struct PackedRows8Tests {
     @Test("a token's result does not depend on the other tokens of the call (decode, batched decode, prefill)",
           arguments: types)
     func everyTokenAsAlone(type: GGMLType) throws {
-        let packed = try #require(try Self.weight(type, seed: 9).packedInGroupsOf8ForTesting())
+        let packed = try #require(try Self.weight(type, seed: 9).packedInGroupsOf8OnAnyCPU())
         let k = Self.columns(type)
         let bias = Self.activations(Self.rows, seed: 5)
         let n = 11
@@ -86,12 +86,12 @@ struct PackedRows8Tests {
         let odd = try TestBlocks.random(.q4_0, count: 12 * 64, seed: 1).withUnsafeBytes {
             try WeightMatrix(type: .q4_0, rows: 12, columns: 64, copying: $0)
         }
-        #expect(odd.packedInGroupsOf8ForTesting() == nil && !odd.isPackable8)
+        #expect(odd.packedInGroupsOf8OnAnyCPU() == nil && !odd.isPackable8)
         #expect(!odd.packedInGroupsOf8().hasPacked8)
         let q8 = try TestBlocks.random(.q8_0, count: 16 * 64, seed: 2).withUnsafeBytes {
             try WeightMatrix(type: .q8_0, rows: 16, columns: 64, copying: $0)
         }
-        #expect(q8.packedInGroupsOf8ForTesting() == nil && !q8.packedInGroupsOf8().hasPacked8)
+        #expect(q8.packedInGroupsOf8OnAnyCPU() == nil && !q8.packedInGroupsOf8().hasPacked8)
         #expect(QuantizedKernels.packed8Products(weight: q8, x: [Float](repeating: 0, count: 64), rows: 1, level: .avx2) == nil)
     }
 }
