@@ -48,11 +48,14 @@ typedef struct {
     size_t group_block;    // bytes per block of 8 rows packed
     /// Packs block `b` of the 8 rows (`rows[r]` = row r's first byte) into `dst`.
     void (*pack_block)(const uint8_t *const rows[8], int64_t b, uint8_t *dst);
+    /// Rearranges `n` prepared activation rows for the kernels (NULL: used as prepared).
+    void (*prepare_activations)(uint8_t *act, int64_t n, size_t arb, int64_t nb);
     void (*range)(const phi_x8_range *r, int64_t g0, int64_t g1);
 } phi_x8_format;
 
 extern const phi_x8_format phi_x8_q4_0;
 extern const phi_x8_format phi_x8_q4_K;
+extern const phi_x8_format phi_x8_q6_K;
 
 /// Writes `out[8i + row]` (+ bias) for tokens t..t+tokens of group g.
 void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const float *out);

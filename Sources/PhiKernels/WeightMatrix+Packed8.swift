@@ -1,4 +1,4 @@
-// Q4_0 and Q4_K weights in groups of 8 rows (`phi_packed8.c`): made once at load so that every quantized product
+// Q4_0, Q4_K and Q6_K weights in groups of 8 rows (`phi_packed8.c`): made once at load so that every quantized product
 // over them (decode, batched decode, prefill) runs the interleaved kernels, a fraction of the instructions per weight.
 import CPhiKernels
 import Foundation
@@ -31,7 +31,7 @@ final class PackedRows8: @unchecked Sendable {
 }
 
 extension WeightMatrix {
-    /// Whether `packedInGroupsOf8()` would pack this matrix: Q4_0 or Q4_K, rows a multiple of 8, and a CPU whose best
+    /// Whether `packedInGroupsOf8()` would pack this matrix: Q4_0, Q4_K or Q6_K, rows a multiple of 8, and a CPU whose best
     /// kernels are AVX2 (the AVX-512 VNNI tiles read the file's layout; the scalar path exists for tests).
     public var isPackable8: Bool {
         phi_x8_size(type.rawValue, Int64(rows), Int64(columns)) > 0 && phi_quant_level() == Int32(PHI_LEVEL_AVX2)

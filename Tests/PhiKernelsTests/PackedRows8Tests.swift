@@ -2,15 +2,15 @@ import GGUF
 import PhiKernels
 import Testing
 
-/// Q4_0 and Q4_K weights packed in groups of 8 rows: the same products as the file layout's kernels (up to float
+/// Q4_0, Q4_K and Q6_K weights packed in groups of 8 rows: the same products as the file layout's kernels (up to float
 /// rounding), the scalar and AVX2 paths bit for bit equal, and every token's result independent of the others in
 /// its call.
 @Suite("weights packed in groups of 8 rows")
 struct PackedRows8Tests {
     static let rows = 72
-    static let types: [GGMLType] = [.q4_0, .q4_K]
+    static let types: [GGMLType] = [.q4_0, .q4_K, .q6_K]
 
-    static func columns(_ type: GGMLType) -> Int { type == .q4_K ? 512 : 160 }
+    static func columns(_ type: GGMLType) -> Int { type.blockSize == 256 ? 512 : 160 }
 
     static func weight(_ type: GGMLType, seed: UInt64 = 41) throws -> WeightMatrix {
         let columns = columns(type)

@@ -1,0 +1,216 @@
+// phi_q6_K_x8.c: the 8-row layout of Q6_K weights (driven by phi_packed8.c) and its kernels.
+//
+// Q6_K values are 6 bits (a nibble in `ql` and 2 bits in `qh`, minus 32) with one int8 scale per 16 values. Here a
+// super-block of 8 rows is laid out so that one 32-bit lane of an unpacked vector holds, for one row, 2 values of
+// group 2p and 2 of group 2p+1 (groups of 16 values, p = 0..7): one `maddubs` then gives per row an int16 pair
+// (group 2p, group 2p+1), and one `madd` against the row's scale pair (sc_2p, sc_2p+1) applies both scales. The
+// activations are reordered to match (4 bytes per unpacked vector contiguous), once per call.
+//
+// Layout of group g (rows 8g..8g+7), super-block b, at byte (g·nb + b)·1680 (the file's 8 × 210):
+//   [0, 16)       d of the 8 rows (fp16)
+//   [16, 144)     scales: pair p, row r at 16 + 16p + 2r: (sc_2p, sc_2p+1) as int8
+//   [144, 1168)   nibbles: vector (p, m), m = 0..3, at 144 + (4p + m)·32: low nibble of byte 4r+i = vector U(p, m), high
+//                 nibble = U(p, m + 4)
+//   [1168, 1680)  high bits: vector (p, h), h = 0..1, at 1168 + (2p + h)·32: bits 2f..2f+1 of byte 4r+i = U(p, 4h + f)
+// where byte 4r+i of the unpacked vector U(p, k) is value 32p + 2k + i (i < 2) or 32p + 16 + 2k + i − 2 (i ≥ 2) of
+// row r, unsigned (0..63), and the reordered activation holds the same values' quants at 32p + 4k + i.
+//
+// Result of (row r, token t): with isum = Σ_s sc_rs · Σ_{v in s} u_rv · y_tv and msum = Σ_s sc_rs · bsum_ts (exact
+// integers), acc = fma(d_r · d_t, float(isum − 32 · msum), acc) over super-blocks in order. The AVX2 and scalar paths
+// compute exactly that; the file layout's kernel differs only in rounding.
+#include "phi_quant.h"
+#include "phi_kernels.h"
+#include "phi_quant_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define QKK 256
+#define GROUP_BLOCK 1680
+#define SCALES 16
+#define NIBBLES 144
+#define HIGH 1168
+
+// Value index (0..255) of byte i of unpacked vector k of pair p.
+static inline int value_index(int p, int k, int i) { return 32 * p + (i < 2 ? 2 * k + i : 16 + 2 * k + i - 2); }
+
+static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *dst) {
+    memset(dst, 0, GROUP_BLOCK);
+    for (int r = 0; r < 8; r++) {
+        const uint8_t *x = rows[r] + (size_t)b * 210;
+        const uint8_t *ql = x, *qh = x + 128;
+        uint8_t u[QKK];
+        for (int n = 0; n < 2; n++)
+            for (int l = 0; l < 32; l++) {
+                const uint8_t *qln = ql + 64 * n, *qhn = qh + 32 * n;
+                u[128 * n + l] = (uint8_t)((qln[l] & 15) | (((qhn[l] >> 0) & 3) << 4));
+                u[128 * n + l + 32] = (uint8_t)((qln[l + 32] & 15) | (((qhn[l] >> 2) & 3) << 4));
+                u[128 * n + l + 64] = (uint8_t)((qln[l] >> 4) | (((qhn[l] >> 4) & 3) << 4));
+                u[128 * n + l + 96] = (uint8_t)((qln[l + 32] >> 4) | (((qhn[l] >> 6) & 3) << 4));
+            }
+        memcpy(dst + 2 * r, x + 208, 2);
+        for (int p = 0; p < 8; p++) {
+            dst[SCALES + 16 * p + 2 * r] = x[192 + 2 * p];
+            dst[SCALES + 16 * p + 2 * r + 1] = x[192 + 2 * p + 1];
+            for (int i = 0; i < 4; i++) {
+                for (int m = 0; m < 4; m++) {
+                    const uint8_t lo = u[value_index(p, m, i)], hi = u[value_index(p, m + 4, i)];
+                    dst[NIBBLES + (4 * p + m) * 32 + 4 * r + i] = (uint8_t)((lo & 15) | ((hi & 15) << 4));
+                }
+                for (int h = 0; h < 2; h++) {
+                    uint8_t bits = 0;
+                    for (int f = 0; f < 4; f++) bits |= (uint8_t)(((u[value_index(p, 4 * h + f, i)] >> 4) & 3) << (2 * f));
+                    dst[HIGH + (2 * p + h) * 32 + 4 * r + i] = bits;
+                }
+            }
+        }
+    }
+}
+
+// Activation quants in the order of the unpacked vectors (bsums and d unchanged).
+static void reorder_activations(uint8_t *act, int64_t n, size_t arb, int64_t nb) {
+    for (int64_t t = 0; t < n; t++) {
+        phi_q8k *blocks = (phi_q8k *)(void *)(act + (size_t)t * arb);
+        for (int64_t b = 0; b < nb; b++) {
+            int8_t q[QKK];
+            for (int p = 0; p < 8; p++)
+                for (int k = 0; k < 8; k++)
+                    for (int i = 0; i < 4; i++) q[32 * p + 4 * k + i] = blocks[b].qs[value_index(p, k, i)];
+            memcpy(blocks[b].qs, q, QKK);
+        }
+    }
+}
+
+static inline uint8_t unpacked(const uint8_t *p, int pair, int k, int lane_byte) {
+    const uint8_t nib = p[NIBBLES + (4 * pair + (k & 3)) * 32 + lane_byte];
+    const uint8_t bits = p[HIGH + (2 * pair + k / 4) * 32 + lane_byte];
+    return (uint8_t)((k < 4 ? nib & 15 : nib >> 4) | (((bits >> (2 * (k & 3))) & 3) << 4));
+}
+
+static void tile_scalar(const uint8_t *group, const phi_q8k *y, int64_t nb, float out[8]) {
+    float acc[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = group + (size_t)b * GROUP_BLOCK;
+        const phi_q8k *a = y + b;
+        for (int r = 0; r < 8; r++) {
+            int32_t isum = 0, msum = 0;
+            for (int pair = 0; pair < 8; pair++) {
+                int32_t s0 = 0, s1 = 0;  // groups 2p and 2p+1
+                for (int k = 0; k < 8; k++)
+                    for (int i = 0; i < 4; i++) {
+                        const int32_t v = unpacked(p, pair, k, 4 * r + i) * a->qs[32 * pair + 4 * k + i];
+                        if (i < 2) s0 += v;
+                        else s1 += v;
+                    }
+                const int8_t sc0 = (int8_t)p[SCALES + 16 * pair + 2 * r], sc1 = (int8_t)p[SCALES + 16 * pair + 2 * r + 1];
+                isum += sc0 * s0 + sc1 * s1;
+                msum += sc0 * a->bsums[2 * pair] + sc1 * a->bsums[2 * pair + 1];
+            }
+            uint16_t d;
+            memcpy(&d, p + 2 * r, 2);
+            acc[r] = fmaf(phi_f16_to_f32(d) * a->d, (float)(isum - 32 * msum), acc[r]);
+        }
+    }
+    memcpy(out, acc, sizeof acc);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define X8_AVX2 1
+#include <immintrin.h>
+#define T_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+// 8 rows × T tokens; each token's integers and float steps are the same whatever T is (and as `tile_scalar`).
+// u ≤ 63 and |y| ≤ 127: a `maddubs` pair is at most 16,002, two added 32,004 (no saturation); then `madd` by the
+// scale pair widens to int32.
+#define K6_TILE_AVX2(NAME, T)                                                                                      \
+    T_AVX2 static void NAME(const uint8_t *group, const phi_q8k *const *act, int64_t nb, float *out) {             \
+        const __m256i low = _mm256_set1_epi8(15), two = _mm256_set1_epi8(0x30);                                      \
+        __m256 acc[T];                                                                                               \
+        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();                                                    \
+        for (int64_t b = 0; b < nb; b++) {                                                                           \
+            const uint8_t *p = group + (size_t)b * GROUP_BLOCK;                                                      \
+            __m256i isum[T], msum[T];                                                                                \
+            for (int pair = 0; pair < 8; pair++) {                                                                   \
+                for (int c = 0; c < 3; c++)                                                                          \
+                    _mm_prefetch((const char *)(p + GROUP_BLOCK + 210 * pair + 64 * c), _MM_HINT_T0);                \
+                const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + SCALES + 16 * pair))); \
+                __m256i n[4], h[2];                                                                                  \
+                for (int m = 0; m < 4; m++)                                                                          \
+                    n[m] = _mm256_loadu_si256((const __m256i *)(const void *)(p + NIBBLES + (4 * pair + m) * 32));   \
+                for (int q = 0; q < 2; q++)                                                                          \
+                    h[q] = _mm256_loadu_si256((const __m256i *)(const void *)(p + HIGH + (2 * pair + q) * 32));      \
+                for (int k = 0; k < 8; k += 2) {                                                                     \
+                    __m256i u[2];                                                                                    \
+                    for (int e = 0; e < 2; e++) {                                                                    \
+                        const int kk = k + e, f = kk & 3;                                                            \
+                        const __m256i nib = kk < 4 ? _mm256_and_si256(n[f], low)                                     \
+                                                   : _mm256_and_si256(_mm256_srli_epi16(n[f], 4), low);             \
+                        const __m256i hv = h[kk / 4];                                                                \
+                        const __m256i bits = f == 0 ? _mm256_slli_epi16(hv, 4)                                       \
+                                           : f == 1 ? _mm256_slli_epi16(hv, 2)                                       \
+                                           : f == 2 ? hv                                                             \
+                                                    : _mm256_srli_epi16(hv, 2);                                      \
+                        u[e] = _mm256_or_si256(nib, _mm256_and_si256(bits, two));                                    \
+                    }                                                                                                \
+                    for (int t = 0; t < T; t++) {                                                                    \
+                        int32_t y0, y1;                                                                              \
+                        memcpy(&y0, act[t][b].qs + 32 * pair + 4 * k, 4);                                            \
+                        memcpy(&y1, act[t][b].qs + 32 * pair + 4 * k + 4, 4);                                        \
+                        const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(u[0], _mm256_set1_epi32(y0)),      \
+                                                             _mm256_maddubs_epi16(u[1], _mm256_set1_epi32(y1)));     \
+                        const __m256i s = _mm256_madd_epi16(s16, sc);                                                \
+                        isum[t] = pair == 0 && k == 0 ? s : _mm256_add_epi32(isum[t], s);                            \
+                    }                                                                                                \
+                }                                                                                                    \
+                for (int t = 0; t < T; t++) {                                                                        \
+                    int32_t bs;                                                                                      \
+                    memcpy(&bs, act[t][b].bsums + 2 * pair, 4);                                                      \
+                    const __m256i m = _mm256_madd_epi16(sc, _mm256_set1_epi32(bs));                                  \
+                    msum[t] = pair == 0 ? m : _mm256_add_epi32(msum[t], m);                                          \
+                }                                                                                                    \
+            }                                                                                                        \
+            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));                     \
+            for (int t = 0; t < T; t++) {                                                                            \
+                const __m256i total = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(msum[t], 5));                     \
+                acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(act[t][b].d)), _mm256_cvtepi32_ps(total),   \
+                                         acc[t]);                                                                    \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);                                           \
+    }
+
+K6_TILE_AVX2(tile_avx2_1, 1)
+K6_TILE_AVX2(tile_avx2_4, 4)
+#endif
+
+static void range(const phi_x8_range *R, int64_t g0, int64_t g1) {
+    const int64_t nb = R->nb, n = R->n;
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *group = R->packed + (size_t)g * nb * GROUP_BLOCK;
+        float out[32];
+        int64_t t = 0;
+#ifdef X8_AVX2
+        if (R->level >= PHI_LEVEL_AVX2) {
+            for (; t + 4 <= n; t += 4) {
+                const phi_q8k *at[4];
+                for (int i = 0; i < 4; i++) at[i] = (const phi_q8k *)(const void *)(R->act + (t + i) * R->arb);
+                tile_avx2_4(group, at, nb, out);
+                phi_x8_store(R, g, t, 4, out);
+            }
+            for (; t < n; t++) {
+                const phi_q8k *at[1] = {(const phi_q8k *)(const void *)(R->act + t * R->arb)};
+                tile_avx2_1(group, at, nb, out);
+                phi_x8_store(R, g, t, 1, out);
+            }
+        }
+#endif
+        for (; t < n; t++) {
+            tile_scalar(group, (const phi_q8k *)(const void *)(R->act + t * R->arb), nb, out);
+            phi_x8_store(R, g, t, 1, out);
+        }
+    }
+}
+
+const phi_x8_format phi_x8_q6_K = {.block_values = QKK, .file_block = 210, .group_block = GROUP_BLOCK,
+                                   .pack_block = pack_block, .prepare_activations = reorder_activations,
+                                   .range = range};
