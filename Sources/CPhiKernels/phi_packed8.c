@@ -115,3 +115,29 @@ void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const
         for (int row = 0; row < 8; row++)
             r->y[(t + i) * r->m + 8 * g + row] = out[8 * i + row] + (r->bias ? r->bias[8 * g + row] : 0.0f);
 }
+
+void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t group_block, const phi_x8_tiles *tiles) {
+    const int64_t n = r->n;
+    for (int64_t g = g0; g < g1; g++) {
+        const uint8_t *group = r->packed + (size_t)g * r->nb * group_block;
+        float out[32];
+        int64_t t = 0;
+        if (r->level >= PHI_LEVEL_AVX2 && tiles->vector4 && tiles->vector1) {
+            for (; t + 4 <= n; t += 4) {
+                const uint8_t *at[4] = {r->act + t * r->arb, r->act + (t + 1) * r->arb, r->act + (t + 2) * r->arb,
+                                        r->act + (t + 3) * r->arb};
+                tiles->vector4(group, at, r->nb, out);
+                phi_x8_store(r, g, t, 4, out);
+            }
+            for (; t < n; t++) {
+                const uint8_t *at[1] = {r->act + t * r->arb};
+                tiles->vector1(group, at, r->nb, out);
+                phi_x8_store(r, g, t, 1, out);
+            }
+        }
+        for (; t < n; t++) {
+            tiles->scalar(group, r->act + t * r->arb, r->nb, out);
+            phi_x8_store(r, g, t, 1, out);
+        }
+    }
+}

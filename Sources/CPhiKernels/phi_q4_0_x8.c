@@ -128,54 +128,36 @@ T_AVX2 static void unpack_group(const uint8_t *group, int64_t nb, __m256i *rep, 
 enum { PREFILL_TOKENS = 8 };  // from this many tokens on, groups are unpacked once per call
 
 static void range(const phi_x8_range *R, int64_t g0, int64_t g1) {
-    const int64_t nb = R->nb, n = R->n;
-    const size_t arb = R->arb;
-    const uint8_t *A = R->act;
 #ifdef X8_AVX2
-    __m256i *rep = NULL;
-    float *dws = NULL;
-    if (R->level >= PHI_LEVEL_AVX2 && n >= PREFILL_TOKENS) {
-        rep = aligned_alloc(64, (size_t)nb * 8 * sizeof(__m256i));
-        dws = aligned_alloc(64, (size_t)nb * 8 * sizeof(float));
-    }
-#endif
-    for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *group = R->packed + (size_t)g * nb * GROUP_BLOCK;
-        float out[32];
-        int64_t t = 0;
-#ifdef X8_AVX2
+    static const phi_x8_tiles tiles = {tile_avx2_4, tile_avx2_1, tile_scalar};
+    if (R->level >= PHI_LEVEL_AVX2 && R->n >= PREFILL_TOKENS) {
+        const int64_t nb = R->nb, n = R->n;
+        __m256i *rep = aligned_alloc(64, (size_t)nb * 8 * sizeof(__m256i));
+        float *dws = aligned_alloc(64, (size_t)nb * 8 * sizeof(float));
         if (rep && dws) {
-            unpack_group(group, nb, rep, dws);
-            for (; t < n;) {
-                const int tokens = n - t >= 4 ? 4 : 1;
-                const uint8_t *at[4] = {A + t * arb, NULL, NULL, NULL};
-                for (int i = 1; i < tokens; i++) at[i] = A + (t + i) * arb;
-                phi_internal_repacked_q4_0_avx2(rep, dws, at, nb, tokens, out);
-                phi_x8_store(R, g, t, tokens, out);
-                t += tokens;
+            for (int64_t g = g0; g < g1; g++) {
+                unpack_group(R->packed + (size_t)g * nb * GROUP_BLOCK, nb, rep, dws);
+                float out[32];
+                for (int64_t t = 0; t < n;) {
+                    const int tokens = n - t >= 4 ? 4 : 1;
+                    const uint8_t *at[4] = {R->act + t * R->arb, NULL, NULL, NULL};
+                    for (int i = 1; i < tokens; i++) at[i] = R->act + (t + i) * R->arb;
+                    phi_internal_repacked_q4_0_avx2(rep, dws, at, nb, tokens, out);
+                    phi_x8_store(R, g, t, tokens, out);
+                    t += tokens;
+                }
             }
-        } else if (R->level >= PHI_LEVEL_AVX2) {
-            for (; t + 4 <= n; t += 4) {
-                const uint8_t *at[4] = {A + t * arb, A + (t + 1) * arb, A + (t + 2) * arb, A + (t + 3) * arb};
-                tile_avx2_4(group, at, nb, out);
-                phi_x8_store(R, g, t, 4, out);
-            }
-            for (; t < n; t++) {
-                const uint8_t *at[1] = {A + t * arb};
-                tile_avx2_1(group, at, nb, out);
-                phi_x8_store(R, g, t, 1, out);
-            }
+            free(rep);
+            free(dws);
+            return;
         }
-#endif
-        for (; t < n; t++) {
-            tile_scalar(group, A + t * arb, nb, out);
-            phi_x8_store(R, g, t, 1, out);
-        }
+        free(rep);
+        free(dws);
     }
-#ifdef X8_AVX2
-    free(rep);
-    free(dws);
+#else
+    static const phi_x8_tiles tiles = {NULL, NULL, tile_scalar};
 #endif
+    phi_x8_run_tiles(R, g0, g1, GROUP_BLOCK, &tiles);
 }
 
 const phi_x8_format phi_x8_q4_0 = {

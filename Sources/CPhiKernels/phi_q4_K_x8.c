@@ -41,7 +41,8 @@ static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *p) {
     }
 }
 
-static void tile_scalar(const uint8_t *group, const phi_q8k *y, int64_t nb, float out[8]) {
+static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, float *out) {
+    const phi_q8k *y = (const phi_q8k *)(const void *)act;
     float acc[8] = {0}, accm[8] = {0};
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = group + (size_t)b * GROUP_BLOCK;
@@ -83,7 +84,9 @@ T_AVX2 static inline __m256i scale_pairs(const uint8_t *p) {
 // 8 rows × T tokens; each token's integers and float steps are the same whatever T is (and as `tile_scalar`).
 // Per sub-block the int16 sums of 8 `maddubs` stay ≤ 8 · 2 · 15 · 127 = 30,480; isum ≤ 8 · 2 · 30,480 · 63.
 #define K4_TILE_AVX2(NAME, T)                                                                                      \
-    T_AVX2 static void NAME(const uint8_t *group, const phi_q8k *const *act, int64_t nb, float *out) {             \
+    T_AVX2 static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {           \
+        const phi_q8k *act[T];                                                                                       \
+        for (int t = 0; t < T; t++) act[t] = (const phi_q8k *)(const void *)bytes[t];                                \
         const __m256i low = _mm256_set1_epi8(15);                                                                    \
         __m256 acc[T], accm[T];                                                                                      \
         for (int t = 0; t < T; t++) acc[t] = accm[t] = _mm256_setzero_ps();                                          \
@@ -138,31 +141,12 @@ K4_TILE_AVX2(tile_avx2_4, 4)
 #endif
 
 static void range(const phi_x8_range *R, int64_t g0, int64_t g1) {
-    const int64_t nb = R->nb, n = R->n;
-    for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *group = R->packed + (size_t)g * nb * GROUP_BLOCK;
-        float out[32];
-        int64_t t = 0;
 #ifdef X8_AVX2
-        if (R->level >= PHI_LEVEL_AVX2) {
-            for (; t + 4 <= n; t += 4) {
-                const phi_q8k *at[4];
-                for (int i = 0; i < 4; i++) at[i] = (const phi_q8k *)(const void *)(R->act + (t + i) * R->arb);
-                tile_avx2_4(group, at, nb, out);
-                phi_x8_store(R, g, t, 4, out);
-            }
-            for (; t < n; t++) {
-                const phi_q8k *at[1] = {(const phi_q8k *)(const void *)(R->act + t * R->arb)};
-                tile_avx2_1(group, at, nb, out);
-                phi_x8_store(R, g, t, 1, out);
-            }
-        }
+    static const phi_x8_tiles tiles = {tile_avx2_4, tile_avx2_1, tile_scalar};
+#else
+    static const phi_x8_tiles tiles = {NULL, NULL, tile_scalar};
 #endif
-        for (; t < n; t++) {
-            tile_scalar(group, (const phi_q8k *)(const void *)(R->act + t * R->arb), nb, out);
-            phi_x8_store(R, g, t, 1, out);
-        }
-    }
+    phi_x8_run_tiles(R, g0, g1, GROUP_BLOCK, &tiles);
 }
 
 const phi_x8_format phi_x8_q4_K = {

@@ -57,6 +57,18 @@ extern const phi_x8_format phi_x8_q4_0;
 extern const phi_x8_format phi_x8_q4_K;
 extern const phi_x8_format phi_x8_q6_K;
 
+/// A format's kernels for one group of 8 rows: `vector4` / `vector1` (AVX2; NULL where not built) for 4 tokens / 1
+/// token (`out[8t + row]`), `scalar` for one token.
+typedef struct {
+    void (*vector4)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
+    void (*vector1)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
+    void (*scalar)(const uint8_t *group, const uint8_t *act, int64_t nb, float *out);
+} phi_x8_tiles;
+
+/// Groups [g0, g1) × every token through `tiles`: 4 tokens at a time, then one (the AVX2 tiles when the level has
+/// them), each result plus bias into `y`.
+void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t group_block, const phi_x8_tiles *tiles);
+
 /// Writes `out[8i + row]` (+ bias) for tokens t..t+tokens of group g.
 void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const float *out);
 

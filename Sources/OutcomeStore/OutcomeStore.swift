@@ -58,6 +58,10 @@ public struct OutcomeStore: Sendable {
 
     static func makeConfiguration() -> Configuration {
         var configuration = Configuration()
+        // Another process (`phigate outcomes export`, `tune`) or a store still closing may hold the write lock for a
+        // moment; wait for it instead of failing the open or a write with SQLITE_BUSY (a test reopening the file
+        // right after a gateway shut down hit exactly that under load).
+        configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             guard !db.configuration.readonly else { return }
             // Only effective on a new file (before the first table); lets pruning shrink the file.
