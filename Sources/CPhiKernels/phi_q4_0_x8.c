@@ -133,7 +133,7 @@ static void range(const phi_x8_range *R, int64_t g0, int64_t g1) {
     if (R->level >= PHI_LEVEL_AVX2 && R->n >= PREFILL_TOKENS) {
         const int64_t nb = R->nb, n = R->n;
         __m256i *rep = aligned_alloc(64, (size_t)nb * 8 * sizeof(__m256i));
-        float *dws = aligned_alloc(64, (size_t)nb * 8 * sizeof(float));
+        float *dws = aligned_alloc(64, ((size_t)nb * 8 * sizeof(float) + 63) & ~(size_t)63);  // a multiple of 64
         if (rep && dws) {
             for (int64_t g = g0; g < g1; g++) {
                 unpack_group(R->packed + (size_t)g * nb * GROUP_BLOCK, nb, rep, dws);
