@@ -12,7 +12,6 @@
 #include "phi_kernels.h"
 #include "phi_quant_internal.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 
 static const phi_x8_format *format_for(uint32_t type) {
@@ -46,31 +45,16 @@ int phi_x8_pack(uint32_t type, const void *w, size_t wrb, int64_t m, int64_t k, 
 
 typedef struct {
     const phi_x8_format *format;
-    int level;
-    const uint8_t *packed;
-    int64_t m, n, nb;
-    const float *bias;
-    float *y;
-    uint8_t *act;
-    size_t arb;
-    int64_t groups_per_chunk, chunks;
-    atomic_llong next;
+    phi_x8_range range;
+    int64_t groups, groups_per_chunk;
 } x8_job;
 
-static void x8_task(void *p, int ith, int nth) {
-    (void)ith;
-    (void)nth;
-    x8_job *j = p;
-    const int64_t groups = j->m / 8;
-    for (;;) {
-        const long long c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (c >= j->chunks) break;
-        const int64_t g0 = c * j->groups_per_chunk;
-        const int64_t g1 = g0 + j->groups_per_chunk < groups ? g0 + j->groups_per_chunk : groups;
-        const phi_x8_range range = {.level = j->level, .packed = j->packed, .nb = j->nb, .act = j->act, .arb = j->arb,
-                                    .n = j->n, .bias = j->bias, .y = j->y, .m = j->m};
-        j->format->range(&range, g0, g1);
-    }
+static void x8_chunk(void *p, int64_t c) {
+    const x8_job *j = p;
+    const int64_t g0 = c * j->groups_per_chunk;
+    const int64_t g1 = g0 + j->groups_per_chunk < j->groups ? g0 + j->groups_per_chunk : j->groups;
+    if (j->format->range) j->format->range(&j->range, g0, g1);
+    else phi_x8_run_tiles(&j->range, g0, g1, j->format->group_block, &j->format->tiles);
 }
 
 static int x8_matmul(uint32_t type, int level, int threaded, const void *packed, int64_t m, int64_t k, const float *x,
@@ -78,24 +62,30 @@ static int x8_matmul(uint32_t type, int level, int threaded, const void *packed,
     const phi_x8_format *f = format_for(type);
     if (phi_x8_size(type, m, k) == 0 || n < 0) return PHI_ERR_BAD_COUNT;
     if (n == 0) return PHI_OK;
-    x8_job j = {.format = f, .level = level, .packed = packed, .m = m, .n = n, .nb = k / f->block_values,
-                .bias = bias, .y = y, .arb = phi_act_row_size(type, k)};
-    j.act = aligned_alloc(64, ((size_t)n * j.arb + 63) & ~(size_t)63);
-    if (!j.act) return -3;
-    phi_internal_quantize_rows(type, x, n, k, j.act, j.arb, threaded);
-    if (f->prepare_activations) f->prepare_activations(j.act, n, j.arb, j.nb);
+    const int64_t nb = k / f->block_values;
+    const size_t arb = phi_act_row_size(type, k);
+    uint8_t *act = aligned_alloc(64, ((size_t)n * arb + 63) & ~(size_t)63);
+    if (!act) return -3;
+    phi_internal_quantize_rows(type, x, n, k, act, arb, threaded);
+    if (f->prepare_activations) f->prepare_activations(act, n, arb, nb);
     const int64_t groups = m / 8;
     const int nth = threaded ? phi_pool_threads() : 1;
     // Decode: about 4 chunks per thread (claimed dynamically, so a late or busy thread costs little); prefill:
     // 2 groups per chunk, whose weights stay in cache while every token streams past them.
     int64_t gpc = n == 1 ? groups / (4 * (int64_t)nth) : 2;
     if (gpc < 1) gpc = 1;
-    j.groups_per_chunk = gpc;
-    j.chunks = (groups + gpc - 1) / gpc;
-    atomic_init(&j.next, 0);
-    if (threaded && j.chunks > 1 && m * k * n >= 32768) phi_pool_run(x8_task, &j);
-    else x8_task(&j, 0, 1);
-    free(j.act);
+    const x8_job j = {.format = f,
+                      .range = {.level = level, .packed = packed, .nb = nb, .act = act, .arb = arb, .n = n,
+                                .bias = bias, .y = y, .m = m},
+                      .groups = groups,
+                      .groups_per_chunk = gpc};
+    const int64_t chunks = (groups + gpc - 1) / gpc;
+    if (threaded && m * k * n >= 32768) {
+        phi_pool_parallel_for(chunks, x8_chunk, (void *)&j);
+    } else {
+        for (int64_t c = 0; c < chunks; c++) x8_chunk((void *)&j, c);
+    }
+    free(act);
     return PHI_OK;
 }
 

@@ -127,9 +127,15 @@ T_AVX2 static void unpack_group(const uint8_t *group, int64_t nb, __m256i *rep, 
 
 enum { PREFILL_TOKENS = 8 };  // from this many tokens on, groups are unpacked once per call
 
+#ifdef X8_AVX2
+#define TILES {tile_avx2_4, tile_avx2_1, tile_scalar}
+#else
+#define TILES {NULL, NULL, tile_scalar}
+#endif
+static const phi_x8_tiles tiles = TILES;
+
 static void range(const phi_x8_range *R, int64_t g0, int64_t g1) {
 #ifdef X8_AVX2
-    static const phi_x8_tiles tiles = {tile_avx2_4, tile_avx2_1, tile_scalar};
     if (R->level >= PHI_LEVEL_AVX2 && R->n >= PREFILL_TOKENS) {
         const int64_t nb = R->nb, n = R->n;
         __m256i *rep = aligned_alloc(64, (size_t)nb * 8 * sizeof(__m256i));
@@ -154,11 +160,16 @@ static void range(const phi_x8_range *R, int64_t g0, int64_t g1) {
         free(rep);
         free(dws);
     }
-#else
-    static const phi_x8_tiles tiles = {NULL, NULL, tile_scalar};
 #endif
     phi_x8_run_tiles(R, g0, g1, GROUP_BLOCK, &tiles);
 }
 
+// (`range` adds the prefill path to the tiles.)
 const phi_x8_format phi_x8_q4_0 = {
-    .block_values = QK, .file_block = 18, .group_block = GROUP_BLOCK, .pack_block = pack_block, .range = range};
+    .block_values = QK,
+    .file_block = 18,
+    .group_block = GROUP_BLOCK,
+    .pack_block = pack_block,
+    .tiles = TILES,
+    .range = range,
+};

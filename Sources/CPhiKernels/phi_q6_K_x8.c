@@ -186,15 +186,17 @@ K6_TILE_AVX2(tile_avx2_1, 1)
 K6_TILE_AVX2(tile_avx2_4, 4)
 #endif
 
-static void range(const phi_x8_range *R, int64_t g0, int64_t g1) {
 #ifdef X8_AVX2
-    static const phi_x8_tiles tiles = {tile_avx2_4, tile_avx2_1, tile_scalar};
+#define TILES {tile_avx2_4, tile_avx2_1, tile_scalar}
 #else
-    static const phi_x8_tiles tiles = {NULL, NULL, tile_scalar};
+#define TILES {NULL, NULL, tile_scalar}
 #endif
-    phi_x8_run_tiles(R, g0, g1, GROUP_BLOCK, &tiles);
-}
 
-const phi_x8_format phi_x8_q6_K = {.block_values = QKK, .file_block = 210, .group_block = GROUP_BLOCK,
-                                   .pack_block = pack_block, .prepare_activations = reorder_activations,
-                                   .range = range};
+const phi_x8_format phi_x8_q6_K = {
+    .block_values = QKK,
+    .file_block = 210,
+    .group_block = GROUP_BLOCK,
+    .pack_block = pack_block,
+    .prepare_activations = reorder_activations,
+    .tiles = TILES,
+};

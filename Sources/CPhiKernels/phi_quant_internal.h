@@ -41,6 +41,14 @@ typedef struct {
     int64_t m;
 } phi_x8_range;
 
+/// A format's kernels for one group of 8 rows: `vector4` / `vector1` (AVX2; NULL where not built) for 4 tokens / 1
+/// token (`out[8t + row]`), `scalar` for one token.
+typedef struct {
+    void (*vector4)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
+    void (*vector1)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
+    void (*scalar)(const uint8_t *group, const uint8_t *act, int64_t nb, float *out);
+} phi_x8_tiles;
+
 /// A weight type's 8-row layout (phi_packed8.c drives it).
 typedef struct {
     int64_t block_values;  // values per block (32, 256)
@@ -50,20 +58,15 @@ typedef struct {
     void (*pack_block)(const uint8_t *const rows[8], int64_t b, uint8_t *dst);
     /// Rearranges `n` prepared activation rows for the kernels (NULL: used as prepared).
     void (*prepare_activations)(uint8_t *act, int64_t n, size_t arb, int64_t nb);
+    /// The group kernels, run by `phi_x8_run_tiles`, or
+    phi_x8_tiles tiles;
+    /// a range function of the format's own (NULL: `phi_x8_run_tiles` with `tiles`).
     void (*range)(const phi_x8_range *r, int64_t g0, int64_t g1);
 } phi_x8_format;
 
 extern const phi_x8_format phi_x8_q4_0;
 extern const phi_x8_format phi_x8_q4_K;
 extern const phi_x8_format phi_x8_q6_K;
-
-/// A format's kernels for one group of 8 rows: `vector4` / `vector1` (AVX2; NULL where not built) for 4 tokens / 1
-/// token (`out[8t + row]`), `scalar` for one token.
-typedef struct {
-    void (*vector4)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
-    void (*vector1)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
-    void (*scalar)(const uint8_t *group, const uint8_t *act, int64_t nb, float *out);
-} phi_x8_tiles;
 
 /// Groups [g0, g1) × every token through `tiles`: 4 tokens at a time, then one (the AVX2 tiles when the level has
 /// them), each result plus bias into `y`.
