@@ -59,14 +59,11 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
     memcpy(out, acc, sizeof acc);
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-#define X8_AVX2 1
-#include <immintrin.h>
-#define T_AVX2 __attribute__((target("avx2,fma,f16c")))
+#ifdef PHI_X8_AVX2
 
 // 8 rows × T tokens; each token's integers and float steps are the same whatever T is (and as `tile_scalar`).
 #define X8_TILE_AVX2(NAME, T)                                                                                      \
-    T_AVX2 static void NAME(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out) {              \
+    PHI_TARGET_AVX2 static void NAME(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out) {       \
         const __m256i low = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);                                       \
         const float *ds[T];                                                                                          \
         const int32_t *cs[T];                                                                                        \
@@ -111,7 +108,7 @@ X8_TILE_AVX2(tile_avx2_4, 4)
 // Prefill: a group's nibbles unpacked to bytes once (`rep`, the layout of phi_quant.c's per-call repack, here without
 // its transpose) and its scales widened, then 4 tokens at a time through phi_quant.c's repacked tile, which sums the
 // same integers with the same float steps as the tiles above (measured: ~12% faster than unpacking per 4 tokens).
-T_AVX2 static void unpack_group(const uint8_t *group, int64_t nb, __m256i *rep, float *dws) {
+PHI_TARGET_AVX2 static void unpack_group(const uint8_t *group, int64_t nb, __m256i *rep, float *dws) {
     const __m256i low = _mm256_set1_epi8(15);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = group + (size_t)b * GROUP_BLOCK;
@@ -127,15 +124,10 @@ T_AVX2 static void unpack_group(const uint8_t *group, int64_t nb, __m256i *rep, 
 
 enum { PREFILL_TOKENS = 8 };  // from this many tokens on, groups are unpacked once per call
 
-#ifdef X8_AVX2
-#define TILES {tile_avx2_4, tile_avx2_1, tile_scalar}
-#else
-#define TILES {NULL, NULL, tile_scalar}
-#endif
-static const phi_x8_tiles tiles = TILES;
+static const phi_x8_tiles tiles = PHI_X8_TILES(tile_avx2_4, tile_avx2_1, tile_scalar);
 
 static void range(const phi_x8_range *R, int64_t g0, int64_t g1) {
-#ifdef X8_AVX2
+#ifdef PHI_X8_AVX2
     if (R->level >= PHI_LEVEL_AVX2 && R->n >= PREFILL_TOKENS) {
         const int64_t nb = R->nb, n = R->n;
         __m256i *rep = aligned_alloc(64, (size_t)nb * 8 * sizeof(__m256i));
@@ -170,6 +162,6 @@ const phi_x8_format phi_x8_q4_0 = {
     .file_block = 18,
     .group_block = GROUP_BLOCK,
     .pack_block = pack_block,
-    .tiles = TILES,
+    .tiles = PHI_X8_TILES(tile_avx2_4, tile_avx2_1, tile_scalar),
     .range = range,
 };

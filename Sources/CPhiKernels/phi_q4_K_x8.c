@@ -70,13 +70,10 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
     for (int r = 0; r < 8; r++) out[r] = acc[r] - accm[r];
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-#define X8_AVX2 1
-#include <immintrin.h>
-#define T_AVX2 __attribute__((target("avx2,fma,f16c")))
+#ifdef PHI_X8_AVX2
 
 // Row r's scale in both int16 halves of lane r (for `madd` against the lane's pair of int16 sums).
-T_AVX2 static inline __m256i scale_pairs(const uint8_t *p) {
+PHI_TARGET_AVX2 static inline __m256i scale_pairs(const uint8_t *p) {
     const __m256i s = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
     return _mm256_or_si256(s, _mm256_slli_epi32(s, 16));
 }
@@ -84,7 +81,7 @@ T_AVX2 static inline __m256i scale_pairs(const uint8_t *p) {
 // 8 rows × T tokens; each token's integers and float steps are the same whatever T is (and as `tile_scalar`).
 // Per sub-block the int16 sums of 8 `maddubs` stay ≤ 8 · 2 · 15 · 127 = 30,480; isum ≤ 8 · 2 · 30,480 · 63.
 #define K4_TILE_AVX2(NAME, T)                                                                                      \
-    T_AVX2 static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {           \
+    PHI_TARGET_AVX2 static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {     \
         const phi_q8k *act[T];                                                                                       \
         for (int t = 0; t < T; t++) act[t] = (const phi_q8k *)(const void *)bytes[t];                                \
         const __m256i low = _mm256_set1_epi8(15);                                                                    \
@@ -140,16 +137,10 @@ K4_TILE_AVX2(tile_avx2_1, 1)
 K4_TILE_AVX2(tile_avx2_4, 4)
 #endif
 
-#ifdef X8_AVX2
-#define TILES {tile_avx2_4, tile_avx2_1, tile_scalar}
-#else
-#define TILES {NULL, NULL, tile_scalar}
-#endif
-
 const phi_x8_format phi_x8_q4_K = {
     .block_values = QKK,
     .file_block = 144,
     .group_block = GROUP_BLOCK,
     .pack_block = pack_block,
-    .tiles = TILES,
+    .tiles = PHI_X8_TILES(tile_avx2_4, tile_avx2_1, tile_scalar),
 };

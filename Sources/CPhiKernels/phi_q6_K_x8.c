@@ -115,16 +115,13 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
     memcpy(out, acc, sizeof acc);
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-#define X8_AVX2 1
-#include <immintrin.h>
-#define T_AVX2 __attribute__((target("avx2,fma,f16c")))
+#ifdef PHI_X8_AVX2
 
 // 8 rows × T tokens; each token's integers and float steps are the same whatever T is (and as `tile_scalar`).
 // u ≤ 63 and |y| ≤ 127: a `maddubs` pair is at most 16,002, two added 32,004 (no saturation); then `madd` by the
 // scale pair widens to int32.
 #define K6_TILE_AVX2(NAME, T)                                                                                      \
-    T_AVX2 static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {           \
+    PHI_TARGET_AVX2 static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {     \
         const phi_q8k *act[T];                                                                                       \
         for (int t = 0; t < T; t++) act[t] = (const phi_q8k *)(const void *)bytes[t];                                \
         const __m256i low = _mm256_set1_epi8(15), two = _mm256_set1_epi8(0x30);                                      \
@@ -186,17 +183,11 @@ K6_TILE_AVX2(tile_avx2_1, 1)
 K6_TILE_AVX2(tile_avx2_4, 4)
 #endif
 
-#ifdef X8_AVX2
-#define TILES {tile_avx2_4, tile_avx2_1, tile_scalar}
-#else
-#define TILES {NULL, NULL, tile_scalar}
-#endif
-
 const phi_x8_format phi_x8_q6_K = {
     .block_values = QKK,
     .file_block = 210,
     .group_block = GROUP_BLOCK,
     .pack_block = pack_block,
     .prepare_activations = reorder_activations,
-    .tiles = TILES,
+    .tiles = PHI_X8_TILES(tile_avx2_4, tile_avx2_1, tile_scalar),
 };

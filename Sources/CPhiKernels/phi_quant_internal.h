@@ -5,6 +5,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#define PHI_X8_AVX2 1
+#include <immintrin.h>
+#define PHI_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+/// A format's `phi_x8_tiles`: its AVX2 tiles where they are built, the scalar one everywhere.
+#define PHI_X8_TILES(vector4, vector1, scalar) {vector4, vector1, scalar}
+#else
+#define PHI_X8_TILES(vector4, vector1, scalar) {NULL, NULL, scalar}
+#endif
+
 /// Prepares `n` activation rows of `x[n × k]` for `type` weights into `act` (rows `arb` bytes apart), over the
 /// worker pool when `threaded` and the work is large enough.
 void phi_internal_quantize_rows(uint32_t type, const float *x, int64_t n, int64_t k, uint8_t *act, size_t arb,
