@@ -186,8 +186,8 @@ static void attend_one_scalar(const attn_job *j, int64_t i, int h, float *scores
 }
 
 #ifdef PHI_X86
-T_AVX2 static inline __m256 load8_kv(const attn_job *j, const void *base, int64_t idx) {
-    if (j->f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)((const uint16_t *)base + idx)));
+T_AVX2 static inline __attribute__((always_inline)) __m256 load8_kv_as(const void *base, int64_t idx, const int f16) {
+    if (f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)((const uint16_t *)base + idx)));
     return _mm256_loadu_ps((const float *)base + idx);
 }
 
@@ -198,21 +198,85 @@ T_AVX2 static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// head_dim a multiple of 8.
+// Scores of `count` positions against q (head_dim d, a multiple of 8), 4 positions at a time so that 4 independent
+// FMA chains hide the latency and 4 strided key rows are in flight; the running maximum is returned. Each score
+// is summed in the same order as one position alone (8 lanes over d, then hsum8).
+T_AVX2 static inline __attribute__((always_inline)) float qk_scores(const attn_job *j, const float *q, int64_t kvoff,
+                                                                     int64_t count, float *scores, const int f16) {
+    const int d = j->d;
+    const int64_t stride = j->kv_width;
+    float maximum = -INFINITY;
+    int64_t p = 0;
+    for (; p + 4 <= count; p += 4) {
+        const int64_t b0 = p * stride + kvoff;
+        if (p + 8 < count)
+            for (int r = 8; r < 12 && p + r < count; r++)
+                for (int t = 0; t < d; t += f16 ? 32 : 16)
+                    _mm_prefetch((const char *)j->keys + ((p + r) * stride + kvoff + t) * (f16 ? 2 : 4), _MM_HINT_T0);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int t = 0; t < d; t += 8) {
+            const __m256 qv = _mm256_loadu_ps(q + t);
+            a0 = _mm256_fmadd_ps(qv, load8_kv_as(j->keys, b0 + t, f16), a0);
+            a1 = _mm256_fmadd_ps(qv, load8_kv_as(j->keys, b0 + stride + t, f16), a1);
+            a2 = _mm256_fmadd_ps(qv, load8_kv_as(j->keys, b0 + 2 * stride + t, f16), a2);
+            a3 = _mm256_fmadd_ps(qv, load8_kv_as(j->keys, b0 + 3 * stride + t, f16), a3);
+        }
+        const float s0 = hsum8(a0) * j->scale, s1 = hsum8(a1) * j->scale, s2 = hsum8(a2) * j->scale,
+                    s3 = hsum8(a3) * j->scale;
+        scores[p] = s0;
+        scores[p + 1] = s1;
+        scores[p + 2] = s2;
+        scores[p + 3] = s3;
+        maximum = fmaxf(maximum, fmaxf(fmaxf(s0, s1), fmaxf(s2, s3)));
+    }
+    for (; p < count; p++) {
+        const int64_t base = p * stride + kvoff;
+        __m256 acc = _mm256_setzero_ps();
+        for (int t = 0; t < d; t += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + t), load8_kv_as(j->keys, base + t, f16), acc);
+        const float s = hsum8(acc) * j->scale;
+        scores[p] = s;
+        if (s > maximum) maximum = s;
+    }
+    return maximum;
+}
+
+// o[0 ..< 8·nv] = Σ_p w[p] · values[p·stride + 0 ..< 8·nv], nv a compile-time constant once inlined, so the
+// accumulators stay in registers (a runtime-sized array of them lives on the stack: a load and a store per FMA).
+T_AVX2 static inline __attribute__((always_inline)) void weighted_values(const void *values, int64_t stride,
+                                                                          const float *w, int64_t count, float *o,
+                                                                          const int nv, const int f16) {
+    __m256 acc[8];
+    for (int v = 0; v < nv; v++) acc[v] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < count; p++) {
+        if (p + 8 < count)
+            for (int v = 0; v < nv; v += f16 ? 4 : 2)
+                _mm_prefetch((const char *)values + ((p + 8) * stride + 8 * v) * (f16 ? 2 : 4), _MM_HINT_T0);
+        const __m256 wp = _mm256_set1_ps(w[p]);
+        const int64_t base = p * stride;
+        for (int v = 0; v < nv; v++) acc[v] = _mm256_fmadd_ps(wp, load8_kv_as(values, base + 8 * v, f16), acc[v]);
+    }
+    for (int v = 0; v < nv; v++) _mm256_storeu_ps(o + 8 * v, acc[v]);
+}
+
+#define WEIGHTED_VALUES(NV)                                                                                           \
+    T_AVX2 static void weighted_values_##NV(const void *values, int64_t stride, const float *w, int64_t count,       \
+                                            float *o, int f16) {                                                      \
+        if (f16) weighted_values(values, stride, w, count, o, NV, 1);                                                 \
+        else weighted_values(values, stride, w, count, o, NV, 0);                                                     \
+    }
+WEIGHTED_VALUES(8)
+WEIGHTED_VALUES(4)
+WEIGHTED_VALUES(2)
+WEIGHTED_VALUES(1)
+
+// head_dim a multiple of 8 (at most 128). Same sums, in the same order, as attend_one_scalar's formula vectorized:
+// scores, exp against the maximum, weights = exp · (1 / sum), then Σ weight · value per lane in position order.
 T_AVX2 static void attend_one_avx2(const attn_job *j, int64_t i, int h, float *scores) {
     const int d = j->d;
     const int64_t pos = j->start + i;
     const float *q = j->q + i * j->q_stride + (int64_t)h * d;
     const int64_t kvoff = (int64_t)(h / (j->heads / j->kv_heads)) * d;
-    float maximum = -INFINITY;
-    for (int64_t p = 0; p <= pos; p++) {
-        const int64_t base = p * j->kv_width + kvoff;
-        __m256 acc = _mm256_setzero_ps();
-        for (int t = 0; t < d; t += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + t), load8_kv(j, j->keys, base + t), acc);
-        const float s = hsum8(acc) * j->scale;
-        scores[p] = s;
-        if (s > maximum) maximum = s;
-    }
+    const float maximum = j->f16 ? qk_scores(j, q, kvoff, pos + 1, scores, 1) : qk_scores(j, q, kvoff, pos + 1, scores, 0);
     __m256 vsum = _mm256_setzero_ps();
     const __m256 vmax = _mm256_set1_ps(maximum);
     int64_t p = 0;
@@ -227,16 +291,21 @@ T_AVX2 static void attend_one_avx2(const attn_job *j, int64_t i, int h, float *s
         sum += scores[p];
     }
     const float inv = 1.0f / sum;
+    for (p = 0; p <= pos; p++) scores[p] *= inv;
     float *o = j->out + i * (int64_t)j->heads * d + (int64_t)h * d;
-    __m256 acc[16];
-    const int nv = d / 8;
-    for (int v = 0; v < nv; v++) acc[v] = _mm256_setzero_ps();
-    for (p = 0; p <= pos; p++) {
-        const __m256 w = _mm256_set1_ps(scores[p] * inv);
-        const int64_t base = p * j->kv_width + kvoff;
-        for (int v = 0; v < nv; v++) acc[v] = _mm256_fmadd_ps(w, load8_kv(j, j->values, base + 8 * v), acc[v]);
+    const size_t unit = j->f16 ? 2 : 4;
+    const uint8_t *values = (const uint8_t *)j->values + (size_t)kvoff * unit;
+    int v = 0;
+    for (; v + 8 <= d / 8; v += 8) weighted_values_8(values + (size_t)v * 8 * unit, j->kv_width, scores, pos + 1, o + 8 * v, j->f16);
+    if (v + 4 <= d / 8) {
+        weighted_values_4(values + (size_t)v * 8 * unit, j->kv_width, scores, pos + 1, o + 8 * v, j->f16);
+        v += 4;
     }
-    for (int v = 0; v < nv; v++) _mm256_storeu_ps(o + 8 * v, acc[v]);
+    if (v + 2 <= d / 8) {
+        weighted_values_2(values + (size_t)v * 8 * unit, j->kv_width, scores, pos + 1, o + 8 * v, j->f16);
+        v += 2;
+    }
+    if (v < d / 8) weighted_values_1(values + (size_t)v * 8 * unit, j->kv_width, scores, pos + 1, o + 8 * v, j->f16);
 }
 #endif
 

@@ -38,7 +38,7 @@ static inline void phi_k4_scale_min(int j, const uint8_t *q, int *sc, int *m) {
     }
 }
 
-/// What a format's kernels compute: groups [g0, g1) of 8 rows × tokens [0, n), `y[t·m + row] = Σ + bias[row]`.
+/// What a format's kernels compute: groups [g0, g1) of 8 rows × tokens [0, n), `y[t·ldy + row] = Σ + bias[row]`.
 typedef struct {
     int level;
     const uint8_t *packed;
@@ -48,7 +48,7 @@ typedef struct {
     int64_t n;
     const float *bias;
     float *y;
-    int64_t m;
+    int64_t ldy;
 } phi_x8_range;
 
 /// A format's kernels for one group of 8 rows: `vector4` / `vector1` (AVX2; NULL where not built) for 4 tokens / 1

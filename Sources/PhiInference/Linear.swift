@@ -38,6 +38,38 @@ extension Linear {
     }
 }
 
+/// One layer's share of `Linear.apply(_:segments:)`.
+struct LinearCall {
+    let layer: Linear
+    let x: UnsafePointer<Float>
+    let y: UnsafeMutablePointer<Float>
+    /// Floats between result rows (nil: `layer.outputSize`).
+    var yStride: Int? = nil
+}
+
+extension Linear {
+    /// Several layers whose inputs are ready together, over the same stacked rows: one pass of the worker pool where
+    /// their kernels allow (PhiKernels' `matmul(_:segments:)` over products), each result as the layer's own call
+    /// gives it.
+    static func apply(_ calls: [LinearCall], segments: [Int]) {
+        withBiases(calls[...], []) { biases in
+            let products = zip(calls, biases).map { call, bias in
+                MatMulProduct(x: call.x, weight: call.layer.weight, bias: bias, y: call.y, yStride: call.yStride)
+            }
+            matmul(products, segments: segments)
+        }
+    }
+
+    /// The calls' bias pointers, valid inside `body`.
+    private static func withBiases(
+        _ calls: ArraySlice<LinearCall>, _ pointers: [UnsafePointer<Float>?], _ body: ([UnsafePointer<Float>?]) -> Void
+    ) {
+        guard let first = calls.first else { return body(pointers) }
+        guard let bias = first.layer.bias else { return withBiases(calls.dropFirst(), pointers + [nil], body) }
+        bias.withUnsafeBufferPointer { withBiases(calls.dropFirst(), pointers + [$0.baseAddress], body) }
+    }
+}
+
 /// Rows of the token embedding matrix.
 struct Embedding: Sendable {
     let weight: WeightMatrix

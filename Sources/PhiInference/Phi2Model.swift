@@ -107,7 +107,6 @@ public struct Phi2Model: CausalLanguageModel {
         let x = ScratchBuffer(count: n * hidden)
         let h = ScratchBuffer(count: n * hidden)
         let qkv = ScratchBuffer(count: n * qkvWidth)
-        let part = ScratchBuffer(count: n * max(heads, kvHeads) * d)
         let attended = ScratchBuffer(count: n * heads * d)
         let attentionOut = ScratchBuffer(count: n * hidden)
         let up = ScratchBuffer(count: n * inter)
@@ -118,20 +117,19 @@ public struct Phi2Model: CausalLanguageModel {
             case .fused(let projection):
                 projection(h.pointer, segments: segments, into: qkv.pointer)
             case .split(let q, let k, let v):
-                // Interleave into [q | k | v] rows so both layouts share the code below.
-                for (linear, offset) in [(q, 0), (k, heads * d), (v, (heads + kvHeads) * d)] {
-                    linear(h.pointer, segments: segments, into: part.pointer)
-                    let width = linear.outputSize
-                    for r in 0..<n {
-                        (qkv.pointer + r * qkvWidth + offset).update(from: part.pointer + r * width, count: width)
-                    }
-                }
+                // Interleaved into [q | k | v] rows so both layouts share the code below.
+                Linear.apply(
+                    [(q, 0), (k, heads * d), (v, (heads + kvHeads) * d)].map { linear, offset in
+                        LinearCall(layer: linear, x: h.pointer, y: qkv.pointer + offset, yStride: qkvWidth)
+                    }, segments: segments)
             }
             plan.attend(
                 qkv: qkv.pointer, qkvWidth: qkvWidth, layer: index, heads: heads, kvHeads: kvHeads, headDimension: d,
                 rope: { _ in rope }, output: attended.pointer)
-            layer.attention.dense(attended.pointer, segments: segments, into: attentionOut.pointer)
-            layer.mlp.fc1(h.pointer, segments: segments, into: up.pointer)
+            // Attention output and MLP input are both ready here (phi-2's parallel block): one pass for the two.
+            Linear.apply(
+                [LinearCall(layer: layer.attention.dense, x: attended.pointer, y: attentionOut.pointer),
+                 LinearCall(layer: layer.mlp.fc1, x: h.pointer, y: up.pointer)], segments: segments)
             Activation.geluTanh(up.pointer, rows: n, width: inter)
             layer.mlp.fc2(up.pointer, segments: segments, into: h.pointer)
             x.add(attentionOut)

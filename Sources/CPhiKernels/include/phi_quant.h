@@ -102,6 +102,20 @@ int phi_x8_pack(uint32_t type, const void *w, size_t w_row_bytes, int64_t m, int
 /// summed the same way whatever `n` (rows of different sequences can share a call), rows split over the pool.
 int phi_x8_matmul(uint32_t type, const void *packed, int64_t m, int64_t k, const float *x, int64_t n,
                   const float *bias, float *y);
+/// One product of `phi_x8_matmul_many`: `y[t·ldy + row] = x[t·k ..< t·k + k] · W[row]ᵀ (+ bias[row])`, `ldy` ≥ `m`.
+typedef struct {
+    uint32_t type;
+    const void *packed;
+    int64_t m, k;
+    const float *x;
+    const float *bias;
+    float *y;
+    int64_t ldy;
+} phi_x8_product;
+/// Up to 8 products over the same `n` tokens in one pass over the pool (a layer's q, k and v; or products whose
+/// inputs are ready together): one dispatch and one finish instead of one per product, and one quantization of an
+/// input shared by products of one type. Each result equals `phi_x8_matmul`'s bit for bit.
+int phi_x8_matmul_many(const phi_x8_product *products, int count, int64_t n);
 /// The same on one thread at a given level (clamped to the detected one): the scalar and AVX2 paths agree bit for
 /// bit. For tests.
 int phi_x8_matmul_at_level(uint32_t type, const void *packed, int64_t m, int64_t k, const float *x, int64_t n,

@@ -1,0 +1,76 @@
+// Several linear products whose inputs are ready together (a layer's q, k and v; phi-2's attention output and MLP
+// input) in one pass over the worker pool.
+import CPhiKernels
+
+/// One product of `matmul(_:segments:)`: `y[t·yStride ..< t·yStride + weight.rows] = x[t] · weightᵀ (+ bias)` for
+/// every stacked row `t`.
+public struct MatMulProduct {
+    public var x: UnsafePointer<Float>
+    public var weight: WeightMatrix
+    public var bias: UnsafePointer<Float>?
+    public var y: UnsafeMutablePointer<Float>
+    /// Floats between consecutive result rows (at least `weight.rows`): lets q, k and v land in one interleaved row.
+    public var yStride: Int
+
+    public init(
+        x: UnsafePointer<Float>, weight: WeightMatrix, bias: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>,
+        yStride: Int? = nil
+    ) {
+        self.x = x
+        self.weight = weight
+        self.bias = bias
+        self.y = y
+        self.yStride = yStride ?? weight.rows
+    }
+}
+
+/// Runs `products` over the same stacked rows (`segments` as in `matmul(_:segments:weight:…)`); every result is bit
+/// for bit what that product's own `matmul(_:segments:…)` gives. When every weight takes the packed 8-row kernel
+/// (whose rows are independent of the batch), all products share one dispatch of the pool and one finish, and an
+/// input shared by products of one type is quantized once: decode pays each dispatch's start and ragged end ~190
+/// times per phi-2 token otherwise. Other kernels run one product after the other.
+public func matmul(_ products: [MatMulProduct], segments: [Int], quantization: ActivationQuantization? = nil) {
+    precondition(segments.allSatisfy { $0 >= 0 }, "negative segment length")
+    precondition(products.allSatisfy { $0.yStride >= $0.weight.rows }, "result stride shorter than a result row")
+    let n = segments.reduce(0, +)
+    guard n > 0, !products.isEmpty else { return }
+    let mode = quantization ?? ComputeSettings.activationQuantization
+    let packed = products.count <= 8 && products.allSatisfy {
+        MatMulKernel(rows: n, weight: $0.weight, quantization: mode) == .quantizedPacked8 && $0.weight.columns > 0
+    }
+    if packed {
+        withPackedPointers(products) { pointers in
+            let descriptors = products.indices.map { i in
+                phi_x8_product(
+                    type: products[i].weight.type.rawValue, packed: pointers[i], m: Int64(products[i].weight.rows),
+                    k: Int64(products[i].weight.columns), x: products[i].x, bias: products[i].bias, y: products[i].y,
+                    ldy: Int64(products[i].yStride))
+            }
+            let status = phi_x8_matmul_many(descriptors, Int32(descriptors.count), Int64(n))
+            precondition(status == 0, "phi_x8_matmul_many failed (\(status))")
+        }
+        return
+    }
+    for product in products {
+        let m = product.weight.rows
+        let k = product.weight.columns
+        let input = UnsafeBufferPointer(start: product.x, count: n * k)
+        let bias = product.bias.map { UnsafeBufferPointer(start: $0, count: m) }
+        if product.yStride == m {
+            matmul(input, segments: segments, weight: product.weight, bias: bias,
+                   into: UnsafeMutableBufferPointer(start: product.y, count: n * m), quantization: mode)
+            continue
+        }
+        let rows = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
+        defer { rows.deallocate() }
+        matmul(input, segments: segments, weight: product.weight, bias: bias,
+               into: UnsafeMutableBufferPointer(start: rows, count: n * m), quantization: mode)
+        for t in 0..<n { (product.y + t * product.yStride).update(from: rows + t * m, count: m) }
+    }
+}
+
+/// The packed copies' addresses, valid inside `body` (each `PackedRows8` kept alive until it returns).
+private func withPackedPointers(_ products: [MatMulProduct], _ body: ([UnsafeRawPointer]) -> Void) {
+    let storage = products.compactMap { $0.weight.packed8 }
+    withExtendedLifetime(storage) { body(storage.map { UnsafeRawPointer($0.pointer) }) }
+}
