@@ -220,7 +220,61 @@ static void quantize_act32(uint32_t type, const float *x, uint8_t *dst, int64_t 
     }
 }
 
+#ifdef PHI_X86
+// The scalar loop below, 8 lanes at a time, to the same bits: the first value of the largest magnitude (NaNs
+// skipped), the same products rounded to nearest even, the same clamp and integer sums. K-quant decode quantizes
+// every input on the calling thread while the pool waits, and the scalar loop called libm's `nearbyintf` per value.
+T_AVX2 static void quantize_act_k_avx2(const float *x, phi_q8k *y, int64_t k) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < k / QKK; i++, x += QKK) {
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < QKK; j += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m);
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        if (amax == 0) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        float max = 0;
+        for (int j = 0; j < QKK; j++)
+            if (fabsf(x[j]) == amax) {
+                max = x[j];
+                break;
+            }
+        const float iscale = -127.f / max;
+        const __m256 vs = _mm256_set1_ps(iscale);
+        const __m256i top = _mm256_set1_epi32(127);
+        for (int j = 0; j < QKK; j += 32) {
+            __m256i q[4];
+            for (int v = 0; v < 4; v++)
+                q[v] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(vs, _mm256_loadu_ps(x + j + 8 * v)),
+                                                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)),
+                                        top);
+            const __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+            const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(void *)(y[i].qs + j), p8);
+            for (int g = 0; g < 2; g++) {
+                const __m256i s8 = _mm256_add_epi32(q[2 * g], q[2 * g + 1]);
+                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+                y[i].bsums[j / 16 + g] = (int16_t)_mm_cvtsi128_si32(s4);
+            }
+        }
+        y[i].d = 1 / iscale;
+    }
+}
+#endif
+
 static void quantize_act_k(const float *x, phi_q8k *y, int64_t k) {
+#ifdef PHI_X86
+    if (phi_quant_level() >= PHI_LEVEL_AVX2) {
+        quantize_act_k_avx2(x, y, k);
+        return;
+    }
+#endif
     for (int64_t i = 0; i < k / QKK; i++, x += QKK) {
         float max = 0, amax = 0;
         for (int j = 0; j < QKK; j++) {

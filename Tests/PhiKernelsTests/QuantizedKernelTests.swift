@@ -76,13 +76,23 @@ struct QuantizedKernelTests {
 
     @Test func vectorActivationQuantizationEqualsTheScalarLoop() {
         // Ties at every block (x·id = n + 0.5 with amax 127), zeros, one all-zero block and random values; every
-        // type with 32-value blocks (their corrections differ by the weight offset).
+        // type with 32-value blocks (their corrections differ by the weight offset), then the K-quants' Q8_K rows.
         var x = randomActivations(32 * 24, seed: 11, scale: 4)
         for i in 0..<32 { x[i] = 0 }
         x[32] = 127
         for i in 33..<64 { x[i] = Float(i - 48) + 0.5 }
         for i in 64..<96 { x[i] = i == 64 ? -1e-30 : 1e-31 }
         for type in [GGMLType.q4_0, .q5_0, .q8_0, .q4_1, .q5_1] {
+            let vector = QuantizedKernels.prepareActivations(x, for: type)
+            let scalar = QuantizedKernels.withLevelCap(.scalar) { QuantizedKernels.prepareActivations(x, for: type) }
+            #expect(vector == scalar, "\(type.name)")
+        }
+        // Q8_K (256 values): the same, plus an all-zero block, a block whose largest magnitude comes twice with both
+        // signs (the first one sets the sign of the scale) and a block at ±127.
+        x += [Float](repeating: 0, count: 256)
+        x += (0..<256).map { j in j == 40 ? -3 : j == 200 ? 3 : Float(j % 7) * 0.25 - 0.75 }
+        x += (0..<256).map { j in Float(j % 255) - 127 }
+        for type in [GGMLType.q4_K, .q6_K] {
             let vector = QuantizedKernels.prepareActivations(x, for: type)
             let scalar = QuantizedKernels.withLevelCap(.scalar) { QuantizedKernels.prepareActivations(x, for: type) }
             #expect(vector == scalar, "\(type.name)")
