@@ -76,6 +76,7 @@ typedef struct {
 
 extern const phi_x8_format phi_x8_q4_0;
 extern const phi_x8_format phi_x8_q4_K;
+extern const phi_x8_format phi_x8_q5_K;
 extern const phi_x8_format phi_x8_q6_K;
 
 /// Groups [g0, g1) × every token through `tiles`: 4 tokens at a time, then one (the AVX2 tiles when the level has

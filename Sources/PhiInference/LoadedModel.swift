@@ -3,6 +3,7 @@
 
 import Foundation
 public import GGUF
+import PhiKernels
 
 /// Where a model came from.
 public enum ModelFormat: String, Sendable {
@@ -39,7 +40,7 @@ public final class LoadedModel: Sendable {
     public let gguf: GGUFFile?
     /// The safetensors checkpoint, for Hugging Face folders.
     public let checkpoint: SafetensorsCheckpoint?
-    /// Linear weights given the packed 8-row copy at load (Q4_0, Q4_K, Q6_K) (0 when not packed: another type, `packWeights`
+    /// Linear weights given the packed 8-row copy at load (Q4_0, Q4_K, Q5_K, Q6_K) (0 when not packed: another type, `packWeights`
     /// false, or a CPU without the AVX2 kernels).
     public let packedMatrices: Int
 
@@ -58,7 +59,7 @@ public final class LoadedModel: Sendable {
     }
 
     /// Loads a `.gguf` file or a Hugging Face folder. `progress` is called from the loading thread. `packWeights`:
-    /// give Q4_0, Q4_K and Q6_K linear weights the packed 8-row copy that the quantized kernels run faster on (AVX2
+    /// give Q4_0, Q4_K, Q5_K and Q6_K linear weights the packed 8-row copy that the quantized kernels run faster on (AVX2
     /// CPUs; the file's pages are released, so resident memory still holds the weights once, but no longer in the
     /// shared page cache); pass false for exact numerics, which read the file's layout.
     public static func load(
@@ -138,7 +139,7 @@ public final class LoadedModel: Sendable {
             guard let progress else { return }
             for suffix in ["attn_qkv", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_down"] {
                 // (Packed weights were read in full while packing, and their mapped pages released.)
-                if let tensor = tensors.tensor("blk.\(layer).\(suffix).weight"), !(tensors.packsWeights && [.q4_0, .q4_K, .q6_K].contains(tensor.type)) {
+                if let tensor = tensors.tensor("blk.\(layer).\(suffix).weight"), !(tensors.packsWeights && WeightMatrix.packable8Types.contains(tensor.type)) {
                     tensor.touchPages()
                 }
             }

@@ -8,7 +8,7 @@ import Testing
 @Suite("weights packed in groups of 8 rows")
 struct PackedRows8Tests {
     static let rows = 72
-    static let types: [GGMLType] = [.q4_0, .q4_K, .q6_K]
+    static let types: [GGMLType] = [.q4_0, .q4_K, .q5_K, .q6_K]
 
     static func columns(_ type: GGMLType) -> Int { type.blockSize == 256 ? 512 : 160 }
 

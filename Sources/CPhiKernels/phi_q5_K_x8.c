@@ -1,0 +1,170 @@
+// phi_q5_K_x8.c: the 8-row layout of Q5_K weights (driven by phi_packed8.c) and its kernels: Q4_K's layout
+// (phi_q4_K_x8.c) plus the fifth bits in planes of their own. (Phi-3's Q4_K_M files keep attn_qkv in Q5_K: a quarter of
+// the bytes read per token.)
+//
+// Layout of group g (rows 8g..8g+7), super-block b, at byte (g·nb + b)·1440:
+//   [0, 16)      d of the 8 rows (fp16)           [16, 32)   dmin of the 8 rows (fp16)
+//   [32, 96)     scale of sub-block s, row r at 32 + 8s + r (the 6-bit values, one byte each)
+//   [96, 160)    mins of sub-blocks 2p and 2p+1, row r at 96 + 16p + 2r (+1): one int16 pair per row after widening
+//   [160, 1184)  quants: chunk j (values 64j..64j+63), vector v: 32 bytes at 160 + (8j + v)·32 whose byte 4r+i is
+//                byte 32j + 4v + i of row r's low nibbles (low nibble: sub-block 2j, value 4v+i; high: sub-block 2j+1)
+//   [1184, 1440) fifth bits: plane (j, h) at 1184 + (2j + h)·32, bit v of byte 4r+i = the fifth bit of value 4v+i of
+//                sub-block 2j+h of row r (so a shift by a constant moves vector v's bits to bit 4 of every byte)
+// The scales are stored unpacked (1,440 bytes instead of the file's 1,408).
+//
+// Result of (row r, token t): with isum = Σ_s sc_rs · Σ_i q_ri·y_ti and msum = Σ_s m_rs · Σ_{i in s} y_ti (exact
+// integers, q the 5-bit values), acc = fma(d_r·d_t, isum, acc) and accm = fma(dmin_r·d_t, msum, accm) over super-blocks
+// in order, then acc − accm. The AVX2 and scalar paths compute exactly that; the file layout's kernel differs only in rounding.
+#include "phi_quant.h"
+#include "phi_kernels.h"
+#include "phi_quant_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define QKK 256
+#define GROUP_BLOCK 1440
+#define SCALES 32
+#define MINS 96
+#define QUANTS 160
+#define HIGH 1184
+
+static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *p) {
+    memset(p + HIGH, 0, GROUP_BLOCK - HIGH);
+    for (int r = 0; r < 8; r++) {
+        const uint8_t *x = rows[r] + (size_t)b * 176;
+        const uint8_t *qh = x + 16;
+        memcpy(p + 2 * r, x, 2);
+        memcpy(p + 16 + 2 * r, x + 2, 2);
+        for (int s = 0; s < 8; s++) {
+            int sc, m;
+            phi_k4_scale_min(s, x + 4, &sc, &m);
+            p[SCALES + 8 * s + r] = (uint8_t)sc;
+            p[MINS + 16 * (s / 2) + 2 * r + (s & 1)] = (uint8_t)m;
+        }
+        for (int j = 0; j < 4; j++)
+            for (int v = 0; v < 8; v++) {
+                memcpy(p + QUANTS + (8 * j + v) * 32 + 4 * r, x + 48 + 32 * j + 4 * v, 4);
+                for (int h = 0; h < 2; h++)
+                    for (int i = 0; i < 4; i++)
+                        p[HIGH + (2 * j + h) * 32 + 4 * r + i] |= (uint8_t)(((qh[4 * v + i] >> (2 * j + h)) & 1) << v);
+            }
+    }
+}
+
+static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, float *out) {
+    const phi_q8k *y = (const phi_q8k *)(const void *)act;
+    float acc[8] = {0}, accm[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = group + (size_t)b * GROUP_BLOCK;
+        const phi_q8k *a = y + b;
+        for (int r = 0; r < 8; r++) {
+            int32_t isum = 0, msum = 0;
+            for (int s = 0; s < 8; s++) {
+                const int j = s / 2, high = s & 1;
+                int32_t sum = 0;
+                for (int v = 0; v < 8; v++)
+                    for (int i = 0; i < 4; i++) {
+                        const uint8_t byte = p[QUANTS + (8 * j + v) * 32 + 4 * r + i];
+                        const int fifth = (p[HIGH + (2 * j + high) * 32 + 4 * r + i] >> v) & 1;
+                        sum += ((high ? byte >> 4 : byte & 15) | fifth << 4) * a->qs[64 * j + 32 * high + 4 * v + i];
+                    }
+                isum += p[SCALES + 8 * s + r] * sum;
+                msum += p[MINS + 16 * j + 2 * r + high] * (a->bsums[2 * s] + a->bsums[2 * s + 1]);
+            }
+            uint16_t d, dmin;
+            memcpy(&d, p + 2 * r, 2);
+            memcpy(&dmin, p + 16 + 2 * r, 2);
+            acc[r] = fmaf(phi_f16_to_f32(d) * a->d, (float)isum, acc[r]);
+            accm[r] = fmaf(phi_f16_to_f32(dmin) * a->d, (float)msum, accm[r]);
+        }
+    }
+    for (int r = 0; r < 8; r++) out[r] = acc[r] - accm[r];
+}
+
+#ifdef PHI_X8_AVX2
+
+// Row r's scale in both int16 halves of lane r (for `madd` against the lane's pair of int16 sums).
+PHI_TARGET_AVX2 static inline __m256i scale_pairs(const uint8_t *p) {
+    const __m256i s = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+    return _mm256_or_si256(s, _mm256_slli_epi32(s, 16));
+}
+
+// Vector v's fifth bits at bit 4 of every byte (bits of the neighbouring byte that a 16-bit shift brings in land
+// elsewhere and are masked off).
+PHI_TARGET_AVX2 static inline __m256i fifth_bits(__m256i h, int v) {
+    return v < 4 ? _mm256_slli_epi16(h, 4 - v) : v == 4 ? h : _mm256_srli_epi16(h, v - 4);
+}
+
+// 8 rows × T tokens; each token's integers and float steps are the same whatever T is (and as `tile_scalar`).
+// Values reach 31, so a sub-block's int16 sums take 4 `maddubs` (≤ 4 · 2 · 31 · 127 = 31,496) before `madd` widens.
+#define K5_TILE_AVX2(NAME, T)                                                                                      \
+    PHI_TARGET_AVX2 static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {     \
+        const phi_q8k *act[T];                                                                                       \
+        for (int t = 0; t < T; t++) act[t] = (const phi_q8k *)(const void *)bytes[t];                                \
+        const __m256i low = _mm256_set1_epi8(15), bit4 = _mm256_set1_epi8(16);                                       \
+        __m256 acc[T], accm[T];                                                                                      \
+        for (int t = 0; t < T; t++) acc[t] = accm[t] = _mm256_setzero_ps();                                          \
+        for (int64_t b = 0; b < nb; b++) {                                                                           \
+            const uint8_t *p = group + (size_t)b * GROUP_BLOCK;                                                      \
+            __m256i isum[T];                                                                                         \
+            for (int j = 0; j < 4; j++) {                                                                            \
+                for (int c = 0; c < 6; c++) _mm_prefetch((const char *)(p + GROUP_BLOCK + 384 * j + 64 * c), _MM_HINT_T0); \
+                const __m256i h0 = _mm256_loadu_si256((const __m256i *)(const void *)(p + HIGH + (2 * j) * 32));         \
+                const __m256i h1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + HIGH + (2 * j + 1) * 32));     \
+                const __m256i se = scale_pairs(p + SCALES + 8 * (2 * j)), so = scale_pairs(p + SCALES + 8 * (2 * j + 1)); \
+                for (int half = 0; half < 2; half++) {                                                               \
+                    __m256i even[T], odd[T];                                                                         \
+                    for (int v = 4 * half; v < 4 * half + 4; v++) {                                                  \
+                        const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(p + QUANTS + (8 * j + v) * 32)); \
+                        const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low), _mm256_and_si256(fifth_bits(h0, v), bit4)); \
+                        const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low),          \
+                                                           _mm256_and_si256(fifth_bits(h1, v), bit4));               \
+                        for (int t = 0; t < T; t++) {                                                                \
+                            int32_t y0, y1;                                                                          \
+                            memcpy(&y0, act[t][b].qs + 64 * j + 4 * v, 4);                                           \
+                            memcpy(&y1, act[t][b].qs + 64 * j + 32 + 4 * v, 4);                                      \
+                            const __m256i pe = _mm256_maddubs_epi16(lo, _mm256_set1_epi32(y0));                      \
+                            const __m256i po = _mm256_maddubs_epi16(hi, _mm256_set1_epi32(y1));                      \
+                            even[t] = v == 4 * half ? pe : _mm256_add_epi16(even[t], pe);                            \
+                            odd[t] = v == 4 * half ? po : _mm256_add_epi16(odd[t], po);                              \
+                        }                                                                                            \
+                    }                                                                                                \
+                    for (int t = 0; t < T; t++) {                                                                    \
+                        const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(even[t], se), _mm256_madd_epi16(odd[t], so)); \
+                        isum[t] = j == 0 && half == 0 ? s : _mm256_add_epi32(isum[t], s);                            \
+                    }                                                                                                \
+                }                                                                                                    \
+            }                                                                                                        \
+            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));                     \
+            const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)));           \
+            __m256i mins[4];                                                                                         \
+            for (int q = 0; q < 4; q++)                                                                              \
+                mins[q] = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + MINS + 16 * q))); \
+            for (int t = 0; t < T; t++) {                                                                            \
+                /* S_s = bsums[2s] + bsums[2s+1]; pair q = (S_2q, S_2q+1) broadcast to every row's lane */           \
+                const __m128i S = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)(const void *)act[t][b].bsums),    \
+                                                 _mm_loadu_si128((const __m128i *)(const void *)(act[t][b].bsums + 8))); \
+                __m256i msum = _mm256_madd_epi16(mins[0], _mm256_broadcastd_epi32(S));                               \
+                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mins[1], _mm256_broadcastd_epi32(_mm_shuffle_epi32(S, 0x55)))); \
+                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mins[2], _mm256_broadcastd_epi32(_mm_shuffle_epi32(S, 0xAA)))); \
+                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mins[3], _mm256_broadcastd_epi32(_mm_shuffle_epi32(S, 0xFF)))); \
+                const __m256 ad = _mm256_set1_ps(act[t][b].d);                                                       \
+                acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, ad), _mm256_cvtepi32_ps(isum[t]), acc[t]);                 \
+                accm[t] = _mm256_fmadd_ps(_mm256_mul_ps(dmin, ad), _mm256_cvtepi32_ps(msum), accm[t]);               \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, _mm256_sub_ps(acc[t], accm[t]));                    \
+    }
+
+K5_TILE_AVX2(tile_avx2_1, 1)
+K5_TILE_AVX2(tile_avx2_4, 4)
+#endif
+
+const phi_x8_format phi_x8_q5_K = {
+    .block_values = QKK,
+    .file_block = 176,
+    .group_block = GROUP_BLOCK,
+    .pack_block = pack_block,
+    .tiles = PHI_X8_TILES(tile_avx2_4, tile_avx2_1, tile_scalar),
+};
