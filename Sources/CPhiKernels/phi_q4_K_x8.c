@@ -21,21 +21,14 @@
 
 #define QKK 256
 #define GROUP_BLOCK 1184
-#define SCALES 32
-#define MINS 96
+#define SCALES PHI_K4_X8_SCALES
+#define MINS PHI_K4_X8_MINS
 #define QUANTS 160
 
 static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *p) {
     for (int r = 0; r < 8; r++) {
         const uint8_t *x = rows[r] + (size_t)b * 144;
-        memcpy(p + 2 * r, x, 2);
-        memcpy(p + 16 + 2 * r, x + 2, 2);
-        for (int s = 0; s < 8; s++) {
-            int sc, m;
-            phi_k4_scale_min(s, x + 4, &sc, &m);
-            p[SCALES + 8 * s + r] = (uint8_t)sc;
-            p[MINS + 16 * (s / 2) + 2 * r + (s & 1)] = (uint8_t)m;
-        }
+        phi_k4_x8_pack_header(x, r, p);
         for (int j = 0; j < 4; j++)
             for (int v = 0; v < 8; v++) memcpy(p + QUANTS + (8 * j + v) * 32 + 4 * r, x + 16 + 32 * j + 4 * v, 4);
     }
@@ -72,12 +65,6 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
 
 #ifdef PHI_X8_AVX2
 
-// Row r's scale in both int16 halves of lane r (for `madd` against the lane's pair of int16 sums).
-PHI_TARGET_AVX2 static inline __m256i scale_pairs(const uint8_t *p) {
-    const __m256i s = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
-    return _mm256_or_si256(s, _mm256_slli_epi32(s, 16));
-}
-
 // 8 rows × T tokens; each token's integers and float steps are the same whatever T is (and as `tile_scalar`).
 // Per sub-block the int16 sums of 8 `maddubs` stay ≤ 8 · 2 · 15 · 127 = 30,480; isum ≤ 8 · 2 · 30,480 · 63.
 #define K4_TILE_AVX2(NAME, T)                                                                                      \
@@ -106,29 +93,13 @@ PHI_TARGET_AVX2 static inline __m256i scale_pairs(const uint8_t *p) {
                         odd[t] = v == 0 ? po : _mm256_add_epi16(odd[t], po);                                         \
                     }                                                                                                \
                 }                                                                                                    \
-                const __m256i se = scale_pairs(p + SCALES + 8 * (2 * j)), so = scale_pairs(p + SCALES + 8 * (2 * j + 1)); \
+                const __m256i se = phi_k4_x8_scale_pairs(p + SCALES + 8 * (2 * j)), so = phi_k4_x8_scale_pairs(p + SCALES + 8 * (2 * j + 1)); \
                 for (int t = 0; t < T; t++) {                                                                        \
                     const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(even[t], se), _mm256_madd_epi16(odd[t], so)); \
                     isum[t] = j == 0 ? s : _mm256_add_epi32(isum[t], s);                                             \
                 }                                                                                                    \
             }                                                                                                        \
-            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));                     \
-            const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)));           \
-            __m256i mins[4];                                                                                         \
-            for (int q = 0; q < 4; q++)                                                                              \
-                mins[q] = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + MINS + 16 * q))); \
-            for (int t = 0; t < T; t++) {                                                                            \
-                /* S_s = bsums[2s] + bsums[2s+1]; pair q = (S_2q, S_2q+1) broadcast to every row's lane */           \
-                const __m128i S = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)(const void *)act[t][b].bsums),    \
-                                                 _mm_loadu_si128((const __m128i *)(const void *)(act[t][b].bsums + 8))); \
-                __m256i msum = _mm256_madd_epi16(mins[0], _mm256_broadcastd_epi32(S));                               \
-                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mins[1], _mm256_broadcastd_epi32(_mm_shuffle_epi32(S, 0x55)))); \
-                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mins[2], _mm256_broadcastd_epi32(_mm_shuffle_epi32(S, 0xAA)))); \
-                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mins[3], _mm256_broadcastd_epi32(_mm_shuffle_epi32(S, 0xFF)))); \
-                const __m256 ad = _mm256_set1_ps(act[t][b].d);                                                       \
-                acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, ad), _mm256_cvtepi32_ps(isum[t]), acc[t]);                 \
-                accm[t] = _mm256_fmadd_ps(_mm256_mul_ps(dmin, ad), _mm256_cvtepi32_ps(msum), accm[t]);               \
-            }                                                                                                        \
+            for (int t = 0; t < T; t++) phi_k4_x8_finish(p, &act[t][b], isum[t], &acc[t], &accm[t]);              \
         }                                                                                                            \
         for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, _mm256_sub_ps(acc[t], accm[t]));                    \
     }

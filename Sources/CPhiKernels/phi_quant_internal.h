@@ -38,6 +38,55 @@ static inline void phi_k4_scale_min(int j, const uint8_t *q, int *sc, int *m) {
     }
 }
 
+/// Q4_K / Q5_K 8-row layouts (phi_q4_K_x8.c, phi_q5_K_x8.c) share their first 160 bytes per super-block: d and dmin of
+/// the 8 rows (fp16) at 0 and 16, sub-block s's 6-bit scale of row r at 32 + 8s + r, and the mins of sub-blocks 2p,
+/// 2p+1 of row r at 96 + 16p + 2r (+1).
+#define PHI_K4_X8_SCALES 32
+#define PHI_K4_X8_MINS 96
+
+/// Writes row r's d, dmin, scales and mins (from the file block `x`: d, dmin, then the 12 packed scale bytes).
+static inline void phi_k4_x8_pack_header(const uint8_t *x, int r, uint8_t *p) {
+    for (int i = 0; i < 2; i++) {
+        p[2 * r + i] = x[i];
+        p[16 + 2 * r + i] = x[2 + i];
+    }
+    for (int s = 0; s < 8; s++) {
+        int sc, m;
+        phi_k4_scale_min(s, x + 4, &sc, &m);
+        p[PHI_K4_X8_SCALES + 8 * s + r] = (uint8_t)sc;
+        p[PHI_K4_X8_MINS + 16 * (s / 2) + 2 * r + (s & 1)] = (uint8_t)m;
+    }
+}
+
+#ifdef PHI_X8_AVX2
+/// Row r's scale of the sub-block at `p` in both int16 halves of lane r (for `madd` against the lane's int16 pair).
+PHI_TARGET_AVX2 static inline __m256i phi_k4_x8_scale_pairs(const uint8_t *p) {
+    const __m256i s = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+    return _mm256_or_si256(s, _mm256_slli_epi32(s, 16));
+}
+
+/// A super-block's float steps for 8 rows and one token: msum = Σ_s min_rs · (bsums[2s] + bsums[2s+1]), then
+/// acc = fma(d_r · d_t, isum, acc) and accm = fma(dmin_r · d_t, msum, accm).
+PHI_TARGET_AVX2 static inline void phi_k4_x8_finish(const uint8_t *p, const phi_q8k *a, __m256i isum, __m256 *acc,
+                                                    __m256 *accm) {
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)));
+    // S_s = bsums[2s] + bsums[2s+1]; pair q = (S_2q, S_2q+1) broadcast to every row's lane.
+    const __m128i S = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)(const void *)a->bsums),
+                                     _mm_loadu_si128((const __m128i *)(const void *)(a->bsums + 8)));
+    __m256i msum = _mm256_setzero_si256();
+    for (int q = 0; q < 4; q++) {
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + PHI_K4_X8_MINS + 16 * q)));
+        const __m128i pair = q == 0 ? S : q == 1 ? _mm_shuffle_epi32(S, 0x55) : q == 2 ? _mm_shuffle_epi32(S, 0xAA)
+                                                                                      : _mm_shuffle_epi32(S, 0xFF);
+        msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mins, _mm256_broadcastd_epi32(pair)));
+    }
+    const __m256 ad = _mm256_set1_ps(a->d);
+    *acc = _mm256_fmadd_ps(_mm256_mul_ps(d, ad), _mm256_cvtepi32_ps(isum), *acc);
+    *accm = _mm256_fmadd_ps(_mm256_mul_ps(dmin, ad), _mm256_cvtepi32_ps(msum), *accm);
+}
+#endif
+
 /// What a format's kernels compute: groups [g0, g1) of 8 rows × tokens [0, n), `y[t·ldy + row] = Σ + bias[row]`.
 typedef struct {
     int level;
