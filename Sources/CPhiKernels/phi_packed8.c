@@ -1,5 +1,5 @@
 // phi_packed8.c: weights re-laid out once, at load, in groups of 8 rows (Q4_0: phi_q4_0_x8.c, Q4_K: phi_q4_K_x8.c,
-// Q5_K: phi_q5_K_x8.c, Q6_K: phi_q6_K_x8.c), and the threaded products over that layout.
+// Q5_K: phi_q5_K_x8.c, Q6_K: phi_q6_K_x8.c, Q8_0: phi_q8_0_x8.c), and the threaded products over that layout.
 //
 // Why: in a file's layout each row's block carries its own scales, so an AVX2 kernel spends most of its
 // instructions per row and block on unpacking, widening and scaling. With 8 rows interleaved so that one 32-bit lane
@@ -19,6 +19,7 @@
 static const phi_x8_format *format_for(uint32_t type) {
     switch (type) {
     case PHI_TYPE_Q4_0: return &phi_x8_q4_0;
+    case PHI_TYPE_Q8_0: return &phi_x8_q8_0;
     case PHI_TYPE_Q4_K: return &phi_x8_q4_K;
     case PHI_TYPE_Q5_K: return &phi_x8_q5_K;
     case PHI_TYPE_Q6_K: return &phi_x8_q6_K;

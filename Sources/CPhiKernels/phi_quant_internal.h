@@ -124,6 +124,7 @@ typedef struct {
 } phi_x8_format;
 
 extern const phi_x8_format phi_x8_q4_0;
+extern const phi_x8_format phi_x8_q8_0;
 extern const phi_x8_format phi_x8_q4_K;
 extern const phi_x8_format phi_x8_q5_K;
 extern const phi_x8_format phi_x8_q6_K;

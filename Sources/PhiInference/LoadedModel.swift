@@ -40,7 +40,7 @@ public final class LoadedModel: Sendable {
     public let gguf: GGUFFile?
     /// The safetensors checkpoint, for Hugging Face folders.
     public let checkpoint: SafetensorsCheckpoint?
-    /// Linear weights given the packed 8-row copy at load (Q4_0, Q4_K, Q5_K, Q6_K) (0 when not packed: another type, `packWeights`
+    /// Linear weights given the packed 8-row copy at load (`WeightMatrix.packable8Types`) (0 when not packed: another type, `packWeights`
     /// false, or a CPU without the AVX2 kernels).
     public let packedMatrices: Int
 
@@ -59,7 +59,7 @@ public final class LoadedModel: Sendable {
     }
 
     /// Loads a `.gguf` file or a Hugging Face folder. `progress` is called from the loading thread. `packWeights`:
-    /// give Q4_0, Q4_K, Q5_K and Q6_K linear weights the packed 8-row copy that the quantized kernels run faster on (AVX2
+    /// give Q4_0, Q8_0, Q4_K, Q5_K and Q6_K linear weights the packed 8-row copy that the quantized kernels run faster on (AVX2
     /// CPUs; the file's pages are released, so resident memory still holds the weights once, but no longer in the
     /// shared page cache); pass false for exact numerics, which read the file's layout.
     public static func load(

@@ -13,7 +13,7 @@ public struct LocalBenchmarkOptions: Sendable {
     public var quantization: ActivationQuantization
     /// Bytes of the bandwidth probe's buffer (well above the last-level cache).
     public var bandwidthProbeBytes: Int
-    /// Pack Q4_0 / Q4_K / Q5_K / Q6_K weights at load as the gateway does (false: the file's layout, for comparison).
+    /// Pack Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K weights at load as the gateway does (false: the file's layout, for comparison).
     public var packWeights: Bool
 
     public init(

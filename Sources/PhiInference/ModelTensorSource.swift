@@ -60,7 +60,7 @@ protocol ModelTensorSource: Sendable {
     /// The file or folder, for messages.
     var sourceName: String { get }
     func tensor(_ ggufName: String) -> TensorView?
-    /// Whether linear layers' Q4_0, Q4_K, Q5_K and Q6_K weights get the packed 8-row copy the quantized kernels prefer (the mapped pages
+    /// Whether linear layers' Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights get the packed 8-row copy the quantized kernels prefer (the mapped pages
     /// are then released, so the weights stay resident once).
     var packsWeights: Bool { get }
     /// Counts the matrices `linearWeight` packed (nil: not counted).

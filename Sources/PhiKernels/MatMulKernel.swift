@@ -8,7 +8,7 @@ enum MatMulKernel: Hashable {
     case quantizedRowOrder
     /// `PHI_ORDER_REPACKED` (AVX-512 VNNI prefill tiles; row order elsewhere).
     case quantizedRepacked
-    /// `phi_x8_matmul` over the weight's packed 8-row copy (Q4_0, Q4_K, Q5_K, Q6_K), for every row count.
+    /// `phi_x8_matmul` over the weight's packed 8-row copy (`WeightMatrix.packable8Types`), for every row count.
     case quantizedPacked8
     /// F16/BF16 weights dequantized in tiles + one OpenBLAS sgemm per tile, over the worker pool.
     case halfTiles

@@ -1,4 +1,4 @@
-// Q4_0, Q4_K, Q5_K and Q6_K weights in groups of 8 rows (`phi_packed8.c`): made once at load so that every quantized product
+// Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights in groups of 8 rows (`phi_packed8.c`): made once at load so that every quantized product
 // over them (decode, batched decode, prefill) runs the interleaved kernels, a fraction of the instructions per weight.
 import CPhiKernels
 public import GGUF
@@ -33,7 +33,7 @@ final class PackedRows8: @unchecked Sendable {
 
 extension WeightMatrix {
     /// The types with an 8-row layout (`phi_packed8.c`).
-    public static let packable8Types: Set<GGMLType> = [.q4_0, .q4_K, .q5_K, .q6_K]
+    public static let packable8Types: Set<GGMLType> = [.q4_0, .q8_0, .q4_K, .q5_K, .q6_K]
 
     /// Whether `packedInGroupsOf8()` would pack this matrix: one of `packable8Types`, rows a multiple of 8, and a CPU whose best
     /// kernels are AVX2 (the AVX-512 VNNI tiles read the file's layout; the scalar path exists for tests).

@@ -35,7 +35,7 @@ struct BenchCommand: ParsableCommand {
                 for shape in shapes.split(separator: ",") {
                     let dims = shape.split(separator: "x").compactMap { Int($0) }
                     guard dims.count == 2 else { throw ValidationError("bad shape \(shape)") }
-                    // Types with an 8-row layout (Q4_0, Q4_K, Q5_K, Q6_K) are measured in both layouts.
+                    // Types with an 8-row layout (`WeightMatrix.packable8Types`) are measured in both layouts.
                     let packable = !exact && WeightMatrix.packable8Types.contains(type)
                     for n in tokens.split(separator: ",").compactMap({ Int($0) }) {
                         for packed in packable ? [false, true] : [false] {
@@ -105,7 +105,7 @@ struct BenchCommand: ParsableCommand {
 
         @Flag(help: "Exact float32 products (no activation quantization).")
         var exact = false
-        @Flag(help: "Keep Q4_0, Q4_K, Q5_K and Q6_K weights in the file's layout instead of packing them in 8-row groups (for comparison).")
+        @Flag(help: "Keep Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights in the file's layout instead of packing them in 8-row groups (for comparison).")
         var noPack = false
 
         @Option(name: .customLong("probe-mib"), help: "Bandwidth probe buffer in MiB.")
@@ -142,7 +142,7 @@ struct BenchCommand: ParsableCommand {
                 "barrier        \(f(r.barrierNanoseconds / 1000, 2)) µs per dispatch",
             ]
             if r.packedMatrices > 0 {
-                lines.append("layout         \(r.packedMatrices) matrices (Q4_0, Q4_K, Q5_K, Q6_K) packed in groups of 8 rows at load")
+                lines.append("layout         \(r.packedMatrices) matrices (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) packed in groups of 8 rows at load")
             }
             for p in r.prefill { lines.append("prefill \(p.tokens)    \(f(p.tokensPerSecond)) tok/s  (reps \(p.samples.map { f($0) }.joined(separator: ", ")))") }
             lines += [

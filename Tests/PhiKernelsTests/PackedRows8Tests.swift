@@ -2,13 +2,13 @@ import GGUF
 import PhiKernels
 import Testing
 
-/// Q4_0, Q4_K and Q6_K weights packed in groups of 8 rows: the same products as the file layout's kernels (up to float
+/// Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights packed in groups of 8 rows: the same products as the file layout's kernels (up to float
 /// rounding), the scalar and AVX2 paths bit for bit equal, and every token's result independent of the others in
 /// its call.
 @Suite("weights packed in groups of 8 rows")
 struct PackedRows8Tests {
     static let rows = 72
-    static let types: [GGMLType] = [.q4_0, .q4_K, .q5_K, .q6_K]
+    static let types: [GGMLType] = [.q4_0, .q8_0, .q4_K, .q5_K, .q6_K]
 
     static func columns(_ type: GGMLType) -> Int { type.blockSize == 256 ? 512 : 160 }
 
@@ -88,10 +88,10 @@ struct PackedRows8Tests {
         }
         #expect(odd.packedInGroupsOf8OnAnyCPU() == nil && !odd.isPackable8)
         #expect(!odd.packedInGroupsOf8().hasPacked8)
-        let q8 = try TestBlocks.random(.q8_0, count: 16 * 64, seed: 2).withUnsafeBytes {
-            try WeightMatrix(type: .q8_0, rows: 16, columns: 64, copying: $0)
+        let q5 = try TestBlocks.random(.q5_0, count: 16 * 64, seed: 2).withUnsafeBytes {
+            try WeightMatrix(type: .q5_0, rows: 16, columns: 64, copying: $0)
         }
-        #expect(q8.packedInGroupsOf8OnAnyCPU() == nil && !q8.packedInGroupsOf8().hasPacked8)
-        #expect(QuantizedKernels.packed8Products(weight: q8, x: [Float](repeating: 0, count: 64), rows: 1, level: .avx2) == nil)
+        #expect(q5.packedInGroupsOf8OnAnyCPU() == nil && !q5.packedInGroupsOf8().hasPacked8)
+        #expect(QuantizedKernels.packed8Products(weight: q5, x: [Float](repeating: 0, count: 64), rows: 1, level: .avx2) == nil)
     }
 }
