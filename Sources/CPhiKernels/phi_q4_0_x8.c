@@ -18,7 +18,6 @@
 
 #define QK 32
 #define GROUP_BLOCK 144
-#define ACT32_BLOCK 64
 
 static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *p) {
     for (int r = 0; r < 8; r++) {
@@ -28,18 +27,9 @@ static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *p) {
     }
 }
 
-// The prepared activation row (phi_quantize_act_row for Q4_0): quants, then per-group corrections, then the fp16-
-// rounded scales at nb·64, sums, and the block corrections −8·Σy at nb·64 + 8·nb.
-static inline const float *act_scales(const uint8_t *act, int64_t nb) {
-    return (const float *)(const void *)(act + nb * ACT32_BLOCK);
-}
-static inline const int32_t *act_corrections(const uint8_t *act, int64_t nb) {
-    return (const int32_t *)(const void *)(act_scales(act, nb) + 2 * nb);
-}
-
 static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, float out[8]) {
-    const float *ds = act_scales(act, nb);
-    const int32_t *cs = act_corrections(act, nb);
+    const float *ds = phi_act32_scales(act, nb);
+    const int32_t *cs = phi_act32_corrections(act, nb);
     float acc[8] = {0};
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = group + (size_t)b * GROUP_BLOCK;
@@ -69,8 +59,8 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
         const int32_t *cs[T];                                                                                        \
         __m256 acc[T];                                                                                               \
         for (int t = 0; t < T; t++) {                                                                                \
-            ds[t] = act_scales(act[t], nb);                                                                          \
-            cs[t] = act_corrections(act[t], nb);                                                                     \
+            ds[t] = phi_act32_scales(act[t], nb);                                                                          \
+            cs[t] = phi_act32_corrections(act[t], nb);                                                                     \
             acc[t] = _mm256_setzero_ps();                                                                            \
         }                                                                                                            \
         for (int64_t b = 0; b < nb; b++) {                                                                           \

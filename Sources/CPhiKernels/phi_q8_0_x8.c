@@ -17,7 +17,6 @@
 
 #define QK 32
 #define GROUP_BLOCK 272
-#define ACT32_BLOCK 64
 
 static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *p) {
     for (int r = 0; r < 8; r++) {
@@ -27,14 +26,8 @@ static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *p) {
     }
 }
 
-// The prepared activation row (phi_quantize_act_row for Q8_0): quants, per-group corrections (zero for Q8_0), then
-// the fp16-rounded scales at nb·64.
-static inline const float *act_scales(const uint8_t *act, int64_t nb) {
-    return (const float *)(const void *)(act + nb * ACT32_BLOCK);
-}
-
 static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, float out[8]) {
-    const float *ds = act_scales(act, nb);
+    const float *ds = phi_act32_scales(act, nb);
     float acc[8] = {0};
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = group + (size_t)b * GROUP_BLOCK;
@@ -61,7 +54,7 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
         const float *ds[T];                                                                                          \
         __m256 acc[T];                                                                                               \
         for (int t = 0; t < T; t++) {                                                                                \
-            ds[t] = act_scales(act[t], nb);                                                                          \
+            ds[t] = phi_act32_scales(act[t], nb);                                                                          \
             acc[t] = _mm256_setzero_ps();                                                                            \
         }                                                                                                            \
         for (int64_t b = 0; b < nb; b++) {                                                                           \

@@ -20,6 +20,16 @@
 void phi_internal_quantize_rows(uint32_t type, const float *x, int64_t n, int64_t k, uint8_t *act, size_t arb,
                                 int threaded);
 
+/// A prepared activation row for 32-value blocks (phi_quantize_act_row for Q4_0, Q8_0, …): quants (32 bytes per
+/// block), per-group corrections, then the fp16-rounded scales at nb·64, the sums' scales, and the block corrections
+/// (−offset·Σy) at nb·64 + 8·nb.
+static inline const float *phi_act32_scales(const uint8_t *act, int64_t nb) {
+    return (const float *)(const void *)(act + nb * 64);
+}
+static inline const int32_t *phi_act32_corrections(const uint8_t *act, int64_t nb) {
+    return (const int32_t *)(const void *)(phi_act32_scales(act, nb) + 2 * nb);
+}
+
 /// Q8_K activation block: ggml's block_q8_K.
 typedef struct {
     float d;
