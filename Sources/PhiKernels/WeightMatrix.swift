@@ -16,7 +16,7 @@ public struct WeightMatrix: @unchecked Sendable {
     public let rowByteCount: Int
     private let base: UnsafeRawPointer?
     private let owner: (any AnyObject & Sendable)?
-    /// The same Q4_0 / Q4_K / Q6_K weights in the 8-row layout the quantized kernels prefer, when made (`packedInGroupsOf8()`).
+    /// The same weights (one of `packable8Types`) in the 8-row layout the quantized kernels prefer, when made (`packedInGroupsOf8()`).
     let packed8: PackedRows8?
 
     /// A view of a GGUF tensor in place. Throws `GGUFError(.unsupportedTensorType)` naming the file and tensor
