@@ -3,7 +3,6 @@
 
 import Foundation
 public import GGUF
-import PhiKernels
 
 /// Where a model came from.
 public enum ModelFormat: String, Sendable {
@@ -40,7 +39,7 @@ public final class LoadedModel: Sendable {
     public let gguf: GGUFFile?
     /// The safetensors checkpoint, for Hugging Face folders.
     public let checkpoint: SafetensorsCheckpoint?
-    /// Linear weights given the packed 8-row copy at load (`WeightMatrix.packable8Types`) (0 when not packed: another type, `packWeights`
+    /// Linear weights given the packed 8-row copy at load (0 when none was: another type or shape, `packWeights`
     /// false, or a CPU without the AVX2 kernels).
     public let packedMatrices: Int
 
@@ -139,7 +138,8 @@ public final class LoadedModel: Sendable {
             guard let progress else { return }
             for suffix in ["attn_qkv", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_down"] {
                 // (Packed weights were read in full while packing, and their mapped pages released.)
-                if let tensor = tensors.tensor("blk.\(layer).\(suffix).weight"), !(tensors.packsWeights && WeightMatrix.packable8Types.contains(tensor.type)) {
+                let name = "blk.\(layer).\(suffix).weight"
+                if let tensor = tensors.tensor(name), tensors.packedTally?.contains(name) != true {
                     tensor.touchPages()
                 }
             }

@@ -75,6 +75,7 @@ final class PackedMatrixTally: Sendable {
     private let names = Mutex<[String]>([])
     func add(_ name: String) { names.withLock { $0.append(name) } }
     var all: [String] { names.withLock { $0 } }
+    func contains(_ name: String) -> Bool { names.withLock { $0.contains(name) } }
 }
 
 extension ModelTensorSource {
