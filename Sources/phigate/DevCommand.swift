@@ -32,22 +32,27 @@ struct DevCommand: AsyncParsableCommand {
         func run() async throws {
             let upstream = try await FakeUpstream.start(host: host, port: port, recordsRequests: false, script: FakeUpstream.standardScript)
             FileHandle.standardOutput.write(Data("listening on \(upstream.port)\n".utf8))
-            let queue = DispatchQueue(label: "phigate.dev.signals")
-            let signals = [SIGINT, SIGTERM].map { signalNumber in
-                signal(signalNumber, SIG_IGN)
-                return DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-            }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let once = OnceFlag()
-                for source in signals {
-                    source.setEventHandler { if once.claim() { continuation.resume() } }
-                    source.resume()
-                }
-            }
-            for source in signals { source.cancel() }
+            await waitForInterruptOrTerminate()
             await upstream.shutdown()
         }
     }
+}
+
+/// Returns at the first SIGINT or SIGTERM (the dev servers' way to stop).
+func waitForInterruptOrTerminate() async {
+    let queue = DispatchQueue(label: "phigate.dev.signals")
+    let signals = [SIGINT, SIGTERM].map { signalNumber in
+        signal(signalNumber, SIG_IGN)
+        return DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+    }
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let once = OnceFlag()
+        for source in signals {
+            source.setEventHandler { if once.claim() { continuation.resume() } }
+            source.resume()
+        }
+    }
+    for source in signals { source.cancel() }
 }
 
 /// True once, then false: lets several signal handlers resume one continuation.

@@ -41,4 +41,46 @@ import Testing
         await upstream.shutdown()
         #expect(upstream.requests.count == 2)
     }
+
+    /// The bare SwiftNIO variant (`reference-proxy --server nio`) forwards the same way and refuses bodies over
+    /// its limit with 413, keeping the connection's later requests working.
+    @Test func nioVariantForwardsBodyAndStatus() async throws {
+        let upstream = try await FakeUpstream.start(script: FakeUpstream.standardScript)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: gatewayHTTPClientConfiguration(for: GatewayConfig()))
+        func post(_ url: String, _ body: String) async throws -> (status: UInt, contentType: String?, body: ByteBuffer) {
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+            let answer = try await client.execute(request, timeout: .seconds(10))
+            return (answer.status.code, answer.headers.first(name: "content-type"), try await answer.body.collect(upTo: 1 << 20))
+        }
+        do {
+            let channel = try await startNIOReferenceProxy(
+                host: "127.0.0.1", port: 0, upstream: upstream.baseURL + "/v1/chat/completions", maxBodySize: 4096,
+                httpClient: client)
+            let url = "http://127.0.0.1:\(channel.localAddress?.port ?? 0)/v1/chat/completions"
+            let ok = try await post(url, #"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(ok.status == 200)
+            let answer = try JSONSerialization.jsonObject(with: Data(buffer: ok.body)) as? [String: Any]
+            #expect(answer?["object"] as? String == "chat.completion")
+            #expect(ok.contentType?.hasPrefix("application/json") == true)
+
+            let failing = try await post(url, #"{"model":"fail-500","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(failing.status == 500)
+
+            let large = try await post(url, #"{"model":"gpt-4o","messages":[{"role":"user","content":""# + String(repeating: "x", count: 5000) + #""}]}"#)
+            #expect(large.status == 413)
+            let after = try await post(url, #"{"model":"gpt-4o","messages":[{"role":"user","content":"again"}]}"#)
+            #expect(after.status == 200)
+            try await channel.close()
+        } catch {
+            try? await client.shutdown()
+            await upstream.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+        await upstream.shutdown()
+        #expect(upstream.requests.count == 3)
+    }
 }
