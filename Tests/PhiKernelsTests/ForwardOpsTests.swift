@@ -31,9 +31,13 @@ struct ForwardOpsTests {
         }
     }
 
-    @Test(arguments: [(1, 37), (5, 0), (64, 3)])
-    func attentionMatchesNaiveSoftmax(rows: Int, start: Int) {
-        let heads = 6, kvHeads = 2, d = 16
+    /// (rows, start, heads, kvHeads, d): prefill-like and decode-like rows, short and long contexts (the 4-position
+    /// score steps with a tail, the pool's threshold), phi-2's shape (32 × 80) and a grouped-query one (24 / 8 × 96).
+    @Test(arguments: [
+        (1, 37, 6, 2, 16), (5, 0, 6, 2, 16), (64, 3, 6, 2, 16), (1, 62, 6, 2, 16), (1, 63, 6, 2, 16),
+        (1, 699, 6, 2, 16), (1, 300, 32, 32, 80), (1, 1000, 24, 8, 96),
+    ])
+    func attentionMatchesNaiveSoftmax(rows: Int, start: Int, heads: Int, kvHeads: Int, d: Int) {
         let width = kvHeads * d
         let total = start + rows
         var rng = SplitMix64(seed: UInt64(rows * 100 + start))
