@@ -11,10 +11,8 @@ import Testing
 /// The benchmark's floor really forwards: the upstream's answer, status included, comes back unchanged.
 @Suite struct ReferenceProxyTests {
     @Test func forwardsBodyAndStatus() async throws {
-        let upstream = try await FakeUpstream.start(script: FakeUpstream.standardScript)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: gatewayHTTPClientConfiguration(for: GatewayConfig()))
-        let (logger, _) = CapturingLogHandler.makeLogger()
-        do {
+        let upstream = try await withUpstreamAndClient { upstream, client in
+            let (logger, _) = CapturingLogHandler.makeLogger()
             let app = buildReferenceProxy(
                 host: "127.0.0.1", port: 0, upstream: upstream.baseURL + "/v1/chat/completions", httpClient: client,
                 logger: logger)
@@ -32,30 +30,22 @@ import Testing
                     body: ByteBuffer(string: #"{"model":"fail-500","messages":[{"role":"user","content":"hi"}]}"#))
                 #expect(failing.status == .internalServerError)
             }
-        } catch {
-            try? await client.shutdown()
-            await upstream.shutdown()
-            throw error
         }
-        try await client.shutdown()
-        await upstream.shutdown()
         #expect(upstream.requests.count == 2)
     }
 
     /// The bare SwiftNIO variant (`reference-proxy --server nio`) forwards the same way and refuses bodies over
     /// its limit with 413, keeping the connection's later requests working.
     @Test func nioVariantForwardsBodyAndStatus() async throws {
-        let upstream = try await FakeUpstream.start(script: FakeUpstream.standardScript)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: gatewayHTTPClientConfiguration(for: GatewayConfig()))
-        func post(_ url: String, _ body: String) async throws -> (status: UInt, contentType: String?, body: ByteBuffer) {
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers.add(name: "content-type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-            let answer = try await client.execute(request, timeout: .seconds(10))
-            return (answer.status.code, answer.headers.first(name: "content-type"), try await answer.body.collect(upTo: 1 << 20))
-        }
-        do {
+        let upstream = try await withUpstreamAndClient { upstream, client in
+            func post(_ url: String, _ body: String) async throws -> (status: UInt, contentType: String?, body: ByteBuffer) {
+                var request = HTTPClientRequest(url: url)
+                request.method = .POST
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: body))
+                let answer = try await client.execute(request, timeout: .seconds(10))
+                return (answer.status.code, answer.headers.first(name: "content-type"), try await answer.body.collect(upTo: 1 << 20))
+            }
             let channel = try await startNIOReferenceProxy(
                 host: "127.0.0.1", port: 0, upstream: upstream.baseURL + "/v1/chat/completions", maxBodySize: 4096,
                 httpClient: client)
@@ -74,6 +64,19 @@ import Testing
             let after = try await post(url, #"{"model":"gpt-4o","messages":[{"role":"user","content":"again"}]}"#)
             #expect(after.status == 200)
             try await channel.close()
+        }
+        #expect(upstream.requests.count == 3)
+    }
+
+    /// Runs `body` with a fake upstream and the gateway's client configuration, shutting both down however it ends;
+    /// returns the upstream for its recorded requests.
+    private func withUpstreamAndClient(
+        _ body: (FakeUpstream, HTTPClient) async throws -> Void
+    ) async throws -> FakeUpstream {
+        let upstream = try await FakeUpstream.start(script: FakeUpstream.standardScript)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: gatewayHTTPClientConfiguration(for: GatewayConfig()))
+        do {
+            try await body(upstream, client)
         } catch {
             try? await client.shutdown()
             await upstream.shutdown()
@@ -81,6 +84,6 @@ import Testing
         }
         try await client.shutdown()
         await upstream.shutdown()
-        #expect(upstream.requests.count == 3)
+        return upstream
     }
 }
