@@ -65,6 +65,8 @@ protocol ModelTensorSource: Sendable {
     var packsWeights: Bool { get }
     /// Counts the matrices `linearWeight` packed (nil: not counted).
     var packedTally: PackedMatrixTally? { get }
+    /// Where `linearWeight` puts the packed copies (one arena per load, so they share 2 MB pages).
+    var packedArena: PackedArena? { get }
     /// Drops the process's resident pages of a tensor that has been packed (a no-op where they are not mapped).
     func releasePages(of ggufName: String)
 }
@@ -102,6 +104,7 @@ extension ModelTensorSource {
 
     var packsWeights: Bool { false }
     var packedTally: PackedMatrixTally? { nil }
+    var packedArena: PackedArena? { nil }
     func releasePages(of ggufName: String) {}
 
     /// A matrix with `input` columns and `output` rows (ggml shape `[input, output]`).
@@ -113,7 +116,7 @@ extension ModelTensorSource {
     func linearWeight(_ name: String, input: Int, output: Int) throws(PhiInferenceError) -> WeightMatrix {
         let weight = try matrix(name, input: input, output: output)
         guard packsWeights else { return weight }
-        let packed = weight.packedInGroupsOf8()
+        let packed = weight.packedInGroupsOf8(arena: packedArena)
         if packed.hasPacked8 {
             packedTally?.add(name)
             releasePages(of: name)
@@ -134,6 +137,7 @@ struct GGUFTensorSource: ModelTensorSource {
     let file: GGUFFile
     var packsWeights = false
     let packedTally: PackedMatrixTally? = PackedMatrixTally()
+    let packedArena: PackedArena? = PackedArena()
     var sourceName: String { file.name }
 
     func releasePages(of ggufName: String) {

@@ -4,31 +4,36 @@ import CPhiKernels
 public import GGUF
 import Foundation
 
-/// A copy of a matrix in the 8-row layout of its type, in an anonymous mapping of its own: asked for in 2 MB pages
-/// (decode streams it, like the file's weights, which get the same advice), and read-only once written.
-/// `@unchecked Sendable`: written once in init, read-only afterwards, unmapped in deinit.
+/// A copy of a matrix in the 8-row layout of its type, in 2 MB pages (`PackedArena`: decode streams it, like the
+/// file's weights, which get the same advice), read-only once written where it covers whole pages.
+/// `@unchecked Sendable`: written once in init, read-only afterwards; its chunk is unmapped with the last user.
 final class PackedRows8: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     let count: Int
+    private let chunk: PackedArenaChunk
+    /// The chunk it lives in (tests check that one load's copies share chunks).
+    var chunkForTests: PackedArenaChunk { chunk }
 
-    init?(_ matrix: WeightMatrix) {
+    /// Packs into `arena` (a model load's), or into a chunk of its own when nil.
+    init?(_ matrix: WeightMatrix, arena: PackedArena? = nil) {
         let type = matrix.type.rawValue
         let size = phi_x8_size(type, Int64(matrix.rows), Int64(matrix.columns))
         guard size > 0, let source = matrix.bytes.baseAddress else { return nil }
-        guard let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-            mapped != MAP_FAILED
-        else { return nil }
-        #if os(Linux)
-        _ = madvise(mapped, size, MADV_HUGEPAGE)
-        #endif
+        if let arena {
+            guard let (chunk, offset) = arena.allocate(size) else { return nil }
+            self.chunk = chunk
+            pointer = chunk.base + offset
+        } else {
+            guard let chunk = PackedArenaChunk(bytes: size) else { return nil }
+            self.chunk = chunk
+            pointer = chunk.base
+        }
         count = size
-        pointer = mapped
         let status = phi_x8_pack(type, source, matrix.rowByteCount, Int64(matrix.rows), Int64(matrix.columns), pointer)
         precondition(status == 0, "phi_x8_pack failed (\(status)) for '\(matrix.name)'")
-        _ = mprotect(mapped, size, PROT_READ)
+        let offset = pointer - chunk.base
+        chunk.protect(offset..<(offset + size))
     }
-
-    deinit { munmap(pointer, count) }
 }
 
 extension WeightMatrix {
@@ -46,16 +51,17 @@ extension WeightMatrix {
 
     /// This matrix with a packed copy of its weights for the quantized kernels, when `isPackable8` (else itself).
     /// The original bytes stay valid (dequantizing rows, the exact path); a loader may release their mapped pages.
-    public func packedInGroupsOf8() -> WeightMatrix {
-        guard isPackable8, let packed = PackedRows8(self) else { return self }
+    /// - Parameter arena: where the copy goes (a model load packs all its matrices into one; nil: a mapping of its own).
+    public func packedInGroupsOf8(arena: PackedArena? = nil) -> WeightMatrix {
+        guard isPackable8, let packed = PackedRows8(self, arena: arena) else { return self }
         return WeightMatrix(self, packed: packed)
     }
 
     /// `packedInGroupsOf8()` on any CPU, AVX2 or not (tests compare the packed kernels' scalar and AVX2 paths and run
     /// `matmul` over a packed weight where `isPackable8` is false; `bench kernels` measures both layouts); nil when
     /// the type or shape has no such layout.
-    public func packedInGroupsOf8OnAnyCPU() -> WeightMatrix? {
-        guard let packed = PackedRows8(self) else { return nil }
+    public func packedInGroupsOf8OnAnyCPU(arena: PackedArena? = nil) -> WeightMatrix? {
+        guard let packed = PackedRows8(self, arena: arena) else { return nil }
         return WeightMatrix(self, packed: packed)
     }
 }
