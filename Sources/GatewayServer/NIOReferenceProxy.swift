@@ -11,6 +11,7 @@ import NIOPosix
 /// from what the HTTP client costs on the machine.
 ///
 /// - Returns: the bound server channel (its `localAddress` has the chosen port); close it to stop.
+/// - Throws: when `upstream` is not a URL the client accepts, or binding fails.
 public func startNIOReferenceProxy(
     host: String,
     port: Int,
@@ -18,8 +19,10 @@ public func startNIOReferenceProxy(
     maxBodySize: Int = 1 << 20,
     httpClient: HTTPClient
 ) async throws -> any Channel {
+    // The URL parsed once, as phigate's backends keep a request template.
+    let template = try HTTPClient.Request(url: upstream, method: .POST)
     // The client's event loops (NIO's singleton group under `phigate dev reference-proxy`, as under serve).
-    try await ServerBootstrap(group: httpClient.eventLoopGroup)
+    return try await ServerBootstrap(group: httpClient.eventLoopGroup)
         .serverChannelOption(.backlog, value: 256)
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -27,7 +30,7 @@ public func startNIOReferenceProxy(
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                 try channel.pipeline.syncOperations.addHandler(
-                    ForwardingHandler(client: httpClient, upstream: upstream, maxBodySize: maxBodySize))
+                    ForwardingHandler(client: httpClient, template: template, maxBodySize: maxBodySize))
             }
         }
         .bind(host: host, port: port)
@@ -40,16 +43,16 @@ private final class ForwardingHandler: ChannelInboundHandler, RemovableChannelHa
     typealias OutboundOut = HTTPServerResponsePart
 
     private let client: HTTPClient
-    private let upstream: String
+    private let template: HTTPClient.Request
     private let maxBodySize: Int
     private var body: ByteBuffer?
     private var contentType = "application/json"
     private var keepAlive = true
     private var tooLarge = false
 
-    init(client: HTTPClient, upstream: String, maxBodySize: Int) {
+    init(client: HTTPClient, template: HTTPClient.Request, maxBodySize: Int) {
         self.client = client
-        self.upstream = upstream
+        self.template = template
         self.maxBodySize = maxBodySize
     }
 
@@ -79,14 +82,9 @@ private final class ForwardingHandler: ChannelInboundHandler, RemovableChannelHa
     }
 
     private func forward(context: ChannelHandlerContext, body: ByteBuffer) {
-        let request: HTTPClient.Request
-        do {
-            request = try HTTPClient.Request(
-                url: upstream, method: .POST, headers: ["content-type": contentType], body: .byteBuffer(body))
-        } catch {
-            respond(context: context, status: .badGateway, contentType: "text/plain", body: nil)
-            return
-        }
+        var request = template
+        request.headers.replaceOrAdd(name: "content-type", value: contentType)
+        request.body = .byteBuffer(body)
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         client.execute(request: request, eventLoop: .delegate(on: loop)).whenComplete { result in
