@@ -13,6 +13,7 @@ import NIOHTTP1
 /// - Parameters:
 ///   - upstream: the full URL every request is forwarded to.
 ///   - maxBodySize: request bodies above it answer 413.
+/// - Throws: when `upstream` is not a URL the client accepts.
 public func buildReferenceProxy(
     host: String,
     port: Int,
@@ -21,13 +22,13 @@ public func buildReferenceProxy(
     httpClient: HTTPClient,
     logger: Logger,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let router = Router()
     // The URL parsed once, as phigate's backends keep a request template (parsing it per request cost tens of µs).
-    let template = try? HTTPClient.Request(url: upstream, method: .POST)
+    let template = try HTTPClient.Request(url: upstream, method: .POST)
     router.post("/v1/chat/completions") { request, _ -> Response in
         let body = try await request.body.collect(upTo: maxBodySize)
-        guard var forwarded = template else { return Response(status: .badGateway) }
+        var forwarded = template
         forwarded.headers.replaceOrAdd(name: "content-type", value: request.headers[.contentType] ?? "application/json")
         forwarded.body = .byteBuffer(body)
         // The callback API, the whole answer collected on an event loop (phigate's backends use a delegate too).

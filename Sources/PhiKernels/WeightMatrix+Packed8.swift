@@ -9,7 +9,6 @@ import Foundation
 /// `@unchecked Sendable`: written once in init, read-only afterwards; its chunk is unmapped with the last user.
 final class PackedRows8: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
-    let count: Int
     private let chunk: PackedArenaChunk
     /// The chunk it lives in (tests check that one load's copies share chunks).
     var chunkForTests: PackedArenaChunk { chunk }
@@ -28,7 +27,6 @@ final class PackedRows8: @unchecked Sendable {
             self.chunk = chunk
             pointer = chunk.base
         }
-        count = size
         let status = phi_x8_pack(type, source, matrix.rowByteCount, Int64(matrix.rows), Int64(matrix.columns), pointer)
         precondition(status == 0, "phi_x8_pack failed (\(status)) for '\(matrix.name)'")
         let offset = pointer - chunk.base

@@ -55,13 +55,13 @@ extension DevCommand {
                 try await runNIO(client: client)
                 return
             }
-            let app = buildReferenceProxy(
-                host: host, port: port, upstream: upstream, httpClient: client, logger: logger,
-                onServerRunning: { channel in
-                    let bound = channel.localAddress?.port ?? 0
-                    FileHandle.standardOutput.write(Data("listening on \(bound)\n".utf8))
-                })
             do {
+                let app = try buildReferenceProxy(
+                    host: host, port: port, upstream: upstream, httpClient: client, logger: logger,
+                    onServerRunning: { channel in
+                        let bound = channel.localAddress?.port ?? 0
+                        FileHandle.standardOutput.write(Data("listening on \(bound)\n".utf8))
+                    })
                 try await app.runService()
             } catch {
                 try? await client.shutdown()

@@ -13,7 +13,7 @@ import Testing
     @Test func forwardsBodyAndStatus() async throws {
         let upstream = try await withUpstreamAndClient { upstream, client in
             let (logger, _) = CapturingLogHandler.makeLogger()
-            let app = buildReferenceProxy(
+            let app = try buildReferenceProxy(
                 host: "127.0.0.1", port: 0, upstream: upstream.baseURL + "/v1/chat/completions", httpClient: client,
                 logger: logger)
             try await app.test(.live) { testClient in
