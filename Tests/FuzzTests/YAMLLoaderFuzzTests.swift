@@ -41,11 +41,13 @@ struct YAMLLoaderFuzzTests {
     }
 
     @Test("2,000 mutated configuration files load or fail with a ConfigError naming the file", .timeLimit(.minutes(2)))
-    func configFiles() {
+    func configFiles() async {
         let corpus = Self.files(in: "config")
         #expect(corpus.count >= 2)
         var mutator = Mutator(seed: 0x5EED_0004, dictionary: Mutator.yamlDictionary)
         for number in 0..<2000 {
+            // Gives the two cooperative threads back now and then: tests that wait on I/O share them.
+            if number % 64 == 0 { await Task.yield() }
             let seed = corpus[mutator.int(0..<corpus.count)]
             let bytes = Self.mutate(seed, other: corpus[mutator.int(0..<corpus.count)], mutator: &mutator)
             do {
@@ -57,11 +59,13 @@ struct YAMLLoaderFuzzTests {
     }
 
     @Test("1,500 mutated policy files load or fail with a ConfigError naming the file", .timeLimit(.minutes(2)))
-    func policyFiles() {
+    func policyFiles() async {
         let corpus = Self.files(in: "policies")
         #expect(corpus.count >= 4)
         var mutator = Mutator(seed: 0x5EED_0005, dictionary: Mutator.yamlDictionary)
         for number in 0..<1500 {
+            // Gives the two cooperative threads back now and then: tests that wait on I/O share them.
+            if number % 64 == 0 { await Task.yield() }
             let seed = corpus[mutator.int(0..<corpus.count)]
             let bytes = Self.mutate(seed, other: corpus[mutator.int(0..<corpus.count)], mutator: &mutator)
             do {
