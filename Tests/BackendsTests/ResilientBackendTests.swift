@@ -125,7 +125,9 @@ final class ManualClock: UpstreamClock {
 
     @Test func aStreamIsRetriedOnlyBeforeItsFirstEvent() async throws {
         let script = FakeUpstream.sequence([
-            .openAIError(status: 503, message: "busy"), .openAIStreamCut(afterChunks: 3, ending: .reset), .openAIStream(),
+            // 50 ms between chunks: the first event reaches the consumer well before the reset.
+            .openAIError(status: 503, message: "busy"), .openAIStreamCut(afterChunks: 3, ending: .reset, interval: .milliseconds(50)),
+            .openAIStream(),
         ])
         try await Self.withBackend(script: script) { backend, upstream, _ in
             var chunks = 0
@@ -135,7 +137,9 @@ final class ManualClock: UpstreamClock {
                 }
             }
             #expect(fault != nil, "the cut stream ends with its fault")
-            #expect(chunks == 3)
+            // A reset can take with it the body parts AsyncHTTPClient had read but not yet handed over (seen under
+            // load in CI: 1 of 3; see RemoteBackendTests.cutStreamIsBrokenStream).
+            #expect((1...3).contains(chunks))
             #expect(upstream.requests.count == 2, "never restarted once chunks were forwarded")
         }
     }

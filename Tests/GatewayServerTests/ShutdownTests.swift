@@ -20,39 +20,40 @@ struct ShutdownTests {
             logger: logger,
             onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } }
         )
-        let runner = GatewayRunner(app, gracePeriod: .seconds(10), logger: logger, handlesSignals: false)
+        // A grace period far above the stream's 0.6 s: the test is about what shutdown lets finish, and a full test
+        // run on two cores can starve the stream's tasks for seconds.
+        let runner = GatewayRunner(app, gracePeriod: .seconds(60), logger: logger, handlesSignals: false)
         let server = Task { try await runner.run() }
 
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        var boundPort: Int?
-        for _ in 0..<500 where boundPort == nil {
-            boundPort = port.withLock { $0 }
-            if boundPort == nil { try await Task.sleep(for: .milliseconds(10)) }
+        try await withHTTPClient { client in
+            var boundPort: Int?
+            for _ in 0..<500 where boundPort == nil {
+                boundPort = port.withLock { $0 }
+                if boundPort == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let url = "http://127.0.0.1:\(try #require(boundPort))/v1/chat/completions"
+
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "authorization", value: "Bearer \(TestSecrets.gatewayKey)")
+            request.body = .bytes(ByteBuffer(string: chatBody(stream: true)))
+            let response = try await client.execute(request, timeout: .seconds(120))
+            var body = ""
+            var iterator = response.body.makeAsyncIterator()
+            if let first = try await iterator.next() { body += String(buffer: first) }
+
+            await runner.shutdown()
+            while let piece = try await iterator.next() { body += String(buffer: piece) }
+            #expect(response.status.code == 200)
+            #expect(body.hasSuffix("data: [DONE]\n\n"))
+
+            try await server.value
+            // The listener is gone: a new request fails to connect.
+            var late = HTTPClientRequest(url: url)
+            late.method = .POST
+            late.body = .bytes(ByteBuffer(string: chatBody()))
+            await #expect(throws: (any Error).self) { _ = try await client.execute(late, timeout: .seconds(2)) }
         }
-        let url = "http://127.0.0.1:\(try #require(boundPort))/v1/chat/completions"
-
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "authorization", value: "Bearer \(TestSecrets.gatewayKey)")
-        request.body = .bytes(ByteBuffer(string: chatBody(stream: true)))
-        let response = try await client.execute(request, timeout: .seconds(30))
-        var body = ""
-        var iterator = response.body.makeAsyncIterator()
-        if let first = try await iterator.next() { body += String(buffer: first) }
-
-        await runner.shutdown()
-        while let piece = try await iterator.next() { body += String(buffer: piece) }
-        #expect(response.status.code == 200)
-        #expect(body.hasSuffix("data: [DONE]\n\n"))
-
-        try await server.value
-        // The listener is gone: a new request fails to connect.
-        var late = HTTPClientRequest(url: url)
-        late.method = .POST
-        late.body = .bytes(ByteBuffer(string: chatBody()))
-        await #expect(throws: (any Error).self) { _ = try await client.execute(late, timeout: .seconds(2)) }
-
-        try await client.shutdown()
         await upstream.shutdown()
     }
 }
@@ -71,26 +72,39 @@ struct DrainReadinessTests {
         let runner = GatewayRunner(
             app, gracePeriod: .seconds(10), logger: logger, handlesSignals: false, lifecycle: lifecycle, drainDelay: .seconds(3))
         let server = Task { try await runner.run() }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        var boundPort: Int?
-        for _ in 0..<500 where boundPort == nil {
-            boundPort = port.withLock { $0 }
-            if boundPort == nil { try await Task.sleep(for: .milliseconds(10)) }
+        try await withHTTPClient { client in
+            var boundPort: Int?
+            for _ in 0..<500 where boundPort == nil {
+                boundPort = port.withLock { $0 }
+                if boundPort == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let base = "http://127.0.0.1:\(try #require(boundPort))"
+            func get(_ path: String) async throws -> (Int, String) {
+                let response = try await client.execute(HTTPClientRequest(url: base + path), timeout: .seconds(10))
+                return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 16)))
+            }
+            #expect(try await get("/readyz").0 == 200)
+            await runner.shutdown()
+            for _ in 0..<200 where !lifecycle.isDraining { try await Task.sleep(for: .milliseconds(5)) }
+            let (status, body) = try await get("/readyz")
+            #expect(status == 503)
+            #expect(body.contains(#""status":"draining""#))
+            #expect(try await get("/healthz").0 == 200, "still serving during the drain delay")
+            try await server.value
         }
-        let base = "http://127.0.0.1:\(try #require(boundPort))"
-        func get(_ path: String) async throws -> (Int, String) {
-            let response = try await client.execute(HTTPClientRequest(url: base + path), timeout: .seconds(10))
-            return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 16)))
-        }
-        #expect(try await get("/readyz").0 == 200)
-        await runner.shutdown()
-        for _ in 0..<200 where !lifecycle.isDraining { try await Task.sleep(for: .milliseconds(5)) }
-        let (status, body) = try await get("/readyz")
-        #expect(status == 503)
-        #expect(body.contains(#""status":"draining""#))
-        #expect(try await get("/healthz").0 == 200, "still serving during the drain delay")
-        try await server.value
-        try await client.shutdown()
         await upstream.shutdown()
     }
+}
+
+/// Runs `body` with a client that is shut down however `body` ends: a client released unshut traps the whole test
+/// process, turning one failed expectation into a crash.
+private func withHTTPClient(_ body: (HTTPClient) async throws -> Void) async throws {
+    let client = HTTPClient(eventLoopGroupProvider: .singleton)
+    do {
+        try await body(client)
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+    try await client.shutdown()
 }
