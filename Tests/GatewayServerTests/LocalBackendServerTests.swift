@@ -5,6 +5,7 @@ import GatewayServer
 import LocalBackend
 import Logging
 import PhigateConfig
+import Synchronization
 import Testing
 
 /// The local backend end to end through `buildApplication` (what `phigate serve` runs) with the tiny phi-3 fixture.
@@ -73,23 +74,41 @@ struct LocalBackendServerTests {
     @Test("a full queue answers 429; a client that disconnects frees its slot for the next request")
     func queueFullAndCancellation() async throws {
         try await Self.withLocal(maxSequences: 1, queueLimit: 1) { gateway in
-            // A: long and streamed, holds the only slot.
-            let long = Self.body("Go on", maxTokens: 480, stream: true, extra: #","ignore_eos":true"#)
-            let first = Task { try await gateway.chat(long) }
-            try await gateway.waitForLocal { $0.active == 1 }
-            // B: waits in the queue (its response starts once admitted).
-            let second = Task { try await gateway.chat(Self.body("Then", maxTokens: 4)) }
-            try await gateway.waitForLocal { $0.waiting == 1 }
-            // C: the queue is full.
-            let third = try await gateway.chat(Self.body("Now"))
-            #expect(third.status == 429)
-            #expect(third.errorObject["code"] as? String == "local_queue_full")
-            #expect(third.errorObject["type"] as? String == "rate_limit_error")
-            // A's client goes away: its sequence stops, B gets the slot and finishes.
-            first.cancel()
-            let answered = try await second.value
-            #expect(answered.status == 200)
-            try await gateway.waitForLocal { $0.active == 0 && $0.waiting == 0 && $0.kvBytes == 0 }
+            // The scenario needs A still generating when C arrives. A full test run on two cores can hold this test's
+            // tasks back for seconds while A's 480 tokens run: then A is seen finished and the scenario is replayed.
+            for attempt in 1...3 {
+                let aFinished = Flag()
+                // A: long and streamed, holds the only slot.
+                let long = Self.body("Go on", maxTokens: 480, stream: true, extra: #","ignore_eos":true"#)
+                let first = Task {
+                    defer { aFinished.set() }
+                    return try await gateway.chat(long)
+                }
+                let finished = { aFinished.isSet }
+                guard try await gateway.waitForLocal(unless: finished, { $0.active == 1 }) else { continue }
+                // B: waits in the queue (its response starts once admitted).
+                let second = Task { try await gateway.chat(Self.body("Then", maxTokens: 4)) }
+                guard try await gateway.waitForLocal(unless: finished, { $0.waiting == 1 }) else {
+                    _ = try await second.value
+                    continue
+                }
+                // C: the queue is full.
+                let third = try await gateway.chat(Self.body("Now"))
+                if third.status == 200, finished(), attempt < 3 {
+                    _ = try await second.value
+                    continue
+                }
+                #expect(third.status == 429)
+                #expect(third.errorObject["code"] as? String == "local_queue_full")
+                #expect(third.errorObject["type"] as? String == "rate_limit_error")
+                // A's client goes away: its sequence stops, B gets the slot and finishes.
+                first.cancel()
+                let answered = try await second.value
+                #expect(answered.status == 200)
+                try await gateway.waitForLocal { $0.active == 0 && $0.waiting == 0 && $0.kvBytes == 0 }
+                return
+            }
+            Issue.record("the 480-token request finished before the test could see it hold the slot, three times")
         }
     }
 
@@ -150,6 +169,13 @@ struct LocalBackendServerTests {
     }
 }
 
+/// A flag one task sets and another reads.
+private final class Flag: Sendable {
+    private let state = Mutex(false)
+    var isSet: Bool { state.withLock { $0 } }
+    func set() { state.withLock { $0 = true } }
+}
+
 /// The local engine's gauges as `/metrics` shows them.
 struct LocalGauges {
     var waiting = 0
@@ -179,12 +205,20 @@ extension GatewayHarness {
 
     /// Polls the gauges until `condition` holds (fails the test after 20 s).
     func waitForLocal(_ condition: (LocalGauges) -> Bool) async throws {
+        _ = try await waitForLocal(unless: { false }, condition)
+    }
+
+    /// Polls the gauges until `condition` holds (true), or until `gaveUp` says the state can no longer come (false);
+    /// fails the test after 20 s.
+    func waitForLocal(unless gaveUp: () -> Bool, _ condition: (LocalGauges) -> Bool) async throws -> Bool {
         var last = LocalGauges()
         for _ in 0..<1000 {
             last = try await localGauges()
-            if condition(last) { return }
+            if condition(last) { return true }
+            if gaveUp() { return false }
             try await Task.sleep(for: .milliseconds(20))
         }
         Issue.record("local engine never reached the expected state; last \(last)")
+        return false
     }
 }
