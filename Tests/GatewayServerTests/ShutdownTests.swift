@@ -13,12 +13,12 @@ struct ShutdownTests {
         let paced = FakeResponse.openAIStream(deltas: Array(repeating: "tok ", count: 30), interval: .milliseconds(20))
         let upstream = try await FakeUpstream.start(always: paced)
         let (logger, _) = CapturingLogHandler.makeLogger()
-        let port = Mutex<Int?>(nil)
+        let port = BoundPort()
         let app = try buildApplication(
             config: GatewayHarness.config(upstream: upstream),
             environment: GatewayHarness.environment,
             logger: logger,
-            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } }
+            onServerRunning: { channel in port.set(channel.localAddress?.port) }
         )
         // A grace period far above the stream's 0.6 s: the test is about what shutdown lets finish, and a full test
         // run on two cores can starve the stream's tasks for seconds.
@@ -26,12 +26,8 @@ struct ShutdownTests {
         let server = Task { try await runner.run() }
 
         try await withHTTPClient { client in
-            var boundPort: Int?
-            for _ in 0..<500 where boundPort == nil {
-                boundPort = port.withLock { $0 }
-                if boundPort == nil { try await Task.sleep(for: .milliseconds(10)) }
-            }
-            let url = "http://127.0.0.1:\(try #require(boundPort))/v1/chat/completions"
+            let boundPort = try await port.value()
+            let url = "http://127.0.0.1:\(boundPort)/v1/chat/completions"
 
             var request = HTTPClientRequest(url: url)
             request.method = .POST
@@ -64,21 +60,17 @@ struct DrainReadinessTests {
     func readyzTurns503() async throws {
         let upstream = try await FakeUpstream.start(script: FakeUpstream.standardScript)
         let (logger, _) = CapturingLogHandler.makeLogger()
-        let port = Mutex<Int?>(nil)
+        let port = BoundPort()
         let lifecycle = GatewayLifecycle()
         let app = try buildApplication(
             config: GatewayHarness.config(upstream: upstream), environment: GatewayHarness.environment, logger: logger,
-            lifecycle: lifecycle, onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
+            lifecycle: lifecycle, onServerRunning: { channel in port.set(channel.localAddress?.port) })
         let runner = GatewayRunner(
             app, gracePeriod: .seconds(10), logger: logger, handlesSignals: false, lifecycle: lifecycle, drainDelay: .seconds(3))
         let server = Task { try await runner.run() }
         try await withHTTPClient { client in
-            var boundPort: Int?
-            for _ in 0..<500 where boundPort == nil {
-                boundPort = port.withLock { $0 }
-                if boundPort == nil { try await Task.sleep(for: .milliseconds(10)) }
-            }
-            let base = "http://127.0.0.1:\(try #require(boundPort))"
+            let boundPort = try await port.value()
+            let base = "http://127.0.0.1:\(boundPort)"
             func get(_ path: String) async throws -> (Int, String) {
                 let response = try await client.execute(HTTPClientRequest(url: base + path), timeout: .seconds(10))
                 return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 16)))
@@ -107,4 +99,22 @@ private func withHTTPClient(_ body: (HTTPClient) async throws -> Void) async thr
         throw error
     }
     try await client.shutdown()
+}
+
+/// The port the server reports once it listens (`onServerRunning`).
+private final class BoundPort: Sendable {
+    private let port = Mutex<Int?>(nil)
+
+    func set(_ value: Int?) { port.withLock { $0 = value } }
+
+    /// Waits up to 30 s for the port.
+    func value() async throws -> Int {
+        for _ in 0..<3000 {
+            if let value = port.withLock({ $0 }) { return value }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw NotListening()
+    }
+
+    struct NotListening: Error {}
 }
