@@ -121,27 +121,26 @@ struct GatewayHarness {
         let metrics = GatewayMetrics()
         var config = Self.config(upstream: upstream)
         configure(&config)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
-            let app = try buildApplication(
-                config: config, configFile: configFile, environment: environment, logger: logger, metrics: metrics,
-                outcomeStore: outcomeStore)
-            try await app.test(.live) { testClient in
-                let harness = GatewayHarness(
-                    port: testClient.port ?? 0,
-                    client: client,
-                    upstream: upstream,
-                    logs: logs,
-                    metrics: metrics
-                )
-                try await body(harness)
+            try await withHTTPClient { client in
+                let app = try buildApplication(
+                    config: config, configFile: configFile, environment: environment, logger: logger, metrics: metrics,
+                    outcomeStore: outcomeStore)
+                try await app.test(.live) { testClient in
+                    let harness = GatewayHarness(
+                        port: testClient.port ?? 0,
+                        client: client,
+                        upstream: upstream,
+                        logs: logs,
+                        metrics: metrics
+                    )
+                    try await body(harness)
+                }
             }
         } catch {
-            try? await client.shutdown()
             await upstream.shutdown()
             throw error
         }
-        try await client.shutdown()
         await upstream.shutdown()
     }
 
@@ -211,4 +210,19 @@ struct GatewayHarness {
 /// A minimal chat completion request body.
 func chatBody(model: String = "gpt-4o-mini", stream: Bool = false, extra: String = "") -> String {
     #"{"model":"\#(model)","messages":[{"role":"user","content":"Say hello"}]\#(stream ? #","stream":true"# : "")\#(extra)}"#
+}
+
+/// Runs `body` with an HTTP client that is shut down however `body` ends: a client released unshut traps the whole
+/// test process, turning one failed expectation into a crash.
+func withHTTPClient(
+    configuration: HTTPClient.Configuration = HTTPClient.Configuration(), _ body: (HTTPClient) async throws -> Void
+) async throws {
+    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    do {
+        try await body(client)
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+    try await client.shutdown()
 }

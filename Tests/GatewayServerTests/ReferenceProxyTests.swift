@@ -75,15 +75,14 @@ import Testing
         _ body: (FakeUpstream, HTTPClient) async throws -> Void
     ) async throws -> FakeUpstream {
         let upstream = try await FakeUpstream.start(script: FakeUpstream.standardScript)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: gatewayHTTPClientConfiguration(for: GatewayConfig()))
         do {
-            try await body(upstream, client)
+            try await withHTTPClient(configuration: gatewayHTTPClientConfiguration(for: GatewayConfig())) { client in
+                try await body(upstream, client)
+            }
         } catch {
-            try? await client.shutdown()
             await upstream.shutdown()
             throw error
         }
-        try await client.shutdown()
         await upstream.shutdown()
         return upstream
     }

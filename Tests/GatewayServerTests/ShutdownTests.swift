@@ -88,19 +88,6 @@ struct DrainReadinessTests {
     }
 }
 
-/// Runs `body` with a client that is shut down however `body` ends: a client released unshut traps the whole test
-/// process, turning one failed expectation into a crash.
-private func withHTTPClient(_ body: (HTTPClient) async throws -> Void) async throws {
-    let client = HTTPClient(eventLoopGroupProvider: .singleton)
-    do {
-        try await body(client)
-    } catch {
-        try? await client.shutdown()
-        throw error
-    }
-    try await client.shutdown()
-}
-
 /// The port the server reports once it listens (`onServerRunning`).
 private final class BoundPort: Sendable {
     private let port = Mutex<Int?>(nil)
