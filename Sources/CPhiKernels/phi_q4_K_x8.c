@@ -1,13 +1,11 @@
 // phi_q4_K_x8.c: the 8-row layout of Q4_K weights (driven by phi_packed8.c) and its kernels.
 //
-// Layout of group g (rows 8g..8g+7), super-block b, at byte (g·nb + b)·1184:
-//   [0, 16)      d of the 8 rows (fp16)           [16, 32)   dmin of the 8 rows (fp16)
-//   [32, 96)     scale of sub-block s, row r at 32 + 8s + r (the 6-bit values, one byte each)
-//   [96, 160)    mins of sub-blocks 2p and 2p+1, row r at 96 + 16p + 2r (+1): one int16 pair per row after widening
-//   [160, 1184)  quants: chunk j (values 64j..64j+63), vector v: 32 bytes at 160 + (8j + v)·32 whose byte 4r+i is
+// Layout of group g (rows 8g..8g+7), super-block b, at byte (g·nb + b)·1152 (the file's 8 × 144):
+//   [0, 128)     the 8 rows' d, dmin, scales and mins (PHI_K4_X8_HEADER in phi_quant_internal.h)
+//   [128, 1152)  quants: chunk j (values 64j..64j+63), vector v: 32 bytes at 128 + (8j + v)·32 whose byte 4r+i is
 //                byte 32j + 4v + i of row r's nibbles (low nibble: sub-block 2j, value 4v+i; high: sub-block 2j+1)
-// The scales are stored unpacked (1,184 bytes instead of the file's 1,152) so that the kernel widens them with one
-// instruction instead of unpacking ggml's 6-bit packing per row.
+// The kernel unpacks the 8 rows' scales and mins once per super-block (one byte each) and widens them with one
+// instruction per sub-block instead of unpacking ggml's 6-bit packing per row.
 //
 // Result of (row r, token t): with isum = Σ_s sc_rs · Σ_i q_ri·y_ti and msum = Σ_s m_rs · Σ_{i in s} y_ti (exact
 // integers), acc = fma(d_r·d_t, isum, acc) and accm = fma(dmin_r·d_t, msum, accm) over super-blocks in order, then
@@ -20,10 +18,8 @@
 #include <string.h>
 
 #define QKK 256
-#define GROUP_BLOCK 1184
-#define SCALES PHI_K4_X8_SCALES
-#define MINS PHI_K4_X8_MINS
-#define QUANTS 160
+#define GROUP_BLOCK 1152
+#define QUANTS PHI_K4_X8_HEADER
 
 static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *p) {
     for (int r = 0; r < 8; r++) {
@@ -40,6 +36,8 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = group + (size_t)b * GROUP_BLOCK;
         const phi_q8k *a = y + b;
+        uint8_t u[128];
+        phi_k4_x8_unpack_header(p, u);
         for (int r = 0; r < 8; r++) {
             int32_t isum = 0, msum = 0;
             for (int s = 0; s < 8; s++) {
@@ -50,8 +48,8 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
                         const uint8_t byte = p[QUANTS + (8 * j + v) * 32 + 4 * r + i];
                         sum += (high ? byte >> 4 : byte & 15) * a->qs[64 * j + 32 * high + 4 * v + i];
                     }
-                isum += p[SCALES + 8 * s + r] * sum;
-                msum += p[MINS + 16 * j + 2 * r + high] * (a->bsums[2 * s] + a->bsums[2 * s + 1]);
+                isum += u[8 * s + r] * sum;
+                msum += u[64 + 16 * j + 2 * r + high] * (a->bsums[2 * s] + a->bsums[2 * s + 1]);
             }
             uint16_t d, dmin;
             memcpy(&d, p + 2 * r, 2);
@@ -76,6 +74,8 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
         for (int t = 0; t < T; t++) acc[t] = accm[t] = _mm256_setzero_ps();                                          \
         for (int64_t b = 0; b < nb; b++) {                                                                           \
             const uint8_t *p = group + (size_t)b * GROUP_BLOCK;                                                      \
+            uint8_t u[128] __attribute__((aligned(32)));                                                             \
+            phi_k4_x8_unpack_header_avx2(p, u);                                                                      \
             __m256i isum[T];                                                                                         \
             for (int j = 0; j < 4; j++) {                                                                            \
                 for (int c = 0; c < 4; c++) _mm_prefetch((const char *)(p + GROUP_BLOCK + 256 * j + 64 * c), _MM_HINT_T0); \
@@ -93,13 +93,13 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
                         odd[t] = v == 0 ? po : _mm256_add_epi16(odd[t], po);                                         \
                     }                                                                                                \
                 }                                                                                                    \
-                const __m256i se = phi_k4_x8_scale_pairs(p + SCALES + 8 * (2 * j)), so = phi_k4_x8_scale_pairs(p + SCALES + 8 * (2 * j + 1)); \
+                const __m256i se = phi_k4_x8_scale_pairs(u + 8 * (2 * j)), so = phi_k4_x8_scale_pairs(u + 8 * (2 * j + 1)); \
                 for (int t = 0; t < T; t++) {                                                                        \
                     const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(even[t], se), _mm256_madd_epi16(odd[t], so)); \
                     isum[t] = j == 0 ? s : _mm256_add_epi32(isum[t], s);                                             \
                 }                                                                                                    \
             }                                                                                                        \
-            for (int t = 0; t < T; t++) phi_k4_x8_finish(p, &act[t][b], isum[t], &acc[t], &accm[t]);              \
+            for (int t = 0; t < T; t++) phi_k4_x8_finish(p, u + 64, &act[t][b], isum[t], &acc[t], &accm[t]);         \
         }                                                                                                            \
         for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, _mm256_sub_ps(acc[t], accm[t]));                    \
     }

@@ -2,15 +2,12 @@
 // (phi_q4_K_x8.c) plus the fifth bits in planes of their own. (Phi-3's Q4_K_M files keep attn_qkv in Q5_K: a quarter of
 // the bytes read per token.)
 //
-// Layout of group g (rows 8g..8g+7), super-block b, at byte (g·nb + b)·1440:
-//   [0, 16)      d of the 8 rows (fp16)           [16, 32)   dmin of the 8 rows (fp16)
-//   [32, 96)     scale of sub-block s, row r at 32 + 8s + r (the 6-bit values, one byte each)
-//   [96, 160)    mins of sub-blocks 2p and 2p+1, row r at 96 + 16p + 2r (+1): one int16 pair per row after widening
-//   [160, 1184)  quants: chunk j (values 64j..64j+63), vector v: 32 bytes at 160 + (8j + v)·32 whose byte 4r+i is
+// Layout of group g (rows 8g..8g+7), super-block b, at byte (g·nb + b)·1408 (the file's 8 × 176):
+//   [0, 128)     the 8 rows' d, dmin, scales and mins (PHI_K4_X8_HEADER in phi_quant_internal.h)
+//   [128, 1152)  quants: chunk j (values 64j..64j+63), vector v: 32 bytes at 128 + (8j + v)·32 whose byte 4r+i is
 //                byte 32j + 4v + i of row r's low nibbles (low nibble: sub-block 2j, value 4v+i; high: sub-block 2j+1)
-//   [1184, 1440) fifth bits: plane (j, h) at 1184 + (2j + h)·32, bit v of byte 4r+i = the fifth bit of value 4v+i of
+//   [1152, 1408) fifth bits: plane (j, h) at 1152 + (2j + h)·32, bit v of byte 4r+i = the fifth bit of value 4v+i of
 //                sub-block 2j+h of row r (so a shift by a constant moves vector v's bits to bit 4 of every byte)
-// The scales are stored unpacked (1,440 bytes instead of the file's 1,408).
 //
 // Result of (row r, token t): with isum = Σ_s sc_rs · Σ_i q_ri·y_ti and msum = Σ_s m_rs · Σ_{i in s} y_ti (exact
 // integers, q the 5-bit values), acc = fma(d_r·d_t, isum, acc) and accm = fma(dmin_r·d_t, msum, accm) over super-blocks
@@ -23,11 +20,9 @@
 #include <string.h>
 
 #define QKK 256
-#define GROUP_BLOCK 1440
-#define SCALES PHI_K4_X8_SCALES
-#define MINS PHI_K4_X8_MINS
-#define QUANTS 160
-#define HIGH 1184
+#define GROUP_BLOCK 1408
+#define QUANTS PHI_K4_X8_HEADER
+#define HIGH 1152
 
 static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *p) {
     memset(p + HIGH, 0, GROUP_BLOCK - HIGH);
@@ -51,6 +46,8 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = group + (size_t)b * GROUP_BLOCK;
         const phi_q8k *a = y + b;
+        uint8_t u[128];
+        phi_k4_x8_unpack_header(p, u);
         for (int r = 0; r < 8; r++) {
             int32_t isum = 0, msum = 0;
             for (int s = 0; s < 8; s++) {
@@ -62,8 +59,8 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
                         const int fifth = (p[HIGH + (2 * j + high) * 32 + 4 * r + i] >> v) & 1;
                         sum += ((high ? byte >> 4 : byte & 15) | fifth << 4) * a->qs[64 * j + 32 * high + 4 * v + i];
                     }
-                isum += p[SCALES + 8 * s + r] * sum;
-                msum += p[MINS + 16 * j + 2 * r + high] * (a->bsums[2 * s] + a->bsums[2 * s + 1]);
+                isum += u[8 * s + r] * sum;
+                msum += u[64 + 16 * j + 2 * r + high] * (a->bsums[2 * s] + a->bsums[2 * s + 1]);
             }
             uint16_t d, dmin;
             memcpy(&d, p + 2 * r, 2);
@@ -94,12 +91,14 @@ PHI_TARGET_AVX2 static inline __m256i fifth_bits(__m256i h, int v) {
         for (int t = 0; t < T; t++) acc[t] = accm[t] = _mm256_setzero_ps();                                          \
         for (int64_t b = 0; b < nb; b++) {                                                                           \
             const uint8_t *p = group + (size_t)b * GROUP_BLOCK;                                                      \
+            uint8_t u[128] __attribute__((aligned(32)));                                                             \
+            phi_k4_x8_unpack_header_avx2(p, u);                                                                      \
             __m256i isum[T];                                                                                         \
             for (int j = 0; j < 4; j++) {                                                                            \
                 for (int c = 0; c < 6; c++) _mm_prefetch((const char *)(p + GROUP_BLOCK + 384 * j + 64 * c), _MM_HINT_T0); \
                 const __m256i h0 = _mm256_loadu_si256((const __m256i *)(const void *)(p + HIGH + (2 * j) * 32));         \
                 const __m256i h1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + HIGH + (2 * j + 1) * 32));     \
-                const __m256i se = phi_k4_x8_scale_pairs(p + SCALES + 8 * (2 * j)), so = phi_k4_x8_scale_pairs(p + SCALES + 8 * (2 * j + 1)); \
+                const __m256i se = phi_k4_x8_scale_pairs(u + 8 * (2 * j)), so = phi_k4_x8_scale_pairs(u + 8 * (2 * j + 1)); \
                 for (int half = 0; half < 2; half++) {                                                               \
                     __m256i even[T], odd[T];                                                                         \
                     for (int v = 4 * half; v < 4 * half + 4; v++) {                                                  \
@@ -123,7 +122,7 @@ PHI_TARGET_AVX2 static inline __m256i fifth_bits(__m256i h, int v) {
                     }                                                                                                \
                 }                                                                                                    \
             }                                                                                                        \
-            for (int t = 0; t < T; t++) phi_k4_x8_finish(p, &act[t][b], isum[t], &acc[t], &accm[t]);              \
+            for (int t = 0; t < T; t++) phi_k4_x8_finish(p, u + 64, &act[t][b], isum[t], &acc[t], &accm[t]);         \
         }                                                                                                            \
         for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, _mm256_sub_ps(acc[t], accm[t]));                    \
     }

@@ -93,8 +93,8 @@ int phi_set_thread_quantized_matmul(int mode);
 
 // MARK: - Weights in groups of 8 rows (phi_packed8.c; Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)
 
-/// Bytes of the 8-row layout of an `m`×`k` matrix of `type` (Q4_0, Q8_0, Q6_K: as in the file; Q4_K: 1,184 per 8
-/// rows and block instead of 1,152; Q5_K: 1,440 instead of 1,408), or 0 when the type has no such layout, `m` is not a multiple of 8 or `k` not of the block.
+/// Bytes of the 8-row layout of an `m`×`k` matrix of `type` (as in the file, for every type that has one), or 0 when
+/// the type has no such layout, `m` is not a multiple of 8 or `k` not of the block.
 size_t phi_x8_size(uint32_t type, int64_t m, int64_t k);
 /// Copies `m` rows (`w_row_bytes` apart) into the 8-row layout at `dst` (`phi_x8_size` bytes).
 int phi_x8_pack(uint32_t type, const void *w, size_t w_row_bytes, int64_t m, int64_t k, void *dst);
