@@ -21,7 +21,7 @@ enum CausalAttention {
                 cache.values[layer].withUnsafeBufferPointer { values in
                     ForwardOps.attention(
                         queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.baseAddress!,
-                        values: values.baseAddress!, kvWidth: cache.rowWidth, heads: heads, kvHeads: cache.kvHeadCount,
+                        values: values.baseAddress!, kvWidth: cache.rowStride, heads: heads, kvHeads: cache.kvHeadCount,
                         headDimension: d, scale: scale, output: output)
                 }
             }
@@ -30,7 +30,7 @@ enum CausalAttention {
                 cache.values16[layer].withUnsafeBufferPointer { values in
                     ForwardOps.attention(
                         queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.baseAddress!,
-                        values: values.baseAddress!, kvWidth: cache.rowWidth, heads: heads, kvHeads: cache.kvHeadCount,
+                        values: values.baseAddress!, kvWidth: cache.rowStride, heads: heads, kvHeads: cache.kvHeadCount,
                         headDimension: d, scale: scale, output: output)
                 }
             }

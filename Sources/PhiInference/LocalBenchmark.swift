@@ -163,8 +163,7 @@ public enum LocalBenchmark {
             log("decode \(gen) rep \(rep + 1): \(String(format: "%.2f", Double(gen) / dt)) tok/s")
         }
         let decode = median(decodeSamples)
-        let kvBytes = config.layerCount * 2 * config.kvHeadCount * config.headDimension * MemoryLayout<Float>.size
-            * max(maxPrompt, gen + 1)
+        let kvBytes = KVCache.byteCount(config: config, positions: max(maxPrompt, gen + 1), precision: .f32)
         let peak = max(peakBeforeProbes, peakRSS())  // before the last probe's buffer
         log("measuring read bandwidth again…")
         let bandwidthAfter = ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 5)
