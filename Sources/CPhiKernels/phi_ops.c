@@ -322,9 +322,9 @@ static void attn_task(void *ptr, int ith, int nth) {
     for (;;) {
         const long long item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (item >= total) break;
-        // Head-major: a thread's next item is most often the same head's next query, whose keys and values (up to
-        // ~400 KB of one head) are still in its L2. Query-major order cycled through every head's cache (a layer's
-        // whole KV, megabytes) between two queries of one head, so prefill attention streamed it from L3.
+        // Head-major: a thread's next item is most often the same head's next query, whose keys and values (~400 KB
+        // for 512 positions) are still in its L2. Query-major order went through every head (a layer's whole cache,
+        // megabytes) between two queries of one head. (Results do not depend on the order.)
         const int h = (int)(item / j->n);
         const int64_t i = item % j->n;
 #ifdef PHI_X86
