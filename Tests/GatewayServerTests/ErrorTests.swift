@@ -168,7 +168,10 @@ struct ErrorTests {
         FakeResponse.StreamEnding.reset, .close,
     ])
     func brokenStream(ending: FakeResponse.StreamEnding) async throws {
-        try await GatewayHarness.run(script: { _ in .openAIStreamCut(afterChunks: 3, ending: ending) }) { gateway in
+        // Paced, so that chunks reach the gateway before the cut (AsyncHTTPClient may drop body parts it had read but not
+        // handed over when the connection ends: see RemoteBackendTests.cutStreamIsBrokenStream).
+        let script: FakeUpstream.Script = { _ in .openAIStreamCut(afterChunks: 3, ending: ending, interval: .milliseconds(50)) }
+        try await GatewayHarness.run(script: script) { gateway in
             let reply = try await gateway.chat(chatBody(stream: true))
             #expect(reply.status == 200)
             let data = reply.sseData

@@ -248,11 +248,15 @@ struct FaultTests {
 
     @Test("a stream cut after N chunks: the chunks, an SSE error event, no [DONE], one upstream call")
     func streamCutAfterChunks() async throws {
-        let rows = try await Self.rows(script: { _ in .openAIStreamCut(afterChunks: 3, ending: .reset) }) { gateway in
+        // Paced, so that the chunks reach the gateway before the reset. Even so AsyncHTTPClient may drop body parts it
+        // read but had not handed over when the connection resets (seen once in a CI run: 2 of 3 chunks; see
+        // RemoteBackendTests.cutStreamIsBrokenStream), so 1–3 chunks before the error event.
+        let script: FakeUpstream.Script = { _ in .openAIStreamCut(afterChunks: 3, ending: .reset, interval: .milliseconds(50)) }
+        let rows = try await Self.rows(script: script) { gateway in
             let reply = try await gateway.chat(chatBody(stream: true))
             #expect(reply.status == 200)
             #expect(!reply.sseData.contains("[DONE]"))
-            #expect(reply.sseData.count == 4)
+            #expect((2...4).contains(reply.sseData.count))
             #expect(Self.errorEvent(reply) != nil)
             #expect(gateway.upstream.requests.count == 1)
             return [reply]
