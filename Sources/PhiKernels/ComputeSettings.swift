@@ -26,6 +26,15 @@ public enum KernelLevel: Int, Sendable, Comparable, CustomStringConvertible {
         case .avx512: "avx512-vnni"
         }
     }
+
+    /// The short name commands take (`scalar`, `avx2`, `avx512`).
+    public var name: String {
+        switch self {
+        case .scalar: "scalar"
+        case .avx2: "avx2"
+        case .avx512: "avx512"
+        }
+    }
 }
 
 /// Process-wide settings (thread-safe; they apply to calls that start after the change).

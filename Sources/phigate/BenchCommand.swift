@@ -107,6 +107,8 @@ struct BenchCommand: ParsableCommand {
         var exact = false
         @Flag(help: "Keep Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights in the file's layout instead of packing them in 8-row groups (for comparison).")
         var noPack = false
+        @Option(help: "Highest kernel level: scalar, avx2 or avx512 (default: the best this CPU enables; for comparison).")
+        var kernelLevel: String?
 
         @Option(name: .customLong("probe-mib"), help: "Bandwidth probe buffer in MiB.")
         var probeMiB: Int = 512
@@ -117,6 +119,13 @@ struct BenchCommand: ParsableCommand {
         func validate() throws {
             if promptSizes == nil { throw ValidationError("--prompt-tokens: expected integers like 128,512") }
             if genTokens < 1 || reps < 1 || (threads ?? 1) < 1 { throw ValidationError("counts must be positive") }
+            if let kernelLevel, levelCap(kernelLevel) == nil {
+                throw ValidationError("--kernel-level: expected scalar, avx2 or avx512, got '\(kernelLevel)'")
+            }
+        }
+
+        func levelCap(_ name: String) -> KernelLevel? {
+            [KernelLevel.scalar, .avx2, .avx512].first { $0.name == name }
         }
 
         var promptSizes: [Int]? {
@@ -125,6 +134,7 @@ struct BenchCommand: ParsableCommand {
         }
 
         func run() throws {
+            if let kernelLevel, let cap = levelCap(kernelLevel) { ComputeSettings.levelCap = cap }
             let options = LocalBenchmarkOptions(
                 threads: threads, promptTokens: promptSizes ?? [], generatedTokens: genTokens, repetitions: reps,
                 quantization: exact ? .off : .llamaCpp, bandwidthProbeBytes: max(16, probeMiB) << 20, packWeights: !noPack)
