@@ -176,16 +176,17 @@ void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t grou
         const uint8_t *group = r->packed + (size_t)g * r->nb * group_block;
         float out[32];
         int64_t t = 0;
-        if (r->level >= PHI_LEVEL_AVX2 && tiles->vector4 && tiles->vector1) {
+        const int vnni = r->level >= PHI_LEVEL_AVX512 && tiles->vnni4 && tiles->vnni1;
+        if (vnni || (r->level >= PHI_LEVEL_AVX2 && tiles->vector4 && tiles->vector1)) {
             for (; t + 4 <= n; t += 4) {
                 const uint8_t *at[4] = {r->act + t * r->arb, r->act + (t + 1) * r->arb, r->act + (t + 2) * r->arb,
                                         r->act + (t + 3) * r->arb};
-                tiles->vector4(group, at, r->nb, out);
+                (vnni ? tiles->vnni4 : tiles->vector4)(group, at, r->nb, out);
                 phi_x8_store(r, g, t, 4, out);
             }
             for (; t < n; t++) {
                 const uint8_t *at[1] = {r->act + t * r->arb};
-                tiles->vector1(group, at, r->nb, out);
+                (vnni ? tiles->vnni1 : tiles->vector1)(group, at, r->nb, out);
                 phi_x8_store(r, g, t, 1, out);
             }
         }

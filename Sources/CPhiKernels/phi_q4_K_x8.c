@@ -61,6 +61,12 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
     for (int r = 0; r < 8; r++) out[r] = acc[r] - accm[r];
 }
 
+// How far ahead the VNNI tiles prefetch: 4 super-blocks (4.6 KB). On the Zen 4 host whose DRAM reads 50 GB/s in its fast moments, a
+// stream 1.2 KB ahead kept too few lines in flight (2 threads reached 0.66 of the read probe; ~4.5 KB ahead: 0.81-0.88).
+#ifndef VNNI_PREFETCH
+#define VNNI_PREFETCH 4
+#endif
+
 #ifdef PHI_X8_AVX2
 
 // 8 rows × T tokens; each token's integers and float steps are the same whatever T is (and as `tile_scalar`).
@@ -106,6 +112,50 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
 
 K4_TILE_AVX2(tile_avx2_1, 1)
 K4_TILE_AVX2(tile_avx2_4, 4)
+
+// The same integers with `vpdpbusd`: a sub-block's Σ q·y accumulates in int32 lanes (one instruction per vector and
+// token instead of `maddubs` + an int16 add), then one `vpmulld` by the row's scale replaces the pairwise `madd`.
+#define K4_TILE_VNNI(NAME, T)                                                                                      \
+    PHI_TARGET_VNNI static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {    \
+        const phi_q8k *act[T];                                                                                       \
+        for (int t = 0; t < T; t++) act[t] = (const phi_q8k *)(const void *)bytes[t];                                \
+        const __m256i low = _mm256_set1_epi8(15);                                                                    \
+        __m256 acc[T], accm[T];                                                                                      \
+        for (int t = 0; t < T; t++) acc[t] = accm[t] = _mm256_setzero_ps();                                          \
+        for (int64_t b = 0; b < nb; b++) {                                                                           \
+            const uint8_t *p = group + (size_t)b * GROUP_BLOCK;                                                      \
+            uint8_t u[128] __attribute__((aligned(32)));                                                             \
+            phi_k4_x8_unpack_header_avx2(p, u);                                                                      \
+            __m256i isum[T];                                                                                         \
+            for (int j = 0; j < 4; j++) {                                                                            \
+                for (int c = 0; c < 4; c++) _mm_prefetch((const char *)(p + VNNI_PREFETCH * GROUP_BLOCK + 256 * j + 64 * c), _MM_HINT_T0); \
+                __m256i even[T], odd[T];                                                                             \
+                for (int t = 0; t < T; t++) even[t] = odd[t] = _mm256_setzero_si256();                               \
+                for (int v = 0; v < 8; v++) {                                                                        \
+                    const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(p + QUANTS + (8 * j + v) * 32)); \
+                    const __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low); \
+                    for (int t = 0; t < T; t++) {                                                                    \
+                        int32_t y0, y1;                                                                              \
+                        memcpy(&y0, act[t][b].qs + 64 * j + 4 * v, 4);                                               \
+                        memcpy(&y1, act[t][b].qs + 64 * j + 32 + 4 * v, 4);                                          \
+                        even[t] = _mm256_dpbusd_epi32(even[t], lo, _mm256_set1_epi32(y0));                           \
+                        odd[t] = _mm256_dpbusd_epi32(odd[t], hi, _mm256_set1_epi32(y1));                             \
+                    }                                                                                                \
+                }                                                                                                    \
+                const __m256i se = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(u + 16 * j)));     \
+                const __m256i so = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(u + 16 * j + 8))); \
+                for (int t = 0; t < T; t++) {                                                                        \
+                    const __m256i s = _mm256_add_epi32(_mm256_mullo_epi32(even[t], se), _mm256_mullo_epi32(odd[t], so)); \
+                    isum[t] = j == 0 ? s : _mm256_add_epi32(isum[t], s);                                             \
+                }                                                                                                    \
+            }                                                                                                        \
+            for (int t = 0; t < T; t++) phi_k4_x8_finish(p, u + 64, &act[t][b], isum[t], &acc[t], &accm[t]);         \
+        }                                                                                                            \
+        for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, _mm256_sub_ps(acc[t], accm[t]));                    \
+    }
+
+K4_TILE_VNNI(tile_vnni_1, 1)
+K4_TILE_VNNI(tile_vnni_4, 4)
 #endif
 
 const phi_x8_format phi_x8_q4_K = {
@@ -113,5 +163,5 @@ const phi_x8_format phi_x8_q4_K = {
     .file_block = 144,
     .group_block = GROUP_BLOCK,
     .pack_block = pack_block,
-    .tiles = PHI_X8_TILES(tile_avx2_4, tile_avx2_1, tile_scalar),
+    .tiles = PHI_X8_TILES_VNNI(tile_avx2_4, tile_avx2_1, tile_scalar, tile_vnni_4, tile_vnni_1),
 };

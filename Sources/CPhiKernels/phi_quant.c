@@ -1294,16 +1294,22 @@ T_AVX2 static void repack8(uint32_t type, const uint8_t *w, size_t wrb, int64_t 
         __m256 accf[T];                                                                                             \
         for (int t = 0; t < T; t++) accf[t] = _mm256_setzero_ps();                                                  \
         for (int64_t b = 0; b < nb; b++) {                                                                          \
-            __m256i acc[T];                                                                                         \
-            for (int t = 0; t < T; t++) acc[t] = _mm256_set1_epi32(cs[t][b]);                                       \
+            /* two chains per token (even and odd vectors): 8 dependent vpdpbusd would wait on their latency */     \
+            __m256i acc[T], acc2[T];                                                                                \
+            for (int t = 0; t < T; t++) {                                                                           \
+                acc[t] = _mm256_set1_epi32(cs[t][b]);                                                               \
+                acc2[t] = _mm256_setzero_si256();                                                                   \
+            }                                                                                                       \
             for (int j = 0; j < 8; j++) {                                                                           \
                 const __m256i wv = _mm256_load_si256(rep + b * 8 + j);                                              \
                 for (int t = 0; t < T; t++) {                                                                       \
                     int32_t a4;                                                                                     \
                     memcpy(&a4, act[t] + b * QK + 4 * j, 4);                                                        \
-                    acc[t] = _mm256_dpbusd_epi32(acc[t], wv, _mm256_set1_epi32(a4));                                \
+                    if (j & 1) acc2[t] = _mm256_dpbusd_epi32(acc2[t], wv, _mm256_set1_epi32(a4));                   \
+                    else acc[t] = _mm256_dpbusd_epi32(acc[t], wv, _mm256_set1_epi32(a4));                           \
                 }                                                                                                   \
             }                                                                                                       \
+            for (int t = 0; t < T; t++) acc[t] = _mm256_add_epi32(acc[t], acc2[t]);                                 \
             const __m256 dw = _mm256_loadu_ps(dws + b * 8);                                                         \
             for (int t = 0; t < T; t++)                                                                             \
                 accf[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(ds[t] + b)), _mm256_cvtepi32_ps(acc[t]), \
@@ -1432,6 +1438,14 @@ T_AVX2 void phi_internal_repacked_q4_0_avx2(const void *rep, const float *dws, c
     __m256 v[4];
     if (tokens == 4) repacked_8x4_avx2_q4_0(rep, dws, act, nb, v);
     else repacked_8x1_avx2_q4_0(rep, dws, act, nb, v);
+    for (int t = 0; t < tokens; t++) _mm256_storeu_ps(out + 8 * t, v[t]);
+}
+
+T_AVX512 void phi_internal_repacked_q4_0_vnni(const void *rep, const float *dws, const uint8_t *const *act, int64_t nb,
+                                              int tokens, float *out) {
+    __m256 v[4];
+    if (tokens == 4) repacked_8x4(rep, dws, act, nb, v);
+    else repacked_8x1(rep, dws, act, nb, v);
     for (int t = 0; t < tokens; t++) _mm256_storeu_ps(out + 8 * t, v[t]);
 }
 

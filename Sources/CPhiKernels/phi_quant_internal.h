@@ -10,10 +10,15 @@
 #define PHI_X8_AVX2 1
 #include <immintrin.h>
 #define PHI_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
-/// A format's `phi_x8_tiles`: its AVX2 tiles where they are built, the scalar one everywhere.
-#define PHI_X8_TILES(vector4, vector1, scalar) {vector4, vector1, scalar}
+/// The AVX-512 level's x8 tiles: 256-bit `vpdpbusd` (AVX512-VNNI + VL), which sums 4 byte products into an int32
+/// lane in one instruction where AVX2 needs `maddubs` + `madd` or int16 adds.
+#define PHI_TARGET_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+/// A format's `phi_x8_tiles`: its AVX2 (and VNNI) tiles where they are built, the scalar one everywhere.
+#define PHI_X8_TILES(vector4, vector1, scalar) {vector4, vector1, scalar, NULL, NULL}
+#define PHI_X8_TILES_VNNI(vector4, vector1, scalar, vnni4, vnni1) {vector4, vector1, scalar, vnni4, vnni1}
 #else
-#define PHI_X8_TILES(vector4, vector1, scalar) {NULL, NULL, scalar}
+#define PHI_X8_TILES(vector4, vector1, scalar) {NULL, NULL, scalar, NULL, NULL}
+#define PHI_X8_TILES_VNNI(vector4, vector1, scalar, vnni4, vnni1) {NULL, NULL, scalar, NULL, NULL}
 #endif
 
 /// Prepares `n` activation rows of `x[n × k]` for `type` weights into `act` (rows `arb` bytes apart), over the
@@ -146,11 +151,14 @@ typedef struct {
 } phi_x8_range;
 
 /// A format's kernels for one group of 8 rows: `vector4` / `vector1` (AVX2; NULL where not built) for 4 tokens / 1
-/// token (`out[8t + row]`), `scalar` for one token.
+/// token (`out[8t + row]`), `scalar` for one token, and `vnni4` / `vnni1` (the AVX-512 level's; NULL: the AVX2
+/// tiles run there too). Every path computes the same integers and float steps, so all agree bit for bit.
 typedef struct {
     void (*vector4)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
     void (*vector1)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
     void (*scalar)(const uint8_t *group, const uint8_t *act, int64_t nb, float *out);
+    void (*vnni4)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
+    void (*vnni1)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
 } phi_x8_tiles;
 
 /// A weight type's 8-row layout (phi_packed8.c drives it).
@@ -186,6 +194,9 @@ void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const
 /// r; `dws`: per block the 8 rows' scales) against `tokens` (1 or 4) prepared Q4_0 activation rows: `out[8t + r]`.
 /// Needs AVX2.
 void phi_internal_repacked_q4_0_avx2(const void *rep, const float *dws, const uint8_t *const *act, int64_t nb,
+                                     int tokens, float *out);
+/// The same with `vpdpbusd` (the same integers, so the same results). Needs AVX512-VNNI + VL.
+void phi_internal_repacked_q4_0_vnni(const void *rep, const float *dws, const uint8_t *const *act, int64_t nb,
                                      int tokens, float *out);
 #endif
 

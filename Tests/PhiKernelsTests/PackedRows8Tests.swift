@@ -46,15 +46,18 @@ struct PackedRows8Tests {
         }
     }
 
-    @Test("the scalar and AVX2 paths agree bit for bit", arguments: types)
+    /// The AVX-512 level runs the VNNI tiles where the CPU has them (elsewhere the AVX2 ones again).
+    @Test("the scalar, AVX2 and AVX-512 VNNI paths agree bit for bit", arguments: types)
     func scalarAndVectorPathsAgree(type: GGMLType) throws {
         let w = try Self.weight(type, seed: 7)
-        for n in [1, 4, 9] {
+        for n in [1, 4, 5, 9] {
             let x = Self.activations(n * Self.columns(type), seed: 100 + UInt64(n))
             let scalar = try #require(QuantizedKernels.packed8Products(weight: w, x: x, rows: n, level: .scalar))
             let vector = try #require(QuantizedKernels.packed8Products(weight: w, x: x, rows: n, level: .avx2))
+            let vnni = try #require(QuantizedKernels.packed8Products(weight: w, x: x, rows: n, level: .avx512))
             #expect(scalar.count == n * Self.rows)
-            #expect(scalar == vector, "\(type) n=\(n)")
+            #expect(scalar == vector, "\(type) n=\(n) AVX2")
+            #expect(scalar == vnni, "\(type) n=\(n) AVX-512")
         }
     }
 
