@@ -205,7 +205,7 @@ let gatewayTargets: [Target] = [
     .testTarget(
         name: "phigateTests",
         dependencies: [
-            "phigate", "PhigateConfig", "Routing", "OutcomeStore", "ModelHub",
+            "phigate", "PhigateConfig", "Routing", "OutcomeStore", "ModelHub", "PhiKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PhiKernels
 import Testing
 
 @testable import phigate
@@ -49,6 +50,20 @@ struct CommandLineTests {
     func servePortValidation() {
         #expect(throws: (any Error).self) { _ = try ServeCommand.parse(["--port", "70000"]) }
         #expect(throws: Never.self) { _ = try ServeCommand.parse(["--port", "0", "--host", "127.0.0.1"]) }
+    }
+
+    @Test("bench local --kernel-level takes scalar, avx2 or avx512 and names a bad value")
+    func benchKernelLevel() throws {
+        let command = try BenchCommand.Local.parse(["--model", "m.gguf", "--kernel-level", "avx2"])
+        #expect(command.kernelLevel == "avx2" && command.levelCap("avx2") == .avx2)
+        #expect(command.levelCap("avx512") == .avx512 && command.levelCap("scalar") == .scalar)
+        #expect(throws: Never.self) { _ = try BenchCommand.Local.parse(["--model", "m.gguf"]) }
+        do {
+            _ = try BenchCommand.Local.parse(["--model", "m.gguf", "--kernel-level", "sse"])
+            Issue.record("--kernel-level sse was accepted")
+        } catch {
+            #expect(BenchCommand.Local.message(for: error).contains("'sse'"))
+        }
     }
 
     @Test("there are configuration files to check")
