@@ -59,7 +59,7 @@ public final class LoadedModel: Sendable {
 
     /// Loads a `.gguf` file or a Hugging Face folder. `progress` is called from the loading thread. `packWeights`:
     /// give Q4_0, Q8_0, Q4_K, Q5_K and Q6_K linear weights the packed 8-row copy that the quantized kernels run faster on (AVX2
-    /// CPUs; the file's pages are released, so resident memory still holds the weights once, but no longer in the
+    /// and AVX-512 CPUs; the file's pages are released, so resident memory still holds the weights once, but no longer in the
     /// shared page cache); pass false for exact numerics, which read the file's layout.
     public static func load(
         path: String, packWeights: Bool = true, progress: (@Sendable (LoadProgress) -> Void)? = nil

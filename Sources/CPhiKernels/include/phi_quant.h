@@ -96,7 +96,7 @@ int phi_set_thread_quantized_matmul(int mode);
 /// Bytes of the 8-row layout of an `m`×`k` matrix of `type` (as in the file, for every type that has one), or 0 when
 /// the type has no such layout, `m` is not a multiple of 8 or `k` not of the block.
 size_t phi_x8_size(uint32_t type, int64_t m, int64_t k);
-/// Copies `m` rows (`w_row_bytes` apart) into the 8-row layout at `dst` (`phi_x8_size` bytes).
+/// Copies `m` rows (`w_row_bytes` apart) into the 8-row layout at `dst` (`phi_x8_size` bytes), over the worker pool.
 int phi_x8_pack(uint32_t type, const void *w, size_t w_row_bytes, int64_t m, int64_t k, void *dst);
 /// `y[n×m] = x[n×k] · Wᵀ (+ bias)` over packed weights: activations prepared as for `type`, every (row, token)
 /// summed the same way whatever `n` (rows of different sequences can share a call), rows split over the pool.
