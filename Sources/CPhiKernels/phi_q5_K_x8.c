@@ -161,18 +161,10 @@ K5_TILE_AVX2(tile_avx2_4, 4)
                     const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low), _mm256_and_si256(fifth_bits(h0, v), bit4)); \
                     const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low),              \
                                                        _mm256_and_si256(fifth_bits(h1, v), bit4));                   \
-                    for (int t = 0; t < T; t++) {                                                                    \
-                        int32_t y0, y1;                                                                              \
-                        memcpy(&y0, act[t][b].qs + 64 * j + 4 * v, 4);                                               \
-                        memcpy(&y1, act[t][b].qs + 64 * j + 32 + 4 * v, 4);                                          \
-                        even[t] = _mm256_dpbusd_epi32(even[t], lo, _mm256_set1_epi32(y0));                           \
-                        odd[t] = _mm256_dpbusd_epi32(odd[t], hi, _mm256_set1_epi32(y1));                             \
-                    }                                                                                                \
+                    for (int t = 0; t < T; t++) phi_k4_x8_dot_vnni(&act[t][b], j, v, lo, hi, &even[t], &odd[t]);     \
                 }                                                                                                    \
-                const __m256i se = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(u + 16 * j)));     \
-                const __m256i so = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(u + 16 * j + 8))); \
                 for (int t = 0; t < T; t++) {                                                                        \
-                    const __m256i s = _mm256_add_epi32(_mm256_mullo_epi32(even[t], se), _mm256_mullo_epi32(odd[t], so)); \
+                    const __m256i s = phi_k4_x8_scaled_vnni(u, j, even[t], odd[t]);                                  \
                     isum[t] = j == 0 ? s : _mm256_add_epi32(isum[t], s);                                             \
                 }                                                                                                    \
             }                                                                                                        \

@@ -115,6 +115,24 @@ PHI_TARGET_AVX2 static inline void phi_k4_x8_unpack_header_avx2(const uint8_t *p
                                                                      _mm256_and_si256(_mm256_srli_epi16(hi, 2), top)));
 }
 
+/// VNNI tiles of Q4_K / Q5_K: vector v of chunk j (`lo`: sub-block 2j, `hi`: 2j+1, one row per int32 lane) against
+/// token `a`'s 4 matching bytes of each sub-block, added into the rows' int32 sums `even` and `odd`.
+PHI_TARGET_VNNI static inline void phi_k4_x8_dot_vnni(const phi_q8k *a, int j, int v, __m256i lo, __m256i hi,
+                                                      __m256i *even, __m256i *odd) {
+    int32_t y0, y1;
+    memcpy(&y0, a->qs + 64 * j + 4 * v, 4);
+    memcpy(&y1, a->qs + 64 * j + 32 + 4 * v, 4);
+    *even = _mm256_dpbusd_epi32(*even, lo, _mm256_set1_epi32(y0));
+    *odd = _mm256_dpbusd_epi32(*odd, hi, _mm256_set1_epi32(y1));
+}
+
+/// Chunk j's two sub-block sums of 8 rows times the rows' unpacked scales (`u[8s + r]`): one `vpmulld` each.
+PHI_TARGET_VNNI static inline __m256i phi_k4_x8_scaled_vnni(const uint8_t *u, int j, __m256i even, __m256i odd) {
+    const __m256i se = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(u + 16 * j)));
+    const __m256i so = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(u + 16 * j + 8)));
+    return _mm256_add_epi32(_mm256_mullo_epi32(even, se), _mm256_mullo_epi32(odd, so));
+}
+
 /// A super-block's float steps for 8 rows and one token: msum = Σ_s min_rs · (bsums[2s] + bsums[2s+1]) with the
 /// unpacked `mins`, then acc = fma(d_r · d_t, isum, acc) and accm = fma(dmin_r · d_t, msum, accm).
 PHI_TARGET_AVX2 static inline void phi_k4_x8_finish(const uint8_t *p, const uint8_t *mins, const phi_q8k *a,
