@@ -101,48 +101,13 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
 X8_TILE_AVX2(tile_avx2_1, 1)
 X8_TILE_AVX2(tile_avx2_4, 4)
 
-// The same sums with `vpdpbusd`: the block's integer Σ u·y + cs accumulates in int32 from cs (the int16 stage and
-// its widening `madd` go away), so each token costs one instruction per vector instead of two. Each token keeps two
-// chains (even and odd vectors) so that the 8 dependent `vpdpbusd` of a block do not serialise on their latency.
-#define X8_TILE_VNNI(NAME, T)                                                                                      \
-    PHI_TARGET_VNNI static void NAME(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out) {      \
-        const __m256i low = _mm256_set1_epi8(15);                                                                    \
-        const float *ds[T];                                                                                          \
-        const int32_t *cs[T];                                                                                        \
-        __m256 acc[T];                                                                                               \
-        for (int t = 0; t < T; t++) {                                                                                \
-            ds[t] = phi_act32_scales(act[t], nb);                                                                    \
-            cs[t] = phi_act32_corrections(act[t], nb);                                                               \
-            acc[t] = _mm256_setzero_ps();                                                                            \
-        }                                                                                                            \
-        for (int64_t b = 0; b < nb; b++) {                                                                           \
-            const uint8_t *p = group + (size_t)b * GROUP_BLOCK;                                                      \
-            _mm_prefetch((const char *)(p + VNNI_PREFETCH * GROUP_BLOCK), _MM_HINT_T0);                                          \
-            _mm_prefetch((const char *)(p + VNNI_PREFETCH * GROUP_BLOCK + 64), _MM_HINT_T0);                                     \
-            _mm_prefetch((const char *)(p + VNNI_PREFETCH * GROUP_BLOCK + 128), _MM_HINT_T0);                                    \
-            __m256i s[T], s2[T];                                                                                     \
-            for (int t = 0; t < T; t++) {                                                                            \
-                s[t] = _mm256_set1_epi32(cs[t][b]);                                                                  \
-                s2[t] = _mm256_setzero_si256();                                                                      \
-            }                                                                                                        \
-            for (int j = 0; j < 8; j++) {                                                                            \
-                const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + 16 + 32 * (j & 3)));        \
-                const __m256i u = _mm256_and_si256(j < 4 ? v : _mm256_srli_epi16(v, 4), low);                       \
-                for (int t = 0; t < T; t++) {                                                                        \
-                    int32_t y4;                                                                                      \
-                    memcpy(&y4, act[t] + b * QK + 4 * j, 4);                                                         \
-                    if (j & 1) s2[t] = _mm256_dpbusd_epi32(s2[t], u, _mm256_set1_epi32(y4));                         \
-                    else s[t] = _mm256_dpbusd_epi32(s[t], u, _mm256_set1_epi32(y4));                                 \
-                }                                                                                                    \
-            }                                                                                                        \
-            for (int t = 0; t < T; t++) s[t] = _mm256_add_epi32(s[t], s2[t]);                                        \
-            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));                    \
-            for (int t = 0; t < T; t++)                                                                              \
-                acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(ds[t] + b)), _mm256_cvtepi32_ps(s[t]), \
-                                         acc[t]);                                                                    \
-        }                                                                                                            \
-        for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);                                           \
-    }
+// The same sums with `vpdpbusd` (`PHI_X8_BLOCK32_TILE_VNNI`): the int16 stage and its widening `madd` go away, so
+// each token costs one instruction per vector instead of two. Vector j < 4 is the low nibbles, j ≥ 4 the high ones.
+#define Q4_0_VECTOR(p, j)                                                                                          \
+    _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)(const void *)((p) + 16 + 32 * ((j) & 3))), \
+                                       (j) < 4 ? 0 : 4),                                                             \
+                     _mm256_set1_epi8(15))
+#define X8_TILE_VNNI(NAME, T) PHI_X8_BLOCK32_TILE_VNNI(NAME, T, GROUP_BLOCK, VNNI_PREFETCH, 3, Q4_0_VECTOR)
 
 X8_TILE_VNNI(tile_vnni_1, 1)
 X8_TILE_VNNI(tile_vnni_4, 4)

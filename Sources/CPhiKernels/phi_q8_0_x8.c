@@ -89,45 +89,12 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
 Q8_TILE_AVX2(tile_avx2_1, 1)
 Q8_TILE_AVX2(tile_avx2_4, 4)
 
-// The same sums with `vpdpbusd`, which takes unsigned weights: w + 128 (one xor per vector, for all tokens) against
-// y, starting from the activation's stored block correction −128·Σy, is Σ w·y exactly. One instruction per vector
-// and token instead of four; each token keeps two chains so the block's 8 `vpdpbusd` do not wait on each other.
-#define Q8_TILE_VNNI(NAME, T)                                                                                      \
-    PHI_TARGET_VNNI static void NAME(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out) {      \
-        const __m256i flip = _mm256_set1_epi8((char)0x80);                                                           \
-        const float *ds[T];                                                                                          \
-        const int32_t *cs[T];                                                                                        \
-        __m256 acc[T];                                                                                               \
-        for (int t = 0; t < T; t++) {                                                                                \
-            ds[t] = phi_act32_scales(act[t], nb);                                                                    \
-            cs[t] = phi_act32_corrections(act[t], nb);                                                               \
-            acc[t] = _mm256_setzero_ps();                                                                            \
-        }                                                                                                            \
-        for (int64_t b = 0; b < nb; b++) {                                                                           \
-            const uint8_t *p = group + (size_t)b * GROUP_BLOCK;                                                      \
-            for (int c = 0; c < 5; c++) _mm_prefetch((const char *)(p + VNNI_PREFETCH * GROUP_BLOCK + 64 * c), _MM_HINT_T0);     \
-            __m256i s[T], s2[T];                                                                                     \
-            for (int t = 0; t < T; t++) {                                                                            \
-                s[t] = _mm256_set1_epi32(cs[t][b]);                                                                  \
-                s2[t] = _mm256_setzero_si256();                                                                      \
-            }                                                                                                        \
-            for (int j = 0; j < 8; j++) {                                                                            \
-                const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(p + 16 + 32 * j)), flip); \
-                for (int t = 0; t < T; t++) {                                                                        \
-                    int32_t y4;                                                                                      \
-                    memcpy(&y4, act[t] + b * QK + 4 * j, 4);                                                         \
-                    if (j & 1) s2[t] = _mm256_dpbusd_epi32(s2[t], u, _mm256_set1_epi32(y4));                         \
-                    else s[t] = _mm256_dpbusd_epi32(s[t], u, _mm256_set1_epi32(y4));                                 \
-                }                                                                                                    \
-            }                                                                                                        \
-            for (int t = 0; t < T; t++) s[t] = _mm256_add_epi32(s[t], s2[t]);                                        \
-            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));                    \
-            for (int t = 0; t < T; t++)                                                                              \
-                acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(ds[t] + b)), _mm256_cvtepi32_ps(s[t]), \
-                                         acc[t]);                                                                    \
-        }                                                                                                            \
-        for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);                                           \
-    }
+// The same sums with `vpdpbusd` (`PHI_X8_BLOCK32_TILE_VNNI`), which takes unsigned weights: w + 128 (one xor per
+// vector, for all tokens) against y, starting from the activation's stored block correction −128·Σy, is Σ w·y
+// exactly. One instruction per vector and token instead of four.
+#define Q8_0_VECTOR(p, j)                                                                                          \
+    _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)((p) + 16 + 32 * (j))), _mm256_set1_epi8((char)0x80))
+#define Q8_TILE_VNNI(NAME, T) PHI_X8_BLOCK32_TILE_VNNI(NAME, T, GROUP_BLOCK, VNNI_PREFETCH, 5, Q8_0_VECTOR)
 
 Q8_TILE_VNNI(tile_vnni_1, 1)
 Q8_TILE_VNNI(tile_vnni_4, 4)

@@ -115,6 +115,49 @@ PHI_TARGET_AVX2 static inline void phi_k4_x8_unpack_header_avx2(const uint8_t *p
                                                                      _mm256_and_si256(_mm256_srli_epi16(hi, 2), top)));
 }
 
+/// The VNNI tile of the 32-value formats (Q4_0, Q8_0): 8 rows × T tokens (`out[8t + row]`) of a group whose blocks
+/// are `GROUP_BLOCK` bytes (the 8 rows' fp16 scales, then the quants); `VECTOR(p, j)` is block `p`'s unsigned vector j
+/// (0..7: lane r = 4 quants of row r) against the token's bytes 4j..4j+3. The block's Σ u·y accumulates in int32 from
+/// the activation's stored correction cs (−offset·Σy), so it is the AVX2 tiles' integer and the float steps are
+/// theirs: the same bits. Each token keeps two chains (even and odd vectors) so that the 8 dependent `vpdpbusd` of a
+/// block do not wait on each other's latency. Prefetch: `PREFETCH_LINES` cache lines `AHEAD` blocks ahead.
+#define PHI_X8_BLOCK32_TILE_VNNI(NAME, T, GROUP_BLOCK, AHEAD, PREFETCH_LINES, VECTOR)                              \
+    PHI_TARGET_VNNI static void NAME(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out) {      \
+        const float *ds[T];                                                                                          \
+        const int32_t *cs[T];                                                                                        \
+        __m256 acc[T];                                                                                               \
+        for (int t = 0; t < T; t++) {                                                                                \
+            ds[t] = phi_act32_scales(act[t], nb);                                                                    \
+            cs[t] = phi_act32_corrections(act[t], nb);                                                               \
+            acc[t] = _mm256_setzero_ps();                                                                            \
+        }                                                                                                            \
+        for (int64_t b = 0; b < nb; b++) {                                                                           \
+            const uint8_t *p = group + (size_t)b * (GROUP_BLOCK);                                                    \
+            for (int c = 0; c < (PREFETCH_LINES); c++)                                                               \
+                _mm_prefetch((const char *)(p + (AHEAD) * (GROUP_BLOCK) + 64 * c), _MM_HINT_T0);                     \
+            __m256i s[T], s2[T];                                                                                     \
+            for (int t = 0; t < T; t++) {                                                                            \
+                s[t] = _mm256_set1_epi32(cs[t][b]);                                                                  \
+                s2[t] = _mm256_setzero_si256();                                                                      \
+            }                                                                                                        \
+            for (int j = 0; j < 8; j++) {                                                                            \
+                const __m256i u = VECTOR(p, j);                                                                      \
+                for (int t = 0; t < T; t++) {                                                                        \
+                    int32_t y4;                                                                                      \
+                    memcpy(&y4, act[t] + b * 32 + 4 * j, 4);                                                         \
+                    if (j & 1) s2[t] = _mm256_dpbusd_epi32(s2[t], u, _mm256_set1_epi32(y4));                         \
+                    else s[t] = _mm256_dpbusd_epi32(s[t], u, _mm256_set1_epi32(y4));                                 \
+                }                                                                                                    \
+            }                                                                                                        \
+            for (int t = 0; t < T; t++) s[t] = _mm256_add_epi32(s[t], s2[t]);                                        \
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));                    \
+            for (int t = 0; t < T; t++)                                                                              \
+                acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(ds[t] + b)), _mm256_cvtepi32_ps(s[t]), \
+                                         acc[t]);                                                                    \
+        }                                                                                                            \
+        for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);                                           \
+    }
+
 /// VNNI tiles of Q4_K / Q5_K: vector v of chunk j (`lo`: sub-block 2j, `hi`: 2j+1, one row per int32 lane) against
 /// token `a`'s 4 matching bytes of each sub-block, added into the rows' int32 sums `even` and `odd`.
 PHI_TARGET_VNNI static inline void phi_k4_x8_dot_vnni(const phi_q8k *a, int j, int v, __m256i lo, __m256i hi,
