@@ -13,6 +13,7 @@
 #include "phi_quant_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -46,11 +47,16 @@ enum { PACK_GROUPS = 16 };  // groups per claim: 16 × 8 rows, ~0.2-0.5 MB of a 
 static void x8_pack_groups(void *ctx, int64_t index) {
     const x8_pack_job *j = ctx;
     const int64_t g1 = (index + 1) * PACK_GROUPS < j->groups ? (index + 1) * PACK_GROUPS : j->groups;
+    const int64_t slices = phi_x8_slice_count(j->format, j->nb);
+    const size_t gb = j->format->group_block;
     for (int64_t g = index * PACK_GROUPS; g < g1; g++) {
         const uint8_t *rows[8];
         for (int r = 0; r < 8; r++) rows[r] = j->w + (size_t)(8 * g + r) * j->wrb;
-        for (int64_t b = 0; b < j->nb; b++)
-            j->format->pack_block(rows, b, j->dst + (size_t)(g * j->nb + b) * j->format->group_block);
+        for (int64_t s = 0; s < slices; s++) {
+            uint8_t *dst = j->dst + phi_x8_slice_offset(j->groups, j->nb, slices, s, g, gb);
+            const int64_t b0 = phi_x8_slice_start(j->nb, slices, s), b1 = phi_x8_slice_start(j->nb, slices, s + 1);
+            for (int64_t b = b0; b < b1; b++) j->format->pack_block(rows, b, dst + (size_t)(b - b0) * gb);
+        }
     }
 }
 
@@ -127,7 +133,7 @@ static int x8_matmul(const phi_x8_product *products, int count, int64_t n, int l
             return PHI_ERR_BAD_COUNT;
     if (n == 0) return PHI_OK;
     x8_job jobs[MAX_PRODUCTS];
-    uint8_t *owned[MAX_PRODUCTS] = {NULL};
+    uint8_t *owned[2 * MAX_PRODUCTS] = {NULL};  // quantized inputs, then k-sliced copies
     int64_t groups = 0, work = 0;
     size_t smallest_group = SIZE_MAX;
     for (int i = 0; i < count; i++) {
@@ -142,16 +148,33 @@ static int x8_matmul(const phi_x8_product *products, int count, int64_t n, int l
         if (!act) {
             owned[i] = aligned_alloc(64, ((size_t)n * arb + 63) & ~(size_t)63);
             if (!owned[i]) {
-                for (int e = 0; e < i; e++) free(owned[e]);
+                for (int e = 0; e < 2 * MAX_PRODUCTS; e++) free(owned[e]);
                 return -3;
             }
             phi_internal_quantize_rows(p->type, p->x, n, p->k, owned[i], arb, threaded);
             if (f->prepare_activations) f->prepare_activations(owned[i], n, arb, nb);
             act = owned[i];
         }
+        // A k-sliced layout's tiles take each slice's activation as a row of its own.
+        const int64_t slices = phi_x8_slice_count(f, nb);
+        size_t slice_arb = 0;
+        if (slices > 1 && !(f->whole_rows_tokens && n >= f->whole_rows_tokens && level >= PHI_LEVEL_AVX2)) {
+            slice_arb = ((size_t)(nb / slices + 1) * 76 + 63) & ~(size_t)63;
+            owned[MAX_PRODUCTS + i] = aligned_alloc(64, (size_t)slices * (size_t)n * slice_arb);
+            if (!owned[MAX_PRODUCTS + i]) {
+                for (int e = 0; e < 2 * MAX_PRODUCTS; e++) free(owned[e]);
+                return -3;
+            }
+            for (int64_t sl = 0; sl < slices; sl++) {
+                const int64_t b0 = phi_x8_slice_start(nb, slices, sl), b1 = phi_x8_slice_start(nb, slices, sl + 1);
+                for (int64_t t = 0; t < n; t++)
+                    phi_act32_slice(act + t * arb, nb, b0, b1 - b0, owned[MAX_PRODUCTS + i] + (sl * n + t) * slice_arb);
+            }
+        }
         jobs[i] = (x8_job){.format = f,
                            .range = {.level = level, .packed = p->packed, .nb = nb, .act = act, .arb = arb, .n = n,
-                                     .bias = p->bias, .y = p->y, .ldy = p->ldy},
+                                     .bias = p->bias, .y = p->y, .ldy = p->ldy, .groups = p->m / 8, .slices = slices,
+                                     .slice_act = owned[MAX_PRODUCTS + i], .slice_arb = slice_arb},
                            .groups = p->m / 8,
                            .first = groups};
         groups += p->m / 8;
@@ -165,7 +188,7 @@ static int x8_matmul(const phi_x8_product *products, int count, int64_t n, int l
     atomic_init(&c.next, 0);
     if (threaded && work >= 32768) phi_pool_run(x8_task, &c);
     else x8_task(&c, 0, 1);
-    for (int i = 0; i < count; i++) free(owned[i]);
+    for (int i = 0; i < 2 * MAX_PRODUCTS; i++) free(owned[i]);
     return PHI_OK;
 }
 
@@ -193,28 +216,40 @@ void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const
 }
 
 void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t group_block, const phi_x8_tiles *tiles) {
-    const int64_t n = r->n;
-    for (int64_t g = g0; g < g1; g++) {
-        const uint8_t *group = r->packed + (size_t)g * r->nb * group_block;
-        float out[32];
-        int64_t t = 0;
-        const int vnni = r->level >= PHI_LEVEL_AVX512 && tiles->vnni4 && tiles->vnni1;
-        if (vnni || (r->level >= PHI_LEVEL_AVX2 && tiles->vector4 && tiles->vector1)) {
-            for (; t + 4 <= n; t += 4) {
-                const uint8_t *at[4] = {r->act + t * r->arb, r->act + (t + 1) * r->arb, r->act + (t + 2) * r->arb,
-                                        r->act + (t + 3) * r->arb};
-                (vnni ? tiles->vnni4 : tiles->vector4)(group, at, r->nb, out);
-                phi_x8_store(r, g, t, 4, out);
+    const int64_t n = r->n, slices = r->slices > 1 ? r->slices : 1;
+    const int vnni = r->level >= PHI_LEVEL_AVX512 && tiles->vnni4 && tiles->vnni1;
+    const int vector = vnni || (r->level >= PHI_LEVEL_AVX2 && tiles->vector4 && tiles->vector1);
+    // Slice by slice over all the groups (each slice of consecutive groups is one contiguous stream); between slices
+    // a row's sums wait in y, and each tile starts from them.
+    for (int64_t s = 0; s < slices; s++) {
+        const int64_t b0 = phi_x8_slice_start(r->nb, slices, s), nbs = phi_x8_slice_start(r->nb, slices, s + 1) - b0;
+        const int last = s == slices - 1;
+        for (int64_t g = g0; g < g1; g++) {
+            const uint8_t *group = r->packed + phi_x8_slice_offset(r->groups, r->nb, slices, s, g, group_block);
+            float out[32];
+            for (int64_t t = 0; t < n;) {
+                const int tokens = vector && n - t >= 4 ? 4 : 1;
+                const uint8_t *at[4];
+                _Alignas(64) uint8_t copied[4][PHI_X8_SLICE_ACT_MAX];
+                for (int i = 0; i < tokens; i++) {
+                    if (slices == 1) at[i] = r->act + (t + i) * r->arb;
+                    else if (r->slice_act) at[i] = r->slice_act + (s * n + t + i) * r->slice_arb;
+                    else {
+                        phi_act32_slice(r->act + (t + i) * r->arb, r->nb, b0, nbs, copied[i]);
+                        at[i] = copied[i];
+                    }
+                }
+                for (int i = 0; i < tokens; i++)
+                    for (int row = 0; row < 8; row++)
+                        out[8 * i + row] = s == 0 ? 0.0f : r->y[(t + i) * r->ldy + 8 * g + row];
+                if (!vector) tiles->scalar(group, at[0], nbs, out);
+                else if (tokens == 4) (vnni ? tiles->vnni4 : tiles->vector4)(group, at, nbs, out);
+                else (vnni ? tiles->vnni1 : tiles->vector1)(group, at, nbs, out);
+                if (last) phi_x8_store(r, g, t, tokens, out);
+                else
+                    for (int i = 0; i < tokens; i++) memcpy(r->y + (t + i) * r->ldy + 8 * g, out + 8 * i, 8 * sizeof(float));
+                t += tokens;
             }
-            for (; t < n; t++) {
-                const uint8_t *at[1] = {r->act + t * r->arb};
-                (vnni ? tiles->vnni1 : tiles->vector1)(group, at, r->nb, out);
-                phi_x8_store(r, g, t, 1, out);
-            }
-        }
-        for (; t < n; t++) {
-            tiles->scalar(group, r->act + t * r->arb, r->nb, out);
-            phi_x8_store(r, g, t, 1, out);
         }
     }
 }

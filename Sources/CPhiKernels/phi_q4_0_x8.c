@@ -1,9 +1,10 @@
 // phi_q4_0_x8.c: the 8-row layout of Q4_0 weights (driven by phi_packed8.c) and its kernels.
 //
-// Layout: group g (rows 8g..8g+7), block b at byte (g·nb + b)·144: 8 fp16 scales (row order), then 4 vectors of 32
-// bytes; byte 4r+i of vector j is byte 4j+i of row r's nibbles, so its low nibble is quant 4j+i and its high
-// nibble quant 16+4j+i. Same bytes as the file. One `maddubs` = 32 multiply-adds for 8 rows; the 8 scales convert
-// with one `vcvtph2ps`; one fma per (8 rows, block): about 3× fewer instructions than the file layout's tile.
+// Layout: group g (rows 8g..8g+7), block b at byte (g·nb + b)·144 (rows over 96 blocks: k-sliced, see
+// `phi_x8_slice_offset`): 8 fp16 scales (row order), then 4 vectors of 32 bytes; byte 4r+i of vector j is byte 4j+i
+// of row r's nibbles, so its low nibble is quant 4j+i and its high nibble quant 16+4j+i. Same bytes as the file. One
+// `maddubs` = 32 multiply-adds for 8 rows; the 8 scales convert with one `vcvtph2ps`; one fma per (8 rows, block):
+// about 3× fewer instructions than the file layout's tile.
 //
 // Result of (row r, token t): Σ_b fma-accumulated in block order of float(Σ_i u_ri·y_ti − 8·Σ_i y_ti) · (d_r · d_t),
 // the integer sum exact. The AVX2 and scalar paths compute exactly that, so they agree bit for bit; it differs from
@@ -30,7 +31,8 @@ static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *p) {
 static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, float out[8]) {
     const float *ds = phi_act32_scales(act, nb);
     const int32_t *cs = phi_act32_corrections(act, nb);
-    float acc[8] = {0};
+    float acc[8];
+    memcpy(acc, out, sizeof acc);  // from the previous k-slice's sums, or zeros
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = group + (size_t)b * GROUP_BLOCK;
         const int8_t *y = (const int8_t *)(act + b * QK);
@@ -67,7 +69,7 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
         for (int t = 0; t < T; t++) {                                                                                \
             ds[t] = phi_act32_scales(act[t], nb);                                                                          \
             cs[t] = phi_act32_corrections(act[t], nb);                                                                     \
-            acc[t] = _mm256_setzero_ps();                                                                            \
+            acc[t] = _mm256_loadu_ps(out + 8 * t); /* from the previous k-slice's sums, or zeros */                    \
         }                                                                                                            \
         for (int64_t b = 0; b < nb; b++) {                                                                           \
             const uint8_t *p = group + (size_t)b * GROUP_BLOCK;                                                      \
@@ -115,10 +117,13 @@ X8_TILE_VNNI(tile_vnni_4, 4)
 // Prefill: a group's nibbles unpacked to bytes once (`rep`, the layout of phi_quant.c's per-call repack, here without
 // its transpose) and its scales widened, then 4 tokens at a time through phi_quant.c's repacked tile, which sums the
 // same integers with the same float steps as the tiles above (measured: ~12% faster than unpacking per 4 tokens).
-PHI_TARGET_AVX2 static void unpack_group(const uint8_t *group, int64_t nb, __m256i *rep, float *dws) {
+PHI_TARGET_AVX2 static void unpack_group(const phi_x8_range *R, int64_t g, __m256i *rep, float *dws) {
     const __m256i low = _mm256_set1_epi8(15);
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *p = group + (size_t)b * GROUP_BLOCK;
+    const int64_t nb = R->nb, slices = R->slices > 1 ? R->slices : 1;
+    for (int64_t b = 0, s = 0; b < nb; b++) {
+        if (b == phi_x8_slice_start(nb, slices, s + 1)) s++;
+        const uint8_t *p = R->packed + phi_x8_slice_offset(R->groups, nb, slices, s, g, GROUP_BLOCK) +
+                           (size_t)(b - phi_x8_slice_start(nb, slices, s)) * GROUP_BLOCK;
         for (int j = 0; j < 4; j++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + 16 + 32 * j));
             _mm256_store_si256(rep + 8 * b + j, _mm256_and_si256(v, low));
@@ -141,7 +146,7 @@ static void range(const phi_x8_range *R, int64_t g0, int64_t g1) {
         float *dws = aligned_alloc(64, ((size_t)nb * 8 * sizeof(float) + 63) & ~(size_t)63);  // a multiple of 64
         if (rep && dws) {
             for (int64_t g = g0; g < g1; g++) {
-                unpack_group(R->packed + (size_t)g * nb * GROUP_BLOCK, nb, rep, dws);
+                unpack_group(R, g, rep, dws);  // whole rows, across k-slices: the full activation applies
                 float out[32];
                 for (int64_t t = 0; t < n;) {
                     const int tokens = n - t >= 4 ? 4 : 1;
@@ -172,4 +177,6 @@ const phi_x8_format phi_x8_q4_0 = {
     .pack_block = pack_block,
     .tiles = PHI_X8_TILES_VNNI(tile_avx2_4, tile_avx2_1, tile_scalar, tile_vnni_4, tile_vnni_1),
     .range = range,
+    .slice_blocks = PHI_X8_SLICE_BLOCKS,
+    .whole_rows_tokens = PREFILL_TOKENS,
 };

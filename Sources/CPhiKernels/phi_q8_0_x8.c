@@ -1,9 +1,10 @@
 // phi_q8_0_x8.c: the 8-row layout of Q8_0 weights (driven by phi_packed8.c) and its kernels.
 //
-// Layout: group g (rows 8g..8g+7), block b at byte (g·nb + b)·272: 8 fp16 scales (row order), then 8 vectors of 32
-// bytes; byte 4r+i of vector j is quant 4j+i of row r. Same bytes as the file. The quants are signed, so each vector
-// goes through `maddubs` as |w| against the broadcast activation bytes given w's signs (`vpsignb`), and each product
-// widens at once (two int16 pairs of 8-bit values could overflow); one fma per (8 rows, block).
+// Layout: group g (rows 8g..8g+7), block b at byte (g·nb + b)·272 (rows over 96 blocks: k-sliced, see
+// `phi_x8_slice_offset`): 8 fp16 scales (row order), then 8 vectors of 32 bytes; byte 4r+i of vector j is quant 4j+i
+// of row r. Same bytes as the file. The quants are signed, so each vector goes through `maddubs` as |w| against the
+// broadcast activation bytes given w's signs (`vpsignb`), and each product widens at once (two int16 pairs of 8-bit
+// values could overflow); one fma per (8 rows, block).
 //
 // Result of (row r, token t): Σ_b fma-accumulated in block order of float(Σ_i w_ri·y_ti) · (d_r · d_t), the integer
 // sum exact. The AVX2 and scalar paths compute exactly that, so they agree bit for bit; the file layout's kernel
@@ -28,7 +29,8 @@ static void pack_block(const uint8_t *const rows[8], int64_t b, uint8_t *p) {
 
 static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, float out[8]) {
     const float *ds = phi_act32_scales(act, nb);
-    float acc[8] = {0};
+    float acc[8];
+    memcpy(acc, out, sizeof acc);  // from the previous k-slice's sums, or zeros
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = group + (size_t)b * GROUP_BLOCK;
         const int8_t *y = (const int8_t *)(act + b * QK);
@@ -61,7 +63,7 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
         __m256 acc[T];                                                                                               \
         for (int t = 0; t < T; t++) {                                                                                \
             ds[t] = phi_act32_scales(act[t], nb);                                                                          \
-            acc[t] = _mm256_setzero_ps();                                                                            \
+            acc[t] = _mm256_loadu_ps(out + 8 * t); /* from the previous k-slice's sums, or zeros */                    \
         }                                                                                                            \
         for (int64_t b = 0; b < nb; b++) {                                                                           \
             const uint8_t *p = group + (size_t)b * GROUP_BLOCK;                                                      \
@@ -106,4 +108,5 @@ const phi_x8_format phi_x8_q8_0 = {
     .group_block = GROUP_BLOCK,
     .pack_block = pack_block,
     .tiles = PHI_X8_TILES_VNNI(tile_avx2_4, tile_avx2_1, tile_scalar, tile_vnni_4, tile_vnni_1),
+    .slice_blocks = PHI_X8_SLICE_BLOCKS,
 };

@@ -36,6 +36,15 @@ static inline const int32_t *phi_act32_corrections(const uint8_t *act, int64_t n
     return (const int32_t *)(const void *)(phi_act32_scales(act, nb) + 2 * nb);
 }
 
+/// Blocks [b0, b0 + w) of a prepared 32-value activation row of `nb` blocks as a row of their own (`dst`, w·76 bytes):
+/// every part of the layout is per block, so this is the row `phi_quantize_act_row` gives for those values alone.
+static inline void phi_act32_slice(const uint8_t *act, int64_t nb, int64_t b0, int64_t w, uint8_t *dst) {
+    memcpy(dst, act + b0 * 32, (size_t)w * 32);                      // quants
+    memcpy(dst + w * 32, act + nb * 32 + b0 * 32, (size_t)w * 32);   // per-group corrections
+    for (int part = 0; part < 3; part++)                             // scales, sums' scales, block corrections
+        memcpy(dst + w * 64 + part * w * 4, act + nb * 64 + part * nb * 4 + b0 * 4, (size_t)w * 4);
+}
+
 /// Q8_K activation block: ggml's block_q8_K.
 typedef struct {
     float d;
@@ -129,7 +138,7 @@ PHI_TARGET_AVX2 static inline void phi_k4_x8_unpack_header_avx2(const uint8_t *p
         for (int t = 0; t < T; t++) {                                                                                \
             ds[t] = phi_act32_scales(act[t], nb);                                                                    \
             cs[t] = phi_act32_corrections(act[t], nb);                                                               \
-            acc[t] = _mm256_setzero_ps();                                                                            \
+            acc[t] = _mm256_loadu_ps(out + 8 * t); /* from the previous k-slice's sums, or zeros */                    \
         }                                                                                                            \
         for (int64_t b = 0; b < nb; b++) {                                                                           \
             const uint8_t *p = group + (size_t)b * (GROUP_BLOCK);                                                    \
@@ -209,11 +218,18 @@ typedef struct {
     const float *bias;
     float *y;
     int64_t ldy;
+    int64_t groups;            // of the whole matrix (for the slices' offsets)
+    int64_t slices;            // k-slices of the layout (`phi_x8_slice_count`); 1: plain
+    const uint8_t *slice_act;  // slices > 1: slice s of token t's activation at slice_act + (s·n + t)·slice_arb, or
+                               // NULL: copied per tile call (a prefill call whose `range` fell back to the tiles)
+    size_t slice_arb;
 } phi_x8_range;
 
 /// A format's kernels for one group of 8 rows: `vector4` / `vector1` (AVX2; NULL where not built) for 4 tokens / 1
 /// token (`out[8t + row]`), `scalar` for one token, and `vnni4` / `vnni1` (the AVX-512 level's; NULL: the AVX2
-/// tiles run there too). Every path computes the same integers and float steps, so all agree bit for bit.
+/// tiles run there too). Every path computes the same integers and float steps, so all agree bit for bit. The
+/// tiles of a format with `slice_blocks` start their sums from `out` (zeros, or the previous k-slice's sums), so a
+/// row cut into slices is summed in the same order as a whole one; the others overwrite `out`.
 typedef struct {
     void (*vector4)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
     void (*vector1)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
@@ -235,7 +251,35 @@ typedef struct {
     phi_x8_tiles tiles;
     /// a range function of the format's own (NULL: `phi_x8_run_tiles` with `tiles`).
     void (*range)(const phi_x8_range *r, int64_t g0, int64_t g1);
+    /// Rows of more blocks than this are packed in k-slices (0: never; only 32-value formats, whose tiles carry).
+    int64_t slice_blocks;
+    /// From this many tokens on (level ≥ AVX2), `range` sums whole rows against the whole activation and needs no
+    /// per-slice copies of it (0: never).
+    int64_t whole_rows_tokens;
 } phi_x8_format;
+
+/// The 32-value formats' longest slice: 96 blocks (3,072 values, phi-3's rows stay whole; phi-2's fc2 is 4 × 80).
+#define PHI_X8_SLICE_BLOCKS 96
+/// Bytes of one token's activation for the longest slice (`phi_act32_slice`).
+#define PHI_X8_SLICE_ACT_MAX (PHI_X8_SLICE_BLOCKS * 76)
+
+/// How many k-slices a row of `nb` blocks is packed in: rows longer than `slice_blocks` are cut into equal slices of
+/// at most that many blocks. Why: a decode tile reads its whole activation row once per 8 weight rows, and for a
+/// long row (phi-2's fc2: 10,240 values, 12.8 KB of activation, 46 KB of weights per 8 rows) the weights streaming
+/// through the 32 KB L1 between two reads of an activation line evict it every time.
+static inline int64_t phi_x8_slice_count(const phi_x8_format *f, int64_t nb) {
+    return f->slice_blocks > 0 && nb > f->slice_blocks ? (nb + f->slice_blocks - 1) / f->slice_blocks : 1;
+}
+/// First block of slice s (slice s holds blocks [start(s), start(s + 1))).
+static inline int64_t phi_x8_slice_start(int64_t nb, int64_t slices, int64_t s) { return nb * s / slices; }
+/// Byte offset of group g's part of slice s in a matrix of `groups` groups: slice-major, so that one slice of
+/// consecutive groups is one contiguous stream (with one slice this is g·nb·group_block, the plain layout).
+static inline size_t phi_x8_slice_offset(int64_t groups, int64_t nb, int64_t slices, int64_t s, int64_t g,
+                                         size_t group_block) {
+    const int64_t start = phi_x8_slice_start(nb, slices, s);
+    const int64_t width = phi_x8_slice_start(nb, slices, s + 1) - start;
+    return (size_t)(groups * start + g * width) * group_block;
+}
 
 extern const phi_x8_format phi_x8_q4_0;
 extern const phi_x8_format phi_x8_q8_0;
@@ -244,7 +288,7 @@ extern const phi_x8_format phi_x8_q5_K;
 extern const phi_x8_format phi_x8_q6_K;
 
 /// Groups [g0, g1) × every token through `tiles`: 4 tokens at a time, then one (the AVX2 tiles when the level has
-/// them), each result plus bias into `y`.
+/// them), slice by slice for a k-sliced layout (sums carried in `y`), each result plus bias into `y`.
 void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t group_block, const phi_x8_tiles *tiles);
 
 /// Writes `out[8i + row]` (+ bias) for tokens t..t+tokens of group g.
