@@ -65,16 +65,7 @@ struct KSlicedRowsTests {
         for n in [1, 5, 9] {
             let x = PackedRows8Tests.activations(n * k, seed: UInt64(n) + 20)
             let y = matmul(x, rows: n, weight: packed, quantization: .llamaCpp)
-            for t in 0..<n {
-                let act = QuantizedKernels.prepareActivations(Array(x[(t * k)..<(t * k + k)]), for: type)
-                for r in 0..<Self.rows {
-                    let ref = QuantizedKernels.dot(type, row: w.rowBytes(r), activations: act, count: k)
-                    let wr = w.row(r)
-                    let magnitude = (0..<k).reduce(0.0) { $0 + abs(Double(wr[$1]) * Double(x[t * k + $1])) }
-                    #expect(abs(Double(y[t * Self.rows + r]) - Double(ref)) <= 1e-5 * magnitude + 1e-5,
-                            "\(type) n=\(n) t=\(t) r=\(r)")
-                }
-            }
+            PackedRows8Tests.expectFileLayoutDots(y, weight: w, x: x, tokens: n)
             let scalar = try #require(QuantizedKernels.packed8Products(weight: w, x: x, rows: n, level: .scalar))
             let vector = try #require(QuantizedKernels.packed8Products(weight: w, x: x, rows: n, level: .avx2))
             let vnni = try #require(QuantizedKernels.packed8Products(weight: w, x: x, rows: n, level: .avx512))

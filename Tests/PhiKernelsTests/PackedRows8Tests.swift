@@ -32,16 +32,21 @@ struct PackedRows8Tests {
         // 1: decode tile; 5: 4 + 1; 9 and 13: the prefill path (Q4_0: groups unpacked once per call).
         for n in [1, 5, 9, 13] {
             let x = Self.activations(n * k, seed: UInt64(n) + 3)
-            let y = matmul(x, rows: n, weight: packed, quantization: .llamaCpp)
-            for t in 0..<n {
-                let act = QuantizedKernels.prepareActivations(Array(x[(t * k)..<(t * k + k)]), for: type)
-                for r in 0..<Self.rows {
-                    let ref = QuantizedKernels.dot(type, row: w.rowBytes(r), activations: act, count: k)
-                    let wr = w.row(r)
-                    let magnitude = (0..<k).reduce(0.0) { $0 + abs(Double(wr[$1]) * Double(x[t * k + $1])) }
-                    #expect(abs(Double(y[t * Self.rows + r]) - Double(ref)) <= 1e-5 * magnitude + 1e-5,
-                            "\(type) n=\(n) t=\(t) r=\(r)")
-                }
+            Self.expectFileLayoutDots(matmul(x, rows: n, weight: packed, quantization: .llamaCpp), weight: w, x: x, tokens: n)
+        }
+    }
+
+    /// `y` (tokens × rows) against the file layout's kernel dot of each row and token, within float rounding.
+    static func expectFileLayoutDots(_ y: [Float], weight w: WeightMatrix, x: [Float], tokens n: Int) {
+        let k = w.columns
+        for t in 0..<n {
+            let act = QuantizedKernels.prepareActivations(Array(x[(t * k)..<(t * k + k)]), for: w.type)
+            for r in 0..<w.rows {
+                let ref = QuantizedKernels.dot(w.type, row: w.rowBytes(r), activations: act, count: k)
+                let wr = w.row(r)
+                let magnitude = (0..<k).reduce(0.0) { $0 + abs(Double(wr[$1]) * Double(x[t * k + $1])) }
+                #expect(abs(Double(y[t * w.rows + r]) - Double(ref)) <= 1e-5 * magnitude + 1e-5,
+                        "\(w.type) k=\(k) n=\(n) t=\(t) r=\(r)")
             }
         }
     }
