@@ -219,6 +219,10 @@ void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t grou
     const int64_t n = r->n, slices = r->slices > 1 ? r->slices : 1;
     const int vnni = r->level >= PHI_LEVEL_AVX512 && tiles->vnni4 && tiles->vnni1;
     const int vector = vnni || (r->level >= PHI_LEVEL_AVX2 && tiles->vector4 && tiles->vector1);
+    // A prefill call whose `range` fell back to the tiles has no per-slice rows: each token's slice is copied into
+    // `copied` on the way, one token at a time (the 1-token tiles give the same bits).
+    const int copy = slices > 1 && !r->slice_act;
+    _Alignas(64) uint8_t copied[PHI_X8_SLICE_ACT_MAX];
     // Slice by slice over all the groups (each slice of consecutive groups is one contiguous stream); between slices
     // a row's sums wait in y, and each tile starts from them.
     for (int64_t s = 0; s < slices; s++) {
@@ -228,17 +232,13 @@ void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t grou
             const uint8_t *group = r->packed + phi_x8_slice_offset(r->groups, r->nb, slices, s, g, group_block);
             float out[32];
             for (int64_t t = 0; t < n;) {
-                const int tokens = vector && n - t >= 4 ? 4 : 1;
+                const int tokens = vector && !copy && n - t >= 4 ? 4 : 1;
                 const uint8_t *at[4];
-                _Alignas(64) uint8_t copied[4][PHI_X8_SLICE_ACT_MAX];
-                for (int i = 0; i < tokens; i++) {
-                    if (slices == 1) at[i] = r->act + (t + i) * r->arb;
-                    else if (r->slice_act) at[i] = r->slice_act + (s * n + t + i) * r->slice_arb;
-                    else {
-                        phi_act32_slice(r->act + (t + i) * r->arb, r->nb, b0, nbs, copied[i]);
-                        at[i] = copied[i];
-                    }
-                }
+                if (copy) phi_act32_slice(r->act + t * r->arb, r->nb, b0, nbs, copied);
+                for (int i = 0; i < tokens; i++)
+                    at[i] = slices == 1 ? r->act + (t + i) * r->arb
+                            : copy      ? copied
+                                        : r->slice_act + (s * n + t + i) * r->slice_arb;
                 for (int i = 0; i < tokens; i++)
                     for (int row = 0; row < 8; row++)
                         out[8 * i + row] = s == 0 ? 0.0f : r->y[(t + i) * r->ldy + 8 * g + row];
