@@ -215,6 +215,13 @@ void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const
             r->y[(t + i) * r->ldy + 8 * g + row] = out[8 * i + row] + (r->bias ? r->bias[8 * g + row] : 0.0f);
 }
 
+enum { CARRY_FLOATS = 2048 };  // 8 KB of a thread's stack: 256 groups' sums for one token
+
+// Where (group g, token t)'s sums wait between slices: this thread's `carry` (groups from c0), or y.
+static inline float *carry_at(const phi_x8_range *r, float *carry, int64_t c0, int64_t g, int64_t t) {
+    return carry ? carry + ((g - c0) * r->n + t) * 8 : r->y + t * r->ldy + 8 * g;
+}
+
 void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t group_block, const phi_x8_tiles *tiles) {
     const int64_t n = r->n, slices = r->slices > 1 ? r->slices : 1;
     const int vnni = r->level >= PHI_LEVEL_AVX512 && tiles->vnni4 && tiles->vnni1;
@@ -223,32 +230,45 @@ void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t grou
     // `copied` on the way, one token at a time (the 1-token tiles give the same bits).
     const int copy = slices > 1 && !r->slice_act;
     _Alignas(64) uint8_t copied[PHI_X8_SLICE_ACT_MAX];
-    // Slice by slice over all the groups (each slice of consecutive groups is one contiguous stream); between slices
-    // a row's sums wait in y, and each tile starts from them.
-    for (int64_t s = 0; s < slices; s++) {
-        const int64_t b0 = phi_x8_slice_start(r->nb, slices, s), nbs = phi_x8_slice_start(r->nb, slices, s + 1) - b0;
-        const int last = s == slices - 1;
-        for (int64_t g = g0; g < g1; g++) {
-            const uint8_t *group = r->packed + phi_x8_slice_offset(r->groups, r->nb, slices, s, g, group_block);
-            float out[32];
-            for (int64_t t = 0; t < n;) {
-                const int tokens = vector && !copy && n - t >= 4 ? 4 : 1;
-                const uint8_t *at[4];
-                if (copy) phi_act32_slice(r->act + t * r->arb, r->nb, b0, nbs, copied);
-                for (int i = 0; i < tokens; i++)
-                    at[i] = slices == 1 ? r->act + (t + i) * r->arb
-                            : copy      ? copied
-                                        : r->slice_act + (s * n + t + i) * r->slice_arb;
-                for (int i = 0; i < tokens; i++)
-                    for (int row = 0; row < 8; row++)
-                        out[8 * i + row] = s == 0 ? 0.0f : r->y[(t + i) * r->ldy + 8 * g + row];
-                if (!vector) tiles->scalar(group, at[0], nbs, out);
-                else if (tokens == 4) (vnni ? tiles->vnni4 : tiles->vector4)(group, at, nbs, out);
-                else (vnni ? tiles->vnni1 : tiles->vector1)(group, at, nbs, out);
-                if (last) phi_x8_store(r, g, t, tokens, out);
-                else
-                    for (int i = 0; i < tokens; i++) memcpy(r->y + (t + i) * r->ldy + 8 * g, out + 8 * i, 8 * sizeof(float));
-                t += tokens;
+    // Between slices a row's sums wait on this thread's stack (`carry`, chunks of groups), not in y: the y lines at a
+    // claim's ends hold the other thread's rows too, and where the two cores sit on different CCDs (this host's fast
+    // stretches: a line's round trip 344 ns against 58) each reload of such a line stalls. In a C harness there,
+    // phi-2's fc2 (k = 10,240, 4 slices) read 0.751 of the probe with its sums in y and 0.809 on the stack, against
+    // 0.844 for fc1 (k = 2,560); at ~33 GB/s 0.957 either way. Many tokens (a chunk under one group) keep them in y.
+    _Alignas(64) float stack[CARRY_FLOATS];
+    const int64_t chunk = slices == 1 ? g1 - g0 : CARRY_FLOATS / (8 * n);
+    float *carry = slices > 1 && chunk > 0 ? stack : NULL;
+    const int64_t step = carry ? chunk : g1 - g0;
+    for (int64_t c0 = g0; c0 < g1; c0 += step) {
+        const int64_t c1 = c0 + step < g1 ? c0 + step : g1;
+        // Slice by slice over the chunk's groups (each slice of consecutive groups is one contiguous stream); each
+        // tile starts from the previous slice's sums.
+        for (int64_t s = 0; s < slices; s++) {
+            const int64_t b0 = phi_x8_slice_start(r->nb, slices, s), nbs = phi_x8_slice_start(r->nb, slices, s + 1) - b0;
+            const int last = s == slices - 1;
+            const uint8_t *group = r->packed + phi_x8_slice_offset(r->groups, r->nb, slices, s, c0, group_block);
+            for (int64_t g = c0; g < c1; g++, group += (size_t)nbs * group_block) {
+                float out[32];
+                for (int64_t t = 0; t < n;) {
+                    const int tokens = vector && !copy && n - t >= 4 ? 4 : 1;
+                    const uint8_t *at[4];
+                    if (copy) phi_act32_slice(r->act + t * r->arb, r->nb, b0, nbs, copied);
+                    for (int i = 0; i < tokens; i++) {
+                        at[i] = slices == 1 ? r->act + (t + i) * r->arb
+                                : copy      ? copied
+                                            : r->slice_act + (s * n + t + i) * r->slice_arb;
+                        if (s == 0) memset(out + 8 * i, 0, 8 * sizeof(float));
+                        else memcpy(out + 8 * i, carry_at(r, carry, c0, g, t + i), 8 * sizeof(float));
+                    }
+                    if (!vector) tiles->scalar(group, at[0], nbs, out);
+                    else if (tokens == 4) (vnni ? tiles->vnni4 : tiles->vector4)(group, at, nbs, out);
+                    else (vnni ? tiles->vnni1 : tiles->vector1)(group, at, nbs, out);
+                    if (last) phi_x8_store(r, g, t, tokens, out);
+                    else
+                        for (int i = 0; i < tokens; i++)
+                            memcpy(carry_at(r, carry, c0, g, t + i), out + 8 * i, 8 * sizeof(float));
+                    t += tokens;
+                }
             }
         }
     }

@@ -57,6 +57,45 @@ struct KSlicedRowsTests {
         }
     }
 
+    /// Between slices a thread keeps its claim's sums in chunks of groups on its stack (256 groups for one token, fewer
+    /// for more, in y when one group's sums do not fit). One thread claims all 300 groups of a one-token product, so
+    /// its chunks end inside the claim; each row must still equal the same row computed as a product of its own
+    /// 8-row group, on every path.
+    @Test("a row's sum does not depend on the product's other rows", arguments: types)
+    func chunksOfCarriedSums(type: GGMLType) throws {
+        let groups = 300, k = Self.longColumns
+        let bytesPerRow = k / type.blockSize * type.bytesPerBlock
+        let bytes = TestBlocks.random(type, count: 8 * groups * k, seed: 12)
+        let whole = try bytes.withUnsafeBytes {
+            try WeightMatrix(name: "w", type: type, rows: 8 * groups, columns: k, copying: $0)
+        }
+        let packed = try #require(whole.packedInGroupsOf8OnAnyCPU())
+        let parts = try (0..<groups).map { g in
+            let rows = Array(bytes[(8 * g * bytesPerRow)..<(8 * (g + 1) * bytesPerRow)])
+            let part = try rows.withUnsafeBytes { try WeightMatrix(name: "g", type: type, rows: 8, columns: k, copying: $0) }
+            return try #require(part.packedInGroupsOf8OnAnyCPU())
+        }
+        for n in [1, 7, 300] {  // chunks of 256 groups, of 36, sums in y
+            let x = PackedRows8Tests.activations(n * k, seed: UInt64(n) + 40)
+            var paths = [("threaded", matmul(x, rows: n, weight: packed, quantization: .llamaCpp))]
+            let levels: [KernelLevel] = n == 1 ? [.scalar, .avx2, .avx512] : n == 7 ? [.avx2, .avx512] : []
+            for level in levels {
+                let y = try #require(QuantizedKernels.packed8Products(weight: whole, x: x, rows: n, level: level))
+                paths.append(("\(level), one thread", y))
+            }
+            let expected = parts.map { matmul(x, rows: n, weight: $0, quantization: .llamaCpp) }
+            for (path, y) in paths {
+                var mismatched = 0
+                for (g, part) in expected.enumerated() {
+                    for t in 0..<n where y[(t * 8 * groups + 8 * g)..<(t * 8 * groups + 8 * g + 8)] != part[(8 * t)..<(8 * t + 8)] {
+                        mismatched += 1
+                    }
+                }
+                #expect(mismatched == 0, "\(type) n=\(n), \(path): \(mismatched) (group, token) pairs differ")
+            }
+        }
+    }
+
     @Test("long rows: the file layout's dots within rounding, and every path bit for bit", arguments: types)
     func longRowsMatchTheFileLayout(type: GGMLType) throws {
         let k = Self.longColumns
