@@ -113,25 +113,28 @@ public struct Phi2Model: CausalLanguageModel {
         try plan.embed(embedding, into: x.pointer)
         for (index, layer) in layers.enumerated() {
             layer.inputNorm(x.pointer, rows: n, into: h.pointer)
+            // Phi-2's parallel block: q, k, v and the MLP's up-projection read the same normed input, and the
+            // attention output and the MLP's down-projection are both ready after attention, so a layer is two
+            // passes over its weights instead of three (fewer starts and ends of the threads' weight streams).
+            let projections: [LinearCall]
             switch layer.attention.projection {
             case .fused(let projection):
-                projection(h.pointer, segments: segments, into: qkv.pointer)
+                projections = [LinearCall(layer: projection, x: h.pointer, y: qkv.pointer)]
             case .split(let q, let k, let v):
                 // Interleaved into [q | k | v] rows so both layouts share the code below.
-                Linear.apply(
-                    [(q, 0), (k, heads * d), (v, (heads + kvHeads) * d)].map { linear, offset in
-                        LinearCall(layer: linear, x: h.pointer, y: qkv.pointer + offset, yStride: qkvWidth)
-                    }, segments: segments)
+                projections = [(q, 0), (k, heads * d), (v, (heads + kvHeads) * d)].map { linear, offset in
+                    LinearCall(layer: linear, x: h.pointer, y: qkv.pointer + offset, yStride: qkvWidth)
+                }
             }
+            let fc1 = LinearCall(layer: layer.mlp.fc1, x: h.pointer, y: up.pointer)
+            Linear.apply(projections + [fc1], segments: segments)
             plan.attend(
                 qkv: qkv.pointer, qkvWidth: qkvWidth, layer: index, heads: heads, kvHeads: kvHeads, headDimension: d,
                 rope: { _ in rope }, output: attended.pointer)
-            // Attention output and MLP input are both ready here (phi-2's parallel block): one pass for the two.
+            Activation.geluTanh(up.pointer, rows: n, width: inter)
             Linear.apply(
                 [LinearCall(layer: layer.attention.dense, x: attended.pointer, y: attentionOut.pointer),
-                 LinearCall(layer: layer.mlp.fc1, x: h.pointer, y: up.pointer)], segments: segments)
-            Activation.geluTanh(up.pointer, rows: n, width: inter)
-            layer.mlp.fc2(up.pointer, segments: segments, into: h.pointer)
+                 LinearCall(layer: layer.mlp.fc2, x: up.pointer, y: h.pointer)], segments: segments)
             x.add(attentionOut)
             x.add(h)
         }
