@@ -236,7 +236,7 @@ void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t grou
     // phi-2's fc2 (k = 10,240, 4 slices) read 0.751 of the probe with its sums in y and 0.809 on the stack, against
     // 0.844 for fc1 (k = 2,560); at ~33 GB/s 0.957 either way. Many tokens (a chunk under one group) keep them in y.
     _Alignas(64) float stack[CARRY_FLOATS];
-    const int64_t chunk = slices == 1 ? g1 - g0 : CARRY_FLOATS / (8 * n);
+    const int64_t chunk = CARRY_FLOATS / (8 * n);
     float *carry = slices > 1 && chunk > 0 ? stack : NULL;
     const int64_t step = carry ? chunk : g1 - g0;
     for (int64_t c0 = g0; c0 < g1; c0 += step) {
