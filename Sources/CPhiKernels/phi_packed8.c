@@ -159,7 +159,7 @@ static int x8_matmul(const phi_x8_product *products, int count, int64_t n, int l
         const int64_t slices = phi_x8_slice_count(f, nb);
         size_t slice_arb = 0;
         if (slices > 1 && !(f->whole_rows_tokens && n >= f->whole_rows_tokens && level >= PHI_LEVEL_AVX2)) {
-            slice_arb = ((size_t)(nb / slices + 1) * 76 + 63) & ~(size_t)63;
+            slice_arb = (phi_act_row_size(p->type, (nb / slices + 1) * f->block_values) + 63) & ~(size_t)63;
             owned[MAX_PRODUCTS + i] = aligned_alloc(64, (size_t)slices * (size_t)n * slice_arb);
             if (!owned[MAX_PRODUCTS + i]) {
                 for (int e = 0; e < 2 * MAX_PRODUCTS; e++) free(owned[e]);

@@ -13,6 +13,7 @@
 #define QK 32
 #define QKK 256
 #define ACT32_BLOCK 64  // per block: qs[32] (quant region) + corr[8] int32 (correction region)
+_Static_assert(ACT32_BLOCK + 12 == PHI_ACT32_BLOCK_BYTES, "prepared 32-value row: 64 + three 4-byte parts per block");
 
 // (phi_q8k, ggml's block_q8_K, is in phi_quant_internal.h.)
 

@@ -29,6 +29,8 @@ void phi_internal_quantize_rows(uint32_t type, const float *x, int64_t n, int64_
 /// A prepared activation row for 32-value blocks (phi_quantize_act_row for Q4_0, Q8_0, …): quants (32 bytes per
 /// block), per-group corrections, then the fp16-rounded scales at nb·64, the sums' scales, and the block corrections
 /// (−offset·Σy) at nb·64 + 8·nb.
+/// Bytes per block of that row (`phi_act_row_size` gives k / 32 of them).
+#define PHI_ACT32_BLOCK_BYTES 76
 static inline const float *phi_act32_scales(const uint8_t *act, int64_t nb) {
     return (const float *)(const void *)(act + nb * 64);
 }
@@ -36,8 +38,9 @@ static inline const int32_t *phi_act32_corrections(const uint8_t *act, int64_t n
     return (const int32_t *)(const void *)(phi_act32_scales(act, nb) + 2 * nb);
 }
 
-/// Blocks [b0, b0 + w) of a prepared 32-value activation row of `nb` blocks as a row of their own (`dst`, w·76 bytes):
-/// every part of the layout is per block, so this is the row `phi_quantize_act_row` gives for those values alone.
+/// Blocks [b0, b0 + w) of a prepared 32-value activation row of `nb` blocks as a row of their own (`dst`, w ×
+/// `PHI_ACT32_BLOCK_BYTES` bytes): every part of the layout is per block, so this is the row `phi_quantize_act_row`
+/// gives for those values alone.
 static inline void phi_act32_slice(const uint8_t *act, int64_t nb, int64_t b0, int64_t w, uint8_t *dst) {
     memcpy(dst, act + b0 * 32, (size_t)w * 32);                      // quants
     memcpy(dst + w * 32, act + nb * 32 + b0 * 32, (size_t)w * 32);   // per-group corrections
@@ -258,10 +261,11 @@ typedef struct {
     int64_t whole_rows_tokens;
 } phi_x8_format;
 
-/// The 32-value formats' longest slice: 96 blocks (3,072 values, phi-3's rows stay whole; phi-2's fc2 is 4 × 80).
+/// The 32-value formats' longest slice: 96 blocks (3,072 values: phi-3-mini's k = 3,072 rows stay whole, its ffn_down
+/// is 3 slices of 85–86 blocks, phi-2's fc2 4 of 80).
 #define PHI_X8_SLICE_BLOCKS 96
 /// Bytes of one token's activation for the longest slice (`phi_act32_slice`).
-#define PHI_X8_SLICE_ACT_MAX (PHI_X8_SLICE_BLOCKS * 76)
+#define PHI_X8_SLICE_ACT_MAX (PHI_X8_SLICE_BLOCKS * PHI_ACT32_BLOCK_BYTES)
 
 /// How many k-slices a row of `nb` blocks is packed in: rows longer than `slice_blocks` are cut into equal slices of
 /// at most that many blocks. Why: a decode tile reads its whole activation row once per 8 weight rows, and for a
