@@ -148,7 +148,8 @@ typedef struct {
     const float *q;
     int64_t q_stride, n, start;
     const void *keys, *values;
-    int64_t kv_width;
+    int64_t kv_width;        // elements from one position to the next
+    int64_t kv_head_stride;  // elements from one kv head to the next
     int heads, kv_heads, d, f16;
     float scale;
     float *out;
@@ -163,7 +164,7 @@ static void attend_one_scalar(const attn_job *j, int64_t i, int h, float *scores
     const int d = j->d;
     const int64_t pos = j->start + i;
     const float *q = j->q + i * j->q_stride + (int64_t)h * d;
-    const int64_t kvoff = (int64_t)(h / (j->heads / j->kv_heads)) * d;
+    const int64_t kvoff = (int64_t)(h / (j->heads / j->kv_heads)) * j->kv_head_stride;
     float maximum = -INFINITY;
     for (int64_t p = 0; p <= pos; p++) {
         float dot = 0;
@@ -275,7 +276,7 @@ T_AVX2 static void attend_one_avx2(const attn_job *j, int64_t i, int h, float *s
     const int d = j->d;
     const int64_t pos = j->start + i;
     const float *q = j->q + i * j->q_stride + (int64_t)h * d;
-    const int64_t kvoff = (int64_t)(h / (j->heads / j->kv_heads)) * d;
+    const int64_t kvoff = (int64_t)(h / (j->heads / j->kv_heads)) * j->kv_head_stride;
     const float maximum = j->f16 ? qk_scores(j, q, kvoff, pos + 1, scores, 1) : qk_scores(j, q, kvoff, pos + 1, scores, 0);
     __m256 vsum = _mm256_setzero_ps();
     const __m256 vmax = _mm256_set1_ps(maximum);
@@ -339,7 +340,8 @@ static void attn_task(void *ptr, int ith, int nth) {
 }
 
 static void attention(const float *q, int64_t q_stride, int64_t n, int64_t start, const void *keys, const void *values,
-                      int64_t kv_width, int heads, int kv_heads, int d, float scale, float *out, int f16) {
+                      int64_t kv_width, int64_t kv_head_stride, int heads, int kv_heads, int d, float scale, float *out,
+                      int f16) {
     attn_job j;
     j.q = q;
     j.q_stride = q_stride;
@@ -348,6 +350,7 @@ static void attention(const float *q, int64_t q_stride, int64_t n, int64_t start
     j.keys = keys;
     j.values = values;
     j.kv_width = kv_width;
+    j.kv_head_stride = kv_head_stride;
     j.heads = heads;
     j.kv_heads = kv_heads;
     j.d = d;
@@ -361,12 +364,13 @@ static void attention(const float *q, int64_t q_stride, int64_t n, int64_t start
 }
 
 void phi_attention(const float *q, int64_t q_stride, int64_t n, int64_t start, const float *keys, const float *values,
-                   int64_t kv_width, int heads, int kv_heads, int head_dim, float scale, float *out) {
-    attention(q, q_stride, n, start, keys, values, kv_width, heads, kv_heads, head_dim, scale, out, 0);
+                   int64_t kv_width, int64_t kv_head_stride, int heads, int kv_heads, int head_dim, float scale,
+                   float *out) {
+    attention(q, q_stride, n, start, keys, values, kv_width, kv_head_stride, heads, kv_heads, head_dim, scale, out, 0);
 }
 
 void phi_attention_f16kv(const float *q, int64_t q_stride, int64_t n, int64_t start, const uint16_t *keys,
-                         const uint16_t *values, int64_t kv_width, int heads, int kv_heads, int head_dim, float scale,
-                         float *out) {
-    attention(q, q_stride, n, start, keys, values, kv_width, heads, kv_heads, head_dim, scale, out, 1);
+                         const uint16_t *values, int64_t kv_width, int64_t kv_head_stride, int heads, int kv_heads,
+                         int head_dim, float scale, float *out) {
+    attention(q, q_stride, n, start, keys, values, kv_width, kv_head_stride, heads, kv_heads, head_dim, scale, out, 1);
 }

@@ -17,23 +17,17 @@ enum CausalAttention {
         let scale = Float(1 / Double(d).squareRoot())
         switch cache.precision {
         case .f32:
-            cache.keys[layer].withUnsafeBufferPointer { keys in
-                cache.values[layer].withUnsafeBufferPointer { values in
-                    ForwardOps.attention(
-                        queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.baseAddress!,
-                        values: values.baseAddress!, kvWidth: cache.rowStride, heads: heads, kvHeads: cache.kvHeadCount,
-                        headDimension: d, scale: scale, output: output)
-                }
-            }
+            let keys = cache.keys[layer], values = cache.values[layer]
+            ForwardOps.attention(
+                queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.base!,
+                values: values.base!, kvWidth: d, kvHeadStride: keys.headStride, heads: heads,
+                kvHeads: cache.kvHeadCount, headDimension: d, scale: scale, output: output)
         case .f16:
-            cache.keys16[layer].withUnsafeBufferPointer { keys in
-                cache.values16[layer].withUnsafeBufferPointer { values in
-                    ForwardOps.attention(
-                        queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.baseAddress!,
-                        values: values.baseAddress!, kvWidth: cache.rowStride, heads: heads, kvHeads: cache.kvHeadCount,
-                        headDimension: d, scale: scale, output: output)
-                }
-            }
+            let keys = cache.keys16[layer], values = cache.values16[layer]
+            ForwardOps.attention(
+                queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.base!,
+                values: values.base!, kvWidth: d, kvHeadStride: keys.headStride, heads: heads,
+                kvHeads: cache.kvHeadCount, headDimension: d, scale: scale, output: output)
         }
     }
 }

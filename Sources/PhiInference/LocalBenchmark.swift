@@ -9,6 +9,9 @@ public struct LocalBenchmarkOptions: Sendable {
     public var threads: Int?
     public var promptTokens: [Int]
     public var generatedTokens: Int
+    /// Positions already cached when each decode repetition starts (filled by an untimed prefill; 0: decode from
+    /// the first token, as the roofline assumes). Long contexts show attention's share of a token.
+    public var decodeContext: Int
     public var repetitions: Int
     public var quantization: ActivationQuantization
     /// Bytes of the bandwidth probe's buffer (well above the last-level cache).
@@ -17,9 +20,11 @@ public struct LocalBenchmarkOptions: Sendable {
     public var packWeights: Bool
 
     public init(
-        threads: Int? = nil, promptTokens: [Int] = [128, 512], generatedTokens: Int = 64, repetitions: Int = 3,
-        quantization: ActivationQuantization = .llamaCpp, bandwidthProbeBytes: Int = 512 << 20, packWeights: Bool = true
+        threads: Int? = nil, promptTokens: [Int] = [128, 512], generatedTokens: Int = 64, decodeContext: Int = 0,
+        repetitions: Int = 3, quantization: ActivationQuantization = .llamaCpp, bandwidthProbeBytes: Int = 512 << 20,
+        packWeights: Bool = true
     ) {
+        self.decodeContext = decodeContext
         self.packWeights = packWeights
         self.threads = threads
         self.promptTokens = promptTokens
@@ -48,6 +53,11 @@ public struct LocalBenchmarkResult: Sendable, Codable {
     public var activationQuantization: Bool
     public var prefill: [Prefill]
     public var decodeTokens: Int
+    /// Positions cached before each decode repetition (`LocalBenchmarkOptions.decodeContext`).
+    public var decodeContext: Int = 0
+    /// KV cache bytes attention reads per decoded token, averaged over a repetition's positions (not in the
+    /// roofline, which counts weight bytes).
+    public var kvBytesPerDecodedToken: Int = 0
     public var decodeTokensPerSecond: Double
     public var decodeSamples: [Double]
     public var weightBytesPerToken: Int
@@ -145,14 +155,15 @@ public enum LocalBenchmark {
         var decodeSamples: [Double] = []
         var decodeProbes: [Double] = []
         let gen = max(1, options.generatedTokens)
+        let context = max(1, options.decodeContext)
         var peakBeforeProbes = 0
         for rep in 0..<reps {
             // The probe's buffer must not count as the model's memory: take the peak so far, probe, restart the peak.
             peakBeforeProbes = max(peakBeforeProbes, peakRSS())
             decodeProbes.append(ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 3))
             resetPeakRSS()
-            let cache = model.makeCache(capacity: gen + 1)
-            var logits = try model.forward(randomTokens(1), cache: cache, logits: .last)
+            let cache = model.makeCache(capacity: context + gen)
+            var logits = try model.forward(randomTokens(context), cache: cache, logits: .last)
             let t0 = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<gen {
                 let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
@@ -163,7 +174,9 @@ public enum LocalBenchmark {
             log("decode \(gen) rep \(rep + 1): \(String(format: "%.2f", Double(gen) / dt)) tok/s")
         }
         let decode = median(decodeSamples)
-        let kvBytes = KVCache.byteCount(config: config, positions: max(maxPrompt, gen + 1), precision: .f32)
+        let kvBytes = KVCache.byteCount(config: config, positions: max(maxPrompt, context + gen), precision: .f32)
+        // Token j of a rep attends over context + j + 1 positions.
+        let kvPerToken = KVCache.byteCount(config: config, positions: 1, precision: .f32) * (2 * context + gen + 1) / 2
         let peak = max(peakBeforeProbes, peakRSS())  // before the last probe's buffer
         log("measuring read bandwidth again…")
         let bandwidthAfter = ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 5)
@@ -181,6 +194,7 @@ public enum LocalBenchmark {
                     ? " + " + ComputeSettings.extensions.description : ""),
             packedMatrices: loaded.packedMatrices,
             activationQuantization: options.quantization == .llamaCpp, prefill: prefill, decodeTokens: gen,
+            decodeContext: options.decodeContext, kvBytesPerDecodedToken: kvPerToken,
             decodeTokensPerSecond: decode, decodeSamples: decodeSamples, weightBytesPerToken: perToken,
             readBandwidthBytesPerSecond: bandwidth, readBandwidthSamples: [bandwidthBefore, bandwidthAfter],
             weightsReadBandwidthBytesPerSecond: weightsBandwidth,

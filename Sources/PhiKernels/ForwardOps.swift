@@ -15,27 +15,29 @@ public enum ForwardOps {
         phi_silu_mul(gate, up, output, Int64(count))
     }
 
-    /// Causal attention for `rows` queries at positions `start..<start+rows` over cache positions `0...position`
-    /// (cache rows `kvWidth` floats apart, `[kvHead][headDimension]` inside), `scale` = 1/√headDimension;
-    /// writes `rows × heads·headDimension` floats.
+    /// Causal attention for `rows` queries at positions `start..<start+rows` over cache positions `0...position`,
+    /// `scale` = 1/√headDimension; writes `rows × heads·headDimension` floats. The cache element (position p, kv
+    /// head g, t) is at `p·kvWidth + g·kvHeadStride + t`: `[position][kvHead][headDim]` when `kvHeadStride` is nil
+    /// (= headDimension), `[kvHead][position][headDim]` with `kvWidth` = headDimension and `kvHeadStride` = the
+    /// positions one head holds · headDimension.
     public static func attention(
         queries: UnsafePointer<Float>, queryStride: Int, rows: Int, start: Int, keys: UnsafePointer<Float>,
-        values: UnsafePointer<Float>, kvWidth: Int, heads: Int, kvHeads: Int, headDimension: Int, scale: Float,
-        output: UnsafeMutablePointer<Float>
+        values: UnsafePointer<Float>, kvWidth: Int, kvHeadStride: Int? = nil, heads: Int, kvHeads: Int,
+        headDimension: Int, scale: Float, output: UnsafeMutablePointer<Float>
     ) {
         phi_attention(
-            queries, Int64(queryStride), Int64(rows), Int64(start), keys, values, Int64(kvWidth), Int32(heads),
-            Int32(kvHeads), Int32(headDimension), scale, output)
+            queries, Int64(queryStride), Int64(rows), Int64(start), keys, values, Int64(kvWidth),
+            Int64(kvHeadStride ?? headDimension), Int32(heads), Int32(kvHeads), Int32(headDimension), scale, output)
     }
 
     /// `attention` over a float16 cache (IEEE half bit patterns).
     public static func attention(
         queries: UnsafePointer<Float>, queryStride: Int, rows: Int, start: Int, keys: UnsafePointer<UInt16>,
-        values: UnsafePointer<UInt16>, kvWidth: Int, heads: Int, kvHeads: Int, headDimension: Int, scale: Float,
-        output: UnsafeMutablePointer<Float>
+        values: UnsafePointer<UInt16>, kvWidth: Int, kvHeadStride: Int? = nil, heads: Int, kvHeads: Int,
+        headDimension: Int, scale: Float, output: UnsafeMutablePointer<Float>
     ) {
         phi_attention_f16kv(
-            queries, Int64(queryStride), Int64(rows), Int64(start), keys, values, Int64(kvWidth), Int32(heads),
-            Int32(kvHeads), Int32(headDimension), scale, output)
+            queries, Int64(queryStride), Int64(rows), Int64(start), keys, values, Int64(kvWidth),
+            Int64(kvHeadStride ?? headDimension), Int32(heads), Int32(kvHeads), Int32(headDimension), scale, output)
     }
 }

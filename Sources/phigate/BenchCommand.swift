@@ -83,7 +83,8 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    /// `phigate bench local --model FILE [--threads N] [--prompt-tokens 128,512] [--gen-tokens 64] [--reps 3] [--json]`
+    /// `phigate bench local --model FILE [--threads N] [--prompt-tokens 128,512] [--gen-tokens 64] [--context 0]
+    /// [--reps 3] [--json]`
     struct Local: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Prefill and decode tokens/s of a GGUF model, weight bytes per token, read bandwidth, roofline, peak RSS.")
@@ -99,6 +100,9 @@ struct BenchCommand: ParsableCommand {
 
         @Option(help: "Tokens to decode per repetition.")
         var genTokens: Int = 64
+
+        @Option(help: "Positions cached before each decode repetition (an untimed prefill): decode at that context.")
+        var context: Int = 0
 
         @Option(help: "Repetitions (medians are reported).")
         var reps: Int = 3
@@ -119,6 +123,7 @@ struct BenchCommand: ParsableCommand {
         func validate() throws {
             if promptSizes == nil { throw ValidationError("--prompt-tokens: expected integers like 128,512") }
             if genTokens < 1 || reps < 1 || (threads ?? 1) < 1 { throw ValidationError("counts must be positive") }
+            if context < 0 { throw ValidationError("--context: expected 0 or more positions, got \(context)") }
             if let kernelLevel, levelCap(kernelLevel) == nil {
                 throw ValidationError("--kernel-level: expected scalar, avx2 or avx512, got '\(kernelLevel)'")
             }
@@ -136,7 +141,8 @@ struct BenchCommand: ParsableCommand {
         func run() throws {
             if let kernelLevel, let cap = levelCap(kernelLevel) { ComputeSettings.levelCap = cap }
             let options = LocalBenchmarkOptions(
-                threads: threads, promptTokens: promptSizes ?? [], generatedTokens: genTokens, repetitions: reps,
+                threads: threads, promptTokens: promptSizes ?? [], generatedTokens: genTokens, decodeContext: context,
+                repetitions: reps,
                 quantization: exact ? .off : .llamaCpp, bandwidthProbeBytes: max(16, probeMiB) << 20, packWeights: !noPack)
             let r = try LocalBenchmark.run(path: model, options: options, log: { if !json { Standard.error($0 + "\n") } })
             if json {
@@ -156,8 +162,12 @@ struct BenchCommand: ParsableCommand {
             }
             for p in r.prefill { lines.append("prefill \(p.tokens)    \(f(p.tokensPerSecond)) tok/s  (reps \(p.samples.map { f($0) }.joined(separator: ", ")))") }
             lines += [
-                "decode         \(f(r.decodeTokensPerSecond)) tok/s over \(r.decodeTokens) tokens (reps \(r.decodeSamples.map { f($0) }.joined(separator: ", ")))",
-                "bytes/token    \(r.weightBytesPerToken) (\(f(Double(r.weightBytesPerToken) / 1e9, 3)) GB)",
+                "decode         \(f(r.decodeTokensPerSecond)) tok/s over \(r.decodeTokens) tokens"
+                    + (r.decodeContext > 0 ? " after \(r.decodeContext) cached positions" : "")
+                    + " (reps \(r.decodeSamples.map { f($0) }.joined(separator: ", ")))",
+                "bytes/token    \(r.weightBytesPerToken) (\(f(Double(r.weightBytesPerToken) / 1e9, 3)) GB)"
+                    + (r.decodeContext > 0
+                        ? "; the KV cache adds \(f(Double(r.kvBytesPerDecodedToken) / 1e9, 3)) GB (not in the roofline)" : ""),
                 "bandwidth      \(f(r.readBandwidthBytesPerSecond / 1e9)) GB/s read, \(r.threads) threads (highest probe: "
                     + "\(f(r.readBandwidthSamples[0] / 1e9)) before loading; "
                     + r.decodeProbeBandwidths.map { f($0 / 1e9) }.joined(separator: ", ") + " around the decode reps)",

@@ -81,12 +81,12 @@ struct ContinuousBatchingTests {
         #expect(throws: PhiInferenceError.invalidTokenID(40000, vocabularySize: 32064)) {
             _ = try engine.generate(promptTokens: [1, 40000], parameters: greedy(maxTokens: 4))
         }
-        // 64 positions × 2 layers × (K, V) × (2 kv heads × 16 + 16 floats of padding: a 128-byte row gets one more cache
-        // line, see `KVCache.rowStride`) × 4 bytes = 48 KiB; a smaller budget can never run it.
+        // 64 positions × 2 layers × (K, V) × 2 kv heads × 16 floats × 4 bytes = 32 KiB; a smaller budget can never
+        // run it.
         let small = InferenceEngine(
             model: model, tokenizer: nil, batching: EngineBatchingOptions(kvCacheBudgetBytes: 30_000, contextLength: 64))
         defer { small.shutdown() }
-        #expect(throws: PhiInferenceError.kvCacheBudgetExceeded(bytes: 49_152, budgetBytes: 30_000)) {
+        #expect(throws: PhiInferenceError.kvCacheBudgetExceeded(bytes: 32_768, budgetBytes: 30_000)) {
             _ = try small.generate(promptTokens: [1, 2, 3], parameters: greedy(maxTokens: nil))
         }
         let result = try await collect(long)

@@ -59,6 +59,34 @@ struct ForwardOpsTests {
                 queries: q, queryStride: heads * d, rows: rows, start: start, keys: kHalf, values: vHalf,
                 kvWidth: width, heads: heads, kvHeads: kvHeads, headDimension: d, scale: scale, output: o.baseAddress!)
         }
+        // The same cache laid out head-major ([kvHead][position][headDim], room for 3 more positions per head):
+        // the same sums in the same order, so the same bits.
+        let reserved = total + 3
+        func headMajor<T>(_ rows: [T], filler: T) -> [T] {
+            var out = [T](repeating: filler, count: kvHeads * reserved * d)
+            for p in 0..<total {
+                for g in 0..<kvHeads {
+                    for t in 0..<d { out[(g * reserved + p) * d + t] = rows[p * width + g * d + t] }
+                }
+            }
+            return out
+        }
+        var outHeadMajor = [Float](repeating: 0, count: rows * heads * d)
+        outHeadMajor.withUnsafeMutableBufferPointer { o in
+            ForwardOps.attention(
+                queries: q, queryStride: heads * d, rows: rows, start: start, keys: headMajor(k, filler: .nan),
+                values: headMajor(v, filler: .nan), kvWidth: d, kvHeadStride: reserved * d, heads: heads,
+                kvHeads: kvHeads, headDimension: d, scale: scale, output: o.baseAddress!)
+        }
+        var outHalfHeadMajor = [Float](repeating: 0, count: rows * heads * d)
+        outHalfHeadMajor.withUnsafeMutableBufferPointer { o in
+            ForwardOps.attention(
+                queries: q, queryStride: heads * d, rows: rows, start: start, keys: headMajor(kHalf, filler: 0x7E00),
+                values: headMajor(vHalf, filler: 0x7E00), kvWidth: d, kvHeadStride: reserved * d, heads: heads,
+                kvHeads: kvHeads, headDimension: d, scale: scale, output: o.baseAddress!)
+        }
+        #expect(outHeadMajor.map(\.bitPattern) == out.map(\.bitPattern))
+        #expect(outHalfHeadMajor.map(\.bitPattern) == outHalf.map(\.bitPattern))
         for i in 0..<rows {
             for h in 0..<heads {
                 let kvh = h / (heads / kvHeads)

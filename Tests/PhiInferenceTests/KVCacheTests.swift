@@ -1,0 +1,99 @@
+import Testing
+
+@testable import PhiInference
+
+@Suite("KV cache: head-major storage keeps every appended row across growth, truncation and reset")
+struct KVCacheTests {
+    static let config = PhiModelConfig(
+        architecture: .phi3, vocabularySize: 16, hiddenSize: 48, intermediateSize: 64, layerCount: 2, headCount: 6,
+        kvHeadCount: 3, ropeDimension: 8, ropeTheta: 10_000, normEpsilon: 1e-5, contextLength: 300,
+        tieWordEmbeddings: false)
+
+    /// Key / value element of (layer, position, kv head, t) for one "generation" of writes, so that rows written
+    /// after a truncation differ from the ones they replace; integers in −1000…1000, exact in float16 too.
+    static func element(_ layer: Int, _ position: Int, _ head: Int, _ t: Int, isKey: Bool, generation: Int) -> Float {
+        let n = (layer * 389 + position * 31 + head * 7 + t * 3 + generation * 500 + (isKey ? 0 : 1_000)) % 2_000
+        return Float(n - 1_000)
+    }
+
+    /// Appends `rows` positions at once to every layer (rows `stride` floats apart, as q/k/v rows are), then commits.
+    static func append(_ cache: KVCache, rows: Int, generation: Int) {
+        let width = cache.rowWidth
+        let stride = width + 5
+        for layer in 0..<cache.layerCount {
+            var keys = [Float](repeating: .nan, count: rows * stride)
+            var values = keys
+            for r in 0..<rows {
+                for head in 0..<cache.kvHeadCount {
+                    for t in 0..<cache.headDimension {
+                        let p = cache.count + r
+                        keys[r * stride + head * cache.headDimension + t] =
+                            element(layer, p, head, t, isKey: true, generation: generation)
+                        values[r * stride + head * cache.headDimension + t] =
+                            element(layer, p, head, t, isKey: false, generation: generation)
+                    }
+                }
+            }
+            cache.append(layer: layer, keys: keys, values: values, rows: rows, stride: stride)
+        }
+        cache.commit(rows)
+    }
+
+    /// Every filled position reads back what was appended; `generations[p]` is the write that position holds.
+    static func check(_ cache: KVCache, generations: [Int]) {
+        #expect(cache.count == generations.count)
+        var wrong: [String] = []
+        for layer in 0..<cache.layerCount {
+            for (p, generation) in generations.enumerated() {
+                for head in 0..<cache.kvHeadCount {
+                    for t in 0..<cache.headDimension {
+                        let key: Float, value: Float
+                        switch cache.precision {
+                        case .f32:
+                            key = cache.keys[layer].pointer(head: head, position: p)[t]
+                            value = cache.values[layer].pointer(head: head, position: p)[t]
+                        case .f16:
+                            key = Float(Float16(bitPattern: cache.keys16[layer].pointer(head: head, position: p)[t]))
+                            value = Float(Float16(bitPattern: cache.values16[layer].pointer(head: head, position: p)[t]))
+                        }
+                        let k = element(layer, p, head, t, isKey: true, generation: generation)
+                        let v = element(layer, p, head, t, isKey: false, generation: generation)
+                        if key != k || value != v { wrong.append("layer \(layer) position \(p) head \(head) t \(t)") }
+                    }
+                }
+            }
+        }
+        let differing = wrong.count
+        #expect(differing == 0, "first: \(wrong.prefix(3))")
+    }
+
+    @Test(arguments: KVCachePrecision.allCases)
+    func rowsSurviveGrowthTruncationAndReset(precision: KVCachePrecision) {
+        let cache = KVCache(config: Self.config, capacity: 300, precision: precision)
+        // 120 positions fit the first reservation (128); one at a time then crosses it (→ 256), and a 140-row
+        // prompt crosses the next (→ 270), each growth copying every head's run to its new place.
+        Self.append(cache, rows: 120, generation: 0)
+        #expect(max(cache.keys[0].reservedPositions, cache.keys16[0].reservedPositions) == 128)
+        for _ in 0..<10 { Self.append(cache, rows: 1, generation: 0) }
+        #expect(max(cache.keys[0].reservedPositions, cache.keys16[0].reservedPositions) == 256)
+        Self.append(cache, rows: 140, generation: 0)
+        #expect(max(cache.keys[1].reservedPositions, cache.keys16[1].reservedPositions) == 270)
+        Self.check(cache, generations: Array(repeating: 0, count: 270))
+
+        // A truncated tail is overwritten by the next appends; the kept prefix is untouched.
+        cache.truncate(to: 50)
+        Self.append(cache, rows: 20, generation: 1)
+        Self.check(cache, generations: Array(repeating: 0, count: 50) + Array(repeating: 1, count: 20))
+
+        cache.reset()
+        Self.append(cache, rows: 3, generation: 2)
+        Self.check(cache, generations: [2, 2, 2])
+    }
+
+    @Test func byteCountIsWhatTheRowsHold() {
+        // 2 layers × (K, V) × 3 kv heads × 8 floats × 4 bytes = 384 bytes per position (no padding: each head's run
+        // is contiguous).
+        #expect(KVCache.byteCount(config: Self.config, positions: 10, precision: .f32) == 3_840)
+        #expect(KVCache.byteCount(config: Self.config, positions: 10, precision: .f16) == 1_920)
+    }
+}
