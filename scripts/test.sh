@@ -10,7 +10,7 @@ swift build --explicit-target-dependency-import-check error
 
 # Smoke of the local benchmark command on a tiny fixture, so the command cannot rot (prints numbers, asserts none).
 "$(swift build --show-bin-path)/phigate" bench local \
-  --model Tests/Fixtures/phi/phi3-tiny-gqa/phi3-tiny-gqa-Q4_0.gguf --prompt-tokens 8 --gen-tokens 4 --reps 1
+  --model Tests/Fixtures/phi/phi3-tiny-gqa/phi3-tiny-gqa-Q4_0.gguf --prompt-tokens 8 --gen-tokens 4 --context 6 --reps 1
 "$(swift build --show-bin-path)/phigate" bench sampler --vocabularies 1000 --tokens 2
 
 # The official openai Python SDK against a running `phigate serve` (fake upstream on loopback).

@@ -175,6 +175,15 @@ struct BenchCommand: ParsableCommand {
                     + "\(f(100 * r.rooflineFraction, 1))%",
                 "per rep        \(r.decodeRepFractions.map { f(100 * $0, 1) + "%" }.joined(separator: ", ")) of the roofline "
                     + "at the probes right before and after each rep; median \(f(100 * r.pairedRooflineFraction, 1))%",
+            ]
+            if r.decodeContext > 0 {
+                // With a long context attention's reads are part of a token too: the same reps against weights + KV.
+                let withKV = Double(r.weightBytesPerToken + r.kvBytesPerDecodedToken) / Double(r.weightBytesPerToken)
+                lines.append(
+                    "with KV        \(f(r.decodeRooflineTokensPerSecond / withKV)) tok/s roofline counting the KV reads; per rep "
+                        + r.decodeRepFractions.map { f(100 * $0 * withKV, 1) + "%" }.joined(separator: ", "))
+            }
+            lines += [
                 "weights read   \(f(r.weightsReadBandwidthBytesPerSecond / 1e9)) GB/s (the probe over the mapped weights; decode "
                     + "reached \(f(100 * r.decodeTokensPerSecond * Double(r.weightBytesPerToken) / max(1, r.weightsReadBandwidthBytesPerSecond), 1))% of it)",
                 "peak RSS       \(f(Double(r.peakRSSBytes) / 1e9, 3)) GB = \(f(r.rssRatio, 3)) × (weights \(f(Double(r.weightBytes) / 1e9, 3)) GB + KV \(f(Double(r.kvCacheBytes) / 1e9, 3)) GB)",

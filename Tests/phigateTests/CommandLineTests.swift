@@ -66,6 +66,18 @@ struct CommandLineTests {
         }
     }
 
+    @Test("bench local --context takes a position count and rejects a negative one")
+    func benchContext() throws {
+        #expect(try BenchCommand.Local.parse(["--model", "m.gguf"]).context == 0)
+        #expect(try BenchCommand.Local.parse(["--model", "m.gguf", "--context", "1024"]).context == 1024)
+        do {
+            _ = try BenchCommand.Local.parse(["--model", "m.gguf", "--context", "-3"])
+            Issue.record("--context -3 was accepted")
+        } catch {
+            #expect(BenchCommand.Local.message(for: error).contains("--context"))
+        }
+    }
+
     @Test("there are configuration files to check")
     func configFilesExist() {
         #expect(!Self.configFiles.isEmpty)
