@@ -42,8 +42,7 @@ final class KVLayerBuffer<Element: BitwiseCopyable> {
     var base: UnsafeMutablePointer<Element>? { storage }
 
     /// Makes room for `positions` per head, keeping each head's first `kept` positions. The new memory is not
-    /// written here, so pages beyond what is appended stay unmapped (a context-length reservation costs nothing
-    /// until used).
+    /// written here, so the pages past each head's appended positions are never touched and take no memory.
     func reserve(positions: Int, keeping kept: Int) {
         guard positions > reservedPositions else { return }
         precondition(kept <= reservedPositions, "keeping more positions than were reserved")
