@@ -23,8 +23,6 @@ public final class KVCache {
     public let capacity: Int
     /// Positions filled so far; the next token goes at position `count`.
     public private(set) var count: Int = 0
-    /// Whether the cached keys were rotated with LongRoPE's long factors (see `Phi3Model`).
-    var usesLongRoPEFactors = false
 
     /// Element type of the stored keys and values.
     public let precision: KVCachePrecision
@@ -66,7 +64,6 @@ public final class KVCache {
     /// Forgets every position (the storage is kept).
     public func reset() {
         count = 0
-        usesLongRoPEFactors = false
     }
 
     /// Drops positions from `newCount` on (e.g. to reuse a shared prompt prefix).
