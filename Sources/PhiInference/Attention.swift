@@ -15,15 +15,18 @@ enum CausalAttention {
     ) {
         let d = cache.headDimension
         let scale = Float(1 / Double(d).squareRoot())
+        // One head stride serves keys and values: `KVCache.append` reserves both buffers of a layer together.
         switch cache.precision {
         case .f32:
             let keys = cache.keys[layer], values = cache.values[layer]
+            assert(keys.headStride == values.headStride)
             ForwardOps.attention(
                 queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.base!,
                 values: values.base!, kvWidth: d, kvHeadStride: keys.headStride, heads: heads,
                 kvHeads: cache.kvHeadCount, headDimension: d, scale: scale, output: output)
         case .f16:
             let keys = cache.keys16[layer], values = cache.values16[layer]
+            assert(keys.headStride == values.headStride)
             ForwardOps.attention(
                 queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.base!,
                 values: values.base!, kvWidth: d, kvHeadStride: keys.headStride, heads: heads,
