@@ -174,7 +174,8 @@ static int x8_matmul(const phi_x8_product *products, int count, int64_t n, int l
         jobs[i] = (x8_job){.format = f,
                            .range = {.level = level, .packed = p->packed, .nb = nb, .act = act, .arb = arb, .n = n,
                                      .bias = p->bias, .y = p->y, .ldy = p->ldy, .groups = p->m / 8, .slices = slices,
-                                     .slice_act = owned[MAX_PRODUCTS + i], .slice_arb = slice_arb},
+                                     .slice_act = owned[MAX_PRODUCTS + i], .slice_arb = slice_arb,
+                                     .activation = p->activation},
                            .groups = p->m / 8,
                            .first = groups};
         groups += p->m / 8;
@@ -209,10 +210,15 @@ int phi_x8_matmul_at_level(uint32_t type, const void *packed, int64_t m, int64_t
     return x8_matmul(&p, 1, n, level < detected ? level : detected, 0);
 }
 
+// An activation is applied here, group by group as the rows come out of the tiles, instead of over the whole result
+// after the dispatch: phi-2's gelu on fc1 was ~9 µs of serial work per layer (0.3 ms of a ~33 ms token) while the
+// other thread waited.
 void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const float *out) {
-    for (int i = 0; i < tokens; i++)
-        for (int row = 0; row < 8; row++)
-            r->y[(t + i) * r->ldy + 8 * g + row] = out[8 * i + row] + (r->bias ? r->bias[8 * g + row] : 0.0f);
+    for (int i = 0; i < tokens; i++) {
+        float *y = r->y + (t + i) * r->ldy + 8 * g;
+        for (int row = 0; row < 8; row++) y[row] = out[8 * i + row] + (r->bias ? r->bias[8 * g + row] : 0.0f);
+        if (r->activation == PHI_ACTIVATION_GELU_TANH) phi_internal_gelu_tanh(y, 8);
+    }
 }
 
 enum { CARRY_FLOATS = 2048 };  // 8 KB of a thread's stack: 256 groups' sums for one token

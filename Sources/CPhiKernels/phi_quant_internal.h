@@ -226,6 +226,7 @@ typedef struct {
     const uint8_t *slice_act;  // slices > 1: slice s of token t's activation at slice_act + (s·n + t)·slice_arb, or
                                // NULL: copied per tile call (a prefill call whose `range` fell back to the tiles)
     size_t slice_arb;
+    int activation;  // PHI_ACTIVATION_*, applied by `phi_x8_store`
 } phi_x8_range;
 
 /// A format's kernels for one group of 8 rows: `vector4` / `vector1` (AVX2; NULL where not built) for 4 tokens / 1
@@ -295,8 +296,11 @@ extern const phi_x8_format phi_x8_q6_K;
 /// them), slice by slice for a k-sliced layout (sums carried in `y`), each result plus bias into `y`.
 void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t group_block, const phi_x8_tiles *tiles);
 
-/// Writes `out[8i + row]` (+ bias) for tokens t..t+tokens of group g.
+/// Writes `out[8i + row]` (+ bias, then the range's activation) for tokens t..t+tokens of group g.
 void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const float *out);
+/// `phi_gelu_tanh`'s function on `n` floats, on the calling thread: the same bits as `phi_gelu_tanh` gives them where
+/// `n` is a multiple of 8 (its vector path) or on a scalar-only machine.
+void phi_internal_gelu_tanh(float *x, int64_t n);
 
 #if defined(__x86_64__) || defined(__i386__)
 /// 8 weight rows already unpacked to bytes (`rep`: per block 8 vectors, byte 4r+i of vector j = quant 4j+i of row

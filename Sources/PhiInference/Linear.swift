@@ -45,6 +45,8 @@ struct LinearCall {
     let y: UnsafeMutablePointer<Float>
     /// Floats between result rows (nil: `layer.outputSize`).
     var yStride: Int? = nil
+    /// Applied to the results (in the packed kernels' stores, on the workers).
+    var activation: ProductActivation = .none
 }
 
 extension Linear {
@@ -54,7 +56,9 @@ extension Linear {
     static func apply(_ calls: [LinearCall], segments: [Int]) {
         withBiases(calls[...], []) { biases in
             let products = zip(calls, biases).map { call, bias in
-                MatMulProduct(x: call.x, weight: call.layer.weight, bias: bias, y: call.y, yStride: call.yStride)
+                MatMulProduct(
+                    x: call.x, weight: call.layer.weight, bias: bias, y: call.y, yStride: call.yStride,
+                    activation: call.activation)
             }
             matmul(products, segments: segments)
         }

@@ -81,6 +81,12 @@ public struct LocalBenchmarkResult: Sendable, Codable {
     /// Median of `decodeRepFractions`.
     public var pairedRooflineFraction: Double
     public var barrierNanoseconds: Double
+    /// Per decoded token (medians over repetitions): time outside the worker pool's dispatches (the serial share:
+    /// norms, RoPE, KV appends, small attention, activation quantization, sampling), the dispatches, and the time
+    /// the dispatching thread waited in them for the last worker.
+    public var decodeSerialNanosecondsPerToken: Double = 0
+    public var decodeDispatchesPerToken: Double = 0
+    public var decodeWaitNanosecondsPerToken: Double = 0
     public var peakRSSBytes: Int
     public var weightBytes: Int
     public var kvCacheBytes: Int
@@ -100,7 +106,6 @@ public enum LocalBenchmark {
         let threads = ComputeSettings.threadCount
 
         log("measuring read bandwidth (\(threads) threads)…")
-        let barrier = ComputeSettings.barrierNanoseconds(iterations: 2000)
         let bandwidthBefore = ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 5)
         resetPeakRSS()
 
@@ -136,6 +141,9 @@ public enum LocalBenchmark {
             let cache = model.makeCache(capacity: 8)
             _ = try model.forward(randomTokens(4), cache: cache, logits: .last)
         }
+        // Timed after the load, not at start-up: OpenBLAS's own threads spin on sched_yield for ~0.1 s after the
+        // library loads, and a dispatch measured then read 30-50 µs instead of 0.2-0.8 (OPENBLAS_NUM_THREADS=1: never).
+        let barrier = ComputeSettings.barrierNanoseconds(iterations: 2000)
 
         var prefill: [LocalBenchmarkResult.Prefill] = []
         for n in options.promptTokens where n > 0 {
@@ -154,6 +162,7 @@ public enum LocalBenchmark {
 
         var decodeSamples: [Double] = []
         var decodeProbes: [Double] = []
+        var serialPerToken: [Double] = [], dispatchesPerToken: [Double] = [], waitPerToken: [Double] = []
         let gen = max(1, options.generatedTokens)
         let context = max(1, options.decodeContext)
         var peakBeforeProbes = 0
@@ -164,12 +173,18 @@ public enum LocalBenchmark {
             resetPeakRSS()
             let cache = model.makeCache(capacity: context + gen)
             var logits = try model.forward(randomTokens(context), cache: cache, logits: .last)
+            let pool0 = ComputeSettings.poolCounters
             let t0 = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<gen {
                 let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
                 logits = try model.forward([next], cache: cache, logits: .last)
             }
-            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            let elapsed = DispatchTime.now().uptimeNanoseconds - t0
+            let dt = Double(elapsed) * 1e-9
+            let pool1 = ComputeSettings.poolCounters
+            serialPerToken.append(Double(Int(elapsed) - (pool1.insideNanoseconds - pool0.insideNanoseconds)) / Double(gen))
+            dispatchesPerToken.append(Double(pool1.dispatches - pool0.dispatches) / Double(gen))
+            waitPerToken.append(Double(pool1.waitNanoseconds - pool0.waitNanoseconds) / Double(gen))
             decodeSamples.append(Double(gen) / dt)
             log("decode \(gen) rep \(rep + 1): \(String(format: "%.2f", Double(gen) / dt)) tok/s")
         }
@@ -200,7 +215,9 @@ public enum LocalBenchmark {
             weightsReadBandwidthBytesPerSecond: weightsBandwidth,
             decodeRooflineTokensPerSecond: roofline,
             rooflineFraction: decode / roofline, decodeProbeBandwidths: decodeProbes, decodeRepFractions: repFractions,
-            pairedRooflineFraction: median(repFractions), barrierNanoseconds: barrier, peakRSSBytes: peak,
+            pairedRooflineFraction: median(repFractions), barrierNanoseconds: barrier,
+            decodeSerialNanosecondsPerToken: median(serialPerToken), decodeDispatchesPerToken: median(dispatchesPerToken),
+            decodeWaitNanosecondsPerToken: median(waitPerToken), peakRSSBytes: peak,
             weightBytes: weightBytes, kvCacheBytes: kvBytes,
             rssRatio: Double(peak) / Double(max(1, weightBytes + kvBytes)))
     }

@@ -16,14 +16,8 @@ struct LayerNorm: Sendable {
             bias.withUnsafeBufferPointer { b in
                 for r in 0..<n {
                     let row = x + r * width
-                    var sum = 0.0
-                    for i in 0..<width { sum += Double(row[i]) }
-                    let mean = sum / Double(width)
-                    var squares = 0.0
-                    for i in 0..<width {
-                        let d = Double(row[i]) - mean
-                        squares += d * d
-                    }
+                    let mean = RowStatistics.sum(row, count: width) / Double(width)
+                    let squares = RowStatistics.sumOfSquares(row, count: width, minus: mean)
                     let inverse = 1 / (squares / Double(width) + Double(epsilon)).squareRoot()
                     let out = y + r * width
                     for i in 0..<width {
@@ -45,13 +39,52 @@ struct RMSNorm: Sendable {
         weight.withUnsafeBufferPointer { w in
             for r in 0..<n {
                 let row = x + r * width
-                var squares = 0.0
-                for i in 0..<width { squares += Double(row[i]) * Double(row[i]) }
+                let squares = RowStatistics.sumOfSquares(row, count: width, minus: 0)
                 let inverse = Float(1 / (squares / Double(width) + Double(epsilon)).squareRoot())
                 let out = y + r * width
                 for i in 0..<width { out[i] = w[i] * (row[i] * inverse) }
             }
         }
+    }
+}
+
+/// A row's sums in double precision over 8 lanes (then the lanes added, then the tail): a single chain of dependent
+/// double adds took ~3 µs per 2,560 floats, 0.28 ms of a phi-2 token's serial work. The order differs from a
+/// sequential sum only in double rounding, far below float precision.
+enum RowStatistics {
+    /// `Σ x[i]`.
+    static func sum(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        var lanes = SIMD8<Double>()
+        var i = 0
+        while i + 8 <= count {
+            lanes += SIMD8<Double>(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count {
+            total += Double(x[i])
+            i += 1
+        }
+        return total
+    }
+
+    /// `Σ (x[i] − minus)²`.
+    static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int, minus offset: Double) -> Double {
+        var lanes = SIMD8<Double>()
+        let shift = SIMD8<Double>(repeating: offset)
+        var i = 0
+        while i + 8 <= count {
+            let d = SIMD8<Double>(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)) - shift
+            lanes += d * d
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count {
+            let d = Double(x[i]) - offset
+            total += d * d
+            i += 1
+        }
+        return total
     }
 }
 

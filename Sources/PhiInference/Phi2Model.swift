@@ -127,12 +127,12 @@ public struct Phi2Model: CausalLanguageModel {
                     LinearCall(layer: linear, x: h.pointer, y: qkv.pointer + offset, yStride: qkvWidth)
                 }
             }
-            let fc1 = LinearCall(layer: layer.mlp.fc1, x: h.pointer, y: up.pointer)
+            // gelu is applied as fc1's rows are stored (on the workers), not after the dispatch on one thread.
+            let fc1 = LinearCall(layer: layer.mlp.fc1, x: h.pointer, y: up.pointer, activation: .geluTanh)
             Linear.apply(projections + [fc1], segments: segments)
             plan.attend(
                 qkv: qkv.pointer, qkvWidth: qkvWidth, layer: index, heads: heads, kvHeads: kvHeads, headDimension: d,
                 rope: { _ in rope }, output: attended.pointer)
-            Activation.geluTanh(up.pointer, rows: n, width: inter)
             Linear.apply(
                 [LinearCall(layer: layer.attention.dense, x: attended.pointer, y: attentionOut.pointer),
                  LinearCall(layer: layer.mlp.fc2, x: up.pointer, y: h.pointer)], segments: segments)

@@ -100,6 +100,13 @@ public enum ComputeSettings {
         return try body()
     }
 
+    /// The worker pool's running totals (every dispatch since the process started).
+    public static var poolCounters: PoolCounters {
+        var c = phi_pool_counters()
+        phi_pool_read_counters(&c)
+        return PoolCounters(dispatches: Int(c.dispatches), insideNanoseconds: Int(c.inside_ns), waitNanoseconds: Int(c.wait_ns))
+    }
+
     /// Mean cost of one empty dispatch + barrier of the worker pool, in nanoseconds.
     public static func barrierNanoseconds(iterations: Int = 2000) -> Double {
         phi_pool_barrier_ns(Int32(clamping: iterations))
@@ -115,4 +122,12 @@ public enum ComputeSettings {
     public static func readBandwidth(of memory: UnsafeRawBufferPointer, repetitions: Int = 3) -> Double {
         phi_read_bandwidth_of(memory.baseAddress, memory.count, Int32(clamping: repetitions))
     }
+}
+
+/// Totals of the worker pool's dispatches: their count, the time spent inside them, and the part of it the
+/// dispatching thread waited, its own share done, for the last worker.
+public struct PoolCounters: Sendable {
+    public var dispatches: Int
+    public var insideNanoseconds: Int
+    public var waitNanoseconds: Int
 }

@@ -2,8 +2,15 @@
 // input) in one pass over the worker pool.
 import CPhiKernels
 
-/// One product of `matmul(_:segments:)`: `y[t·yStride ..< t·yStride + weight.rows] = x[t] · weightᵀ (+ bias)` for
-/// every stacked row `t`.
+/// What a product applies to each of its results.
+public enum ProductActivation: Sendable {
+    case none
+    /// `ForwardOps.geluTanh` (gelu_new), with the same bits as calling it on the result rows afterwards.
+    case geluTanh
+}
+
+/// One product of `matmul(_:segments:)`: `y[t·yStride ..< t·yStride + weight.rows] = f(x[t] · weightᵀ (+ bias))` for
+/// every stacked row `t`, `f` the product's `activation`.
 public struct MatMulProduct {
     public var x: UnsafePointer<Float>
     public var weight: WeightMatrix
@@ -11,16 +18,19 @@ public struct MatMulProduct {
     public var y: UnsafeMutablePointer<Float>
     /// Floats between consecutive result rows (at least `weight.rows`): lets q, k and v land in one interleaved row.
     public var yStride: Int
+    /// Applied in the packed kernels' stores (on the workers, as rows come out) or after the product elsewhere.
+    public var activation: ProductActivation
 
     public init(
         x: UnsafePointer<Float>, weight: WeightMatrix, bias: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>,
-        yStride: Int? = nil
+        yStride: Int? = nil, activation: ProductActivation = .none
     ) {
         self.x = x
         self.weight = weight
         self.bias = bias
         self.y = y
         self.yStride = yStride ?? weight.rows
+        self.activation = activation
     }
 }
 
@@ -44,7 +54,8 @@ public func matmul(_ products: [MatMulProduct], segments: [Int], quantization: A
                 phi_x8_product(
                     type: products[i].weight.type.rawValue, packed: pointers[i], m: Int64(products[i].weight.rows),
                     k: Int64(products[i].weight.columns), x: products[i].x, bias: products[i].bias, y: products[i].y,
-                    ldy: Int64(products[i].yStride))
+                    ldy: Int64(products[i].yStride),
+                    activation: products[i].activation == .geluTanh ? Int32(PHI_ACTIVATION_GELU_TANH) : 0)
             }
             let status = phi_x8_matmul_many(descriptors, Int32(descriptors.count), Int64(n))
             precondition(status == 0, "phi_x8_matmul_many failed (\(status))")
@@ -59,13 +70,24 @@ public func matmul(_ products: [MatMulProduct], segments: [Int], quantization: A
         if product.yStride == m {
             matmul(input, segments: segments, weight: product.weight, bias: bias,
                    into: UnsafeMutableBufferPointer(start: product.y, count: n * m), quantization: mode)
-            continue
+        } else {
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
+            defer { rows.deallocate() }
+            matmul(input, segments: segments, weight: product.weight, bias: bias,
+                   into: UnsafeMutableBufferPointer(start: rows, count: n * m), quantization: mode)
+            for t in 0..<n { (product.y + t * product.yStride).update(from: rows + t * m, count: m) }
         }
-        let rows = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
-        defer { rows.deallocate() }
-        matmul(input, segments: segments, weight: product.weight, bias: bias,
-               into: UnsafeMutableBufferPointer(start: rows, count: n * m), quantization: mode)
-        for t in 0..<n { (product.y + t * product.yStride).update(from: rows + t * m, count: m) }
+        if product.activation == .geluTanh { applyGelu(product.y, rows: n, width: m, stride: product.yStride) }
+    }
+}
+
+/// gelu on `rows` result rows: all at once where that gives each row's own bits (the kernel's vector path is
+/// lane-independent; only a width that is not a multiple of 8 leaves a scalar tail per call), else row by row.
+private func applyGelu(_ y: UnsafeMutablePointer<Float>, rows: Int, width: Int, stride: Int) {
+    if stride == width && width % 8 == 0 {
+        ForwardOps.geluTanh(y, count: rows * width)
+    } else {
+        for t in 0..<rows { ForwardOps.geluTanh(y + t * stride, count: width) }
     }
 }
 

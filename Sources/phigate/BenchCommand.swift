@@ -183,6 +183,13 @@ struct BenchCommand: ParsableCommand {
                     "with KV        \(f(r.decodeRooflineTokensPerSecond / withKV)) tok/s roofline counting the KV reads; per rep "
                         + r.decodeRepFractions.map { f(100 * $0 * withKV, 1) + "%" }.joined(separator: ", "))
             }
+            // The share of a token no other thread can help with: what keeps decode under the roofline besides the stream.
+            let tokenNanoseconds = 1e9 / max(1e-9, r.decodeTokensPerSecond)
+            lines.append(
+                "serial         \(f(r.decodeSerialNanosecondsPerToken / 1e6, 3)) ms per token outside the worker pool's dispatches "
+                    + "(\(f(100 * r.decodeSerialNanosecondsPerToken / tokenNanoseconds, 1))% of a token); "
+                    + "\(f(r.decodeDispatchesPerToken, 1)) dispatches per token, \(f(r.decodeWaitNanosecondsPerToken / 1e6, 3)) ms "
+                    + "of them waiting for the last thread")
             lines += [
                 "weights read   \(f(r.weightsReadBandwidthBytesPerSecond / 1e9)) GB/s (the probe over the mapped weights; decode "
                     + "reached \(f(100 * r.decodeTokensPerSecond * Double(r.weightBytesPerToken) / max(1, r.weightsReadBandwidthBytesPerSecond), 1))% of it)",

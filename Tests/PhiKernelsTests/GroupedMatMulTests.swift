@@ -19,8 +19,11 @@ struct GroupedMatMulTests {
     }
 
     /// Three products (two sharing an input, one with a bias, three types) into rows of `[a | b | c]`, against each
-    /// product alone; big enough that a single token's call splits over the pool's threads.
-    static func compare(_ weights: [WeightMatrix], rows n: Int, segments: [Int]) {
+    /// product alone (then `ForwardOps.geluTanh` on each result row, with `activation`); big enough that a single
+    /// token's call splits over the pool's threads.
+    static func compare(
+        _ weights: [WeightMatrix], rows n: Int, segments: [Int], activation: ProductActivation = .none
+    ) {
         let x1 = values(n * k, seed: 11), x2 = values(n * k, seed: 12)
         let bias = values(weights[1].rows, seed: 13)
         let inputs = [x1, x1, x2]
@@ -34,7 +37,7 @@ struct GroupedMatMulTests {
                         let xs = [p1.baseAddress!, p1.baseAddress!, p2.baseAddress!]
                         let products = (0..<3).map { i in
                             MatMulProduct(x: xs[i], weight: weights[i], bias: i == 1 ? b.baseAddress : nil,
-                                          y: y.baseAddress! + offsets[i], yStride: stride)
+                                          y: y.baseAddress! + offsets[i], yStride: stride, activation: activation)
                         }
                         matmul(products, segments: segments, quantization: .llamaCpp)
                     }
@@ -43,7 +46,12 @@ struct GroupedMatMulTests {
         }
         for i in 0..<3 {
             let m = weights[i].rows
-            let alone = matmul(inputs[i], rows: n, weight: weights[i], bias: i == 1 ? bias : nil, quantization: .llamaCpp)
+            var alone = matmul(inputs[i], rows: n, weight: weights[i], bias: i == 1 ? bias : nil, quantization: .llamaCpp)
+            if activation == .geluTanh {
+                alone.withUnsafeMutableBufferPointer { y in
+                    for t in 0..<n { ForwardOps.geluTanh(y.baseAddress! + t * m, count: m) }
+                }
+            }
             for t in 0..<n {
                 let row = Array(together[(t * stride + offsets[i])..<(t * stride + offsets[i] + m)])
                 #expect(row == Array(alone[(t * m)..<((t + 1) * m)]), "product \(i) (\(weights[i].type)) token \(t)")
@@ -59,6 +67,26 @@ struct GroupedMatMulTests {
             #require(try Self.weight(.q4_K, rows: 64, seed: 3).packedInGroupsOf8OnAnyCPU()),
         ]
         Self.compare(weights, rows: n, segments: n == 5 ? [1, 3, 1] : [n])
+    }
+
+    @Test("gelu in the packed kernels' stores: the bits of gelu over the results afterwards", arguments: [1, 5, 9])
+    func packedActivation(rows n: Int) throws {
+        let weights = try [
+            #require(try Self.weight(.q4_0, rows: 256, seed: 1).packedInGroupsOf8OnAnyCPU()),
+            #require(try Self.weight(.q6_K, rows: 128, seed: 2).packedInGroupsOf8OnAnyCPU()),
+            #require(try Self.weight(.q4_K, rows: 64, seed: 3).packedInGroupsOf8OnAnyCPU()),
+        ]
+        Self.compare(weights, rows: n, segments: n == 5 ? [1, 3, 1] : [n], activation: .geluTanh)
+    }
+
+    @Test("gelu after the other kernels' products, on their strided rows only")
+    func unpackedActivation() throws {
+        let weights = try [
+            Self.weight(.q8_0, rows: 96, seed: 4),
+            try #require(try Self.weight(.q4_0, rows: 64, seed: 5).packedInGroupsOf8OnAnyCPU()),
+            WeightMatrix(rows: 44, columns: Self.k, floats: Self.values(44 * Self.k, seed: 6)),
+        ]
+        for n in [1, 6] { Self.compare(weights, rows: n, segments: [n], activation: .geluTanh) }
     }
 
     @Test("other kernels run one product after the other, results at their strided places")

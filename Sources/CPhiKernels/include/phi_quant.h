@@ -102,7 +102,11 @@ int phi_x8_pack(uint32_t type, const void *w, size_t w_row_bytes, int64_t m, int
 /// summed the same way whatever `n` (rows of different sequences can share a call), rows split over the pool.
 int phi_x8_matmul(uint32_t type, const void *packed, int64_t m, int64_t k, const float *x, int64_t n,
                   const float *bias, float *y);
-/// One product of `phi_x8_matmul_many`: `y[t·ldy + row] = x[t·k ..< t·k + k] · W[row]ᵀ (+ bias[row])`, `ldy` ≥ `m`.
+/// What a product applies to each result as it stores it.
+enum { PHI_ACTIVATION_NONE = 0, PHI_ACTIVATION_GELU_TANH = 1 };
+/// One product of `phi_x8_matmul_many`: `y[t·ldy + row] = f(x[t·k ..< t·k + k] · W[row]ᵀ (+ bias[row]))`, `ldy` ≥ `m`,
+/// `f` the identity or, with `activation` PHI_ACTIVATION_GELU_TANH, `phi_gelu_tanh`'s function (the same bits as
+/// calling it on the stored rows afterwards).
 typedef struct {
     uint32_t type;
     const void *packed;
@@ -111,6 +115,7 @@ typedef struct {
     const float *bias;
     float *y;
     int64_t ldy;
+    int32_t activation;
 } phi_x8_product;
 /// Up to 8 products over the same `n` tokens in one pass over the pool (a layer's q, k and v; or products whose
 /// inputs are ready together): one dispatch and one finish instead of one per product, and one quantization of an
@@ -138,6 +143,13 @@ int phi_pool_set_threads(int n);
 int phi_pool_threads(void);
 /// Physical cores (distinct core ids in /sys, else online CPUs).
 int phi_physical_cores(void);
+/// Running totals of `phi_pool_run` (every call, pooled or run on the caller alone), since the process started.
+typedef struct {
+    int64_t dispatches;
+    int64_t inside_ns;  // from entry to return: the task on every thread, then the wait for the last one
+    int64_t wait_ns;    // of which the caller, done with its share, waited for the workers
+} phi_pool_counters;
+void phi_pool_read_counters(phi_pool_counters *out);
 /// Mean nanoseconds per `phi_pool_run` of a task in which every thread checks in and waits for all the others
 /// (dispatch + wake-up + full barrier), over `iterations`.
 double phi_pool_barrier_ns(int iterations);
