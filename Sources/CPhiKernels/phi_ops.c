@@ -321,6 +321,20 @@ T_AVX2 static void attend_one_avx2(const attn_job *j, int64_t i, int h, float *s
 }
 #endif
 
+void phi_internal_attention_item(const phi_attention_call *c, int64_t i, int h, float *scores) {
+    attn_job j = {.q = c->q, .q_stride = c->q_stride, .n = c->n, .start = c->start, .keys = c->keys,
+                  .values = c->values, .kv_width = c->kv_width, .kv_head_stride = c->kv_head_stride,
+                  .heads = c->heads, .kv_heads = c->kv_heads, .d = c->head_dim, .f16 = c->f16, .scale = c->scale,
+                  .out = c->out};
+#ifdef PHI_X86
+    if (use_avx2() && j.d % 8 == 0 && j.d <= 128) {
+        attend_one_avx2(&j, i, h, scores);
+        return;
+    }
+#endif
+    attend_one_scalar(&j, i, h, scores);
+}
+
 static void attn_task(void *ptr, int ith, int nth) {
     (void)ith;
     (void)nth;

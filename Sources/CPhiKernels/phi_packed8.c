@@ -12,10 +12,17 @@
 #include "phi_kernels.h"
 #include "phi_quant_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdatomic.h>
 #include <stdint.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
 
 static const phi_x8_format *format_for(uint32_t type) {
     switch (type) {
@@ -77,8 +84,36 @@ typedef struct {
     const phi_x8_format *format;
     phi_x8_range range;
     int64_t groups;
-    int64_t first;  // index of its first group among all the call's products
+    int64_t first;        // index of its first group among all the call's products
+    int64_t group_bytes;  // of one group (k ÷ block × the format's group block)
+    int64_t bytes_after;  // of all the products after this one
 } x8_job;
+
+enum { MAX_PRODUCTS = 8, MIN_CLAIM_BYTES = 32 << 10 };
+
+// A call's products: their jobs, and the buffers their prepared inputs live in.
+typedef struct {
+    const phi_x8_product *products;
+    int count;
+    int64_t n;
+    int level, threaded;
+    x8_job jobs[MAX_PRODUCTS];
+    uint8_t *owned[2 * MAX_PRODUCTS];  // quantized inputs, then k-sliced copies
+} x8_plan;
+
+// Attention computed inside the products' dispatch (`phi_x8_matmul_many_after_attention`), one (query, head) per
+// item, before the products from `deferred` on, whose inputs it writes.
+typedef struct {
+    const phi_attention_call *calls;
+    int count;
+    int64_t items, scores;  // items in all; floats of scores a thread needs
+    int deferred;           // first product that reads the attention's output
+    int64_t deferred_group; // its first group among all the call's
+    x8_plan *plan;
+    atomic_llong next, done;
+    atomic_int ready;       // the deferred products' inputs are prepared
+    atomic_int failed;
+} x8_side;
 
 typedef struct {
     const x8_job *jobs;
@@ -86,12 +121,76 @@ typedef struct {
     int64_t groups;     // of all products
     int64_t min_claim;  // groups
     int decode;         // one token: shrinking claims
+    x8_side *side;      // or NULL
     atomic_llong next;  // first group not yet claimed
 } x8_call;
 
 static void x8_run(const x8_job *j, int64_t g0, int64_t g1) {
     if (j->format->range) j->format->range(&j->range, g0, g1);
     else phi_x8_run_tiles(&j->range, g0, g1, j->format->group_block, &j->format->tiles);
+}
+
+// Quantizes product i's input (or shares that of an earlier product in [first, i) with the same input and type: a
+// layer's q, k and v) and fills its job's range. 0, or -3 when out of memory.
+static int x8_prepare(x8_plan *P, int i, int first) {
+    const phi_x8_product *p = &P->products[i];
+    const phi_x8_format *f = P->jobs[i].format;
+    const int64_t n = P->n, nb = p->k / f->block_values;
+    const size_t arb = phi_act_row_size(p->type, p->k);
+    const uint8_t *act = NULL;
+    for (int e = first; e < i && !act; e++)
+        if (P->products[e].x == p->x && P->products[e].type == p->type && P->products[e].k == p->k)
+            act = P->jobs[e].range.act;
+    if (!act) {
+        P->owned[i] = aligned_alloc(64, ((size_t)n * arb + 63) & ~(size_t)63);
+        if (!P->owned[i]) return -3;
+        phi_internal_quantize_rows(p->type, p->x, n, p->k, P->owned[i], arb, P->threaded);
+        if (f->prepare_activations) f->prepare_activations(P->owned[i], n, arb, nb);
+        act = P->owned[i];
+    }
+    // A k-sliced layout's tiles take each slice's activation as a row of its own.
+    const int64_t slices = phi_x8_slice_count(f, nb);
+    size_t slice_arb = 0;
+    if (slices > 1 && !(f->whole_rows_tokens && n >= f->whole_rows_tokens && P->level >= PHI_LEVEL_AVX2)) {
+        slice_arb = (phi_act_row_size(p->type, (nb / slices + 1) * f->block_values) + 63) & ~(size_t)63;
+        P->owned[MAX_PRODUCTS + i] = aligned_alloc(64, (size_t)slices * (size_t)n * slice_arb);
+        if (!P->owned[MAX_PRODUCTS + i]) return -3;
+        for (int64_t sl = 0; sl < slices; sl++) {
+            const int64_t b0 = phi_x8_slice_start(nb, slices, sl), b1 = phi_x8_slice_start(nb, slices, sl + 1);
+            for (int64_t t = 0; t < n; t++)
+                phi_act32_slice(act + t * arb, nb, b0, b1 - b0, P->owned[MAX_PRODUCTS + i] + (sl * n + t) * slice_arb);
+        }
+    }
+    P->jobs[i].range = (phi_x8_range){.level = P->level, .packed = p->packed, .nb = nb, .act = act, .arb = arb, .n = n,
+                                      .bias = p->bias, .y = p->y, .ldy = p->ldy, .groups = p->m / 8, .slices = slices,
+                                      .slice_act = P->owned[MAX_PRODUCTS + i], .slice_arb = slice_arb,
+                                      .activation = p->activation};
+    return 0;
+}
+
+// Takes attention items until none is left; whoever finishes the last one prepares the deferred products' inputs
+// (the acq_rel count makes every item's output visible to it) and publishes them.
+static void x8_side_run(x8_side *s, float **scores) {
+    for (;;) {
+        int64_t item = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);
+        if (item >= s->items) return;
+        if (!*scores && !(*scores = malloc(sizeof(float) * (size_t)s->scores))) {
+            fprintf(stderr, "phi: out of memory for attention scores\n");
+            abort();
+        }
+        int c = 0;
+        while (item >= s->calls[c].n * s->calls[c].heads) {
+            item -= s->calls[c].n * s->calls[c].heads;
+            c++;
+        }
+        // Head-major within a call, as `phi_attention` claims them.
+        phi_internal_attention_item(&s->calls[c], item % s->calls[c].n, (int)(item / s->calls[c].n), *scores);
+        if (atomic_fetch_add_explicit(&s->done, 1, memory_order_acq_rel) + 1 == s->items) {
+            for (int i = s->deferred; i < s->plan->count; i++)
+                if (x8_prepare(s->plan, i, s->deferred) != 0) atomic_store(&s->failed, 1);
+            atomic_store_explicit(&s->ready, 1, memory_order_release);
+        }
+    }
 }
 
 // The products' groups are claimed as one sequence, never across a product's end. Decode claims shrinking shares
@@ -101,113 +200,131 @@ static void x8_run(const x8_job *j, int64_t g0, int64_t g1) {
 // the prefetchers: a quarter of what is left per thread (~20 claims per product) streamed at 0.73 of the read probe
 // on a Zen 4 host in its 60 GB/s stretches, this at 0.81 (in a C harness replaying phi-2's products; at ~33 GB/s
 // both 0.95). Prefill claims 2 groups at a time, whose weights stay in cache while every token streams past them.
+//
+// With attention in the call, the caller (thread 0) computes it first while the others stream the products that do
+// not need it; a thread that reaches the deferred products first helps with what is left of it, then waits.
 static void x8_task(void *p, int ith, int nth) {
-    (void)ith;
     x8_call *c = p;
+    x8_side *side = c->side;
+    float *scores = NULL;
+    if (side && ith == 0) x8_side_run(side, &scores);
     int job = 0;
     for (;;) {
         long long g0 = atomic_load_explicit(&c->next, memory_order_relaxed);
         int64_t g1;
+        int wait = 0;
         do {
             const int64_t left = c->groups - g0;
-            if (left <= 0) return;
-            int64_t take = c->decode ? left / nth : 0;
-            if (take < c->min_claim) take = c->min_claim;
+            if (left <= 0) goto done;
+            if (side && g0 >= side->deferred_group && !atomic_load_explicit(&side->ready, memory_order_acquire)) {
+                wait = 1;
+                break;
+            }
             while (g0 >= c->jobs[job].first + c->jobs[job].groups) job++;  // claims only move forward
             const int64_t end = c->jobs[job].first + c->jobs[job].groups;
+            // Shares in bytes, not groups: phi-2's fc2 groups are 4× its output projection's, and a share of groups
+            // over both handed one thread all of fc2. With attention in the call, shares of what comes before the
+            // deferred products first: the caller is attending meanwhile.
+            int64_t bytes = (end - g0) * c->jobs[job].group_bytes;
+            if (!side || g0 >= side->deferred_group) bytes += c->jobs[job].bytes_after;
+            else bytes += c->jobs[job].bytes_after - c->jobs[side->deferred - 1].bytes_after;
+            int64_t take = c->decode ? bytes / nth / c->jobs[job].group_bytes : 0;
+            if (take < c->min_claim) take = c->min_claim;
             g1 = g0 + take < end ? g0 + take : end;
         } while (!atomic_compare_exchange_weak_explicit(&c->next, &g0, g1, memory_order_relaxed,
                                                         memory_order_relaxed));
+        if (wait) {
+            x8_side_run(side, &scores);
+            while (!atomic_load_explicit(&side->ready, memory_order_acquire)) CPU_RELAX();
+            if (atomic_load(&side->failed)) goto done;
+            continue;
+        }
         while (g0 >= c->jobs[job].first + c->jobs[job].groups) job++;
         x8_run(&c->jobs[job], g0 - c->jobs[job].first, g1 - c->jobs[job].first);
     }
+done:
+    free(scores);
 }
 
-enum { MAX_PRODUCTS = 8, MIN_CLAIM_BYTES = 32 << 10 };
-
-static int x8_matmul(const phi_x8_product *products, int count, int64_t n, int level, int threaded) {
-    if (count < 1 || count > MAX_PRODUCTS || n < 0) return PHI_ERR_BAD_COUNT;
+static int x8_matmul(const phi_x8_product *products, int count, int64_t n, int level, int threaded,
+                     const phi_attention_call *calls, int call_count, int deferred) {
+    if (count < 1 || count > MAX_PRODUCTS || n < 0 || call_count < 0 || (call_count > 0 && !calls)) return PHI_ERR_BAD_COUNT;
+    if (deferred < 0 || deferred > count) return PHI_ERR_BAD_COUNT;
     for (int i = 0; i < count; i++)
         if (!format_for(products[i].type) || phi_x8_size(products[i].type, products[i].m, products[i].k) == 0 ||
             products[i].ldy < products[i].m)
             return PHI_ERR_BAD_COUNT;
-    if (n == 0) return PHI_OK;
-    x8_job jobs[MAX_PRODUCTS];
-    uint8_t *owned[2 * MAX_PRODUCTS] = {NULL};  // quantized inputs, then k-sliced copies
-    int64_t groups = 0, work = 0;
+    int64_t items = 0, scores = 0;
+    for (int c = 0; c < call_count; c++) {
+        if (calls[c].n < 0 || calls[c].heads < 1) return PHI_ERR_BAD_COUNT;
+        items += calls[c].n * calls[c].heads;
+        if (calls[c].start + calls[c].n + 8 > scores) scores = calls[c].start + calls[c].n + 8;
+    }
+    if (n == 0 && items == 0) return PHI_OK;
+    x8_plan plan = {.products = products, .count = count, .n = n, .level = level, .threaded = threaded};
+    int64_t groups = 0, work = 0, deferred_group = 0;
     size_t smallest_group = SIZE_MAX;
     for (int i = 0; i < count; i++) {
-        const phi_x8_product *p = &products[i];
-        const phi_x8_format *f = format_for(p->type);
-        const int64_t nb = p->k / f->block_values;
-        const size_t arb = phi_act_row_size(p->type, p->k);
-        // Products of the same input and type (a layer's q, k and v) share its quantized rows.
-        const uint8_t *act = NULL;
-        for (int e = 0; e < i && !act; e++)
-            if (products[e].x == p->x && products[e].type == p->type && products[e].k == p->k) act = jobs[e].range.act;
-        if (!act) {
-            owned[i] = aligned_alloc(64, ((size_t)n * arb + 63) & ~(size_t)63);
-            if (!owned[i]) {
-                for (int e = 0; e < 2 * MAX_PRODUCTS; e++) free(owned[e]);
-                return -3;
-            }
-            phi_internal_quantize_rows(p->type, p->x, n, p->k, owned[i], arb, threaded);
-            if (f->prepare_activations) f->prepare_activations(owned[i], n, arb, nb);
-            act = owned[i];
-        }
-        // A k-sliced layout's tiles take each slice's activation as a row of its own.
-        const int64_t slices = phi_x8_slice_count(f, nb);
-        size_t slice_arb = 0;
-        if (slices > 1 && !(f->whole_rows_tokens && n >= f->whole_rows_tokens && level >= PHI_LEVEL_AVX2)) {
-            slice_arb = (phi_act_row_size(p->type, (nb / slices + 1) * f->block_values) + 63) & ~(size_t)63;
-            owned[MAX_PRODUCTS + i] = aligned_alloc(64, (size_t)slices * (size_t)n * slice_arb);
-            if (!owned[MAX_PRODUCTS + i]) {
-                for (int e = 0; e < 2 * MAX_PRODUCTS; e++) free(owned[e]);
-                return -3;
-            }
-            for (int64_t sl = 0; sl < slices; sl++) {
-                const int64_t b0 = phi_x8_slice_start(nb, slices, sl), b1 = phi_x8_slice_start(nb, slices, sl + 1);
-                for (int64_t t = 0; t < n; t++)
-                    phi_act32_slice(act + t * arb, nb, b0, b1 - b0, owned[MAX_PRODUCTS + i] + (sl * n + t) * slice_arb);
-            }
-        }
-        jobs[i] = (x8_job){.format = f,
-                           .range = {.level = level, .packed = p->packed, .nb = nb, .act = act, .arb = arb, .n = n,
-                                     .bias = p->bias, .y = p->y, .ldy = p->ldy, .groups = p->m / 8, .slices = slices,
-                                     .slice_act = owned[MAX_PRODUCTS + i], .slice_arb = slice_arb,
-                                     .activation = p->activation},
-                           .groups = p->m / 8,
-                           .first = groups};
-        groups += p->m / 8;
-        work += p->m * p->k * n;
-        const size_t group_bytes = (size_t)nb * f->group_block;
+        const phi_x8_format *f = format_for(products[i].type);
+        const size_t group_bytes = (size_t)(products[i].k / f->block_values) * f->group_block;
+        plan.jobs[i] = (x8_job){.format = f, .groups = n > 0 ? products[i].m / 8 : 0, .first = groups,
+                                .group_bytes = (int64_t)group_bytes};
+        if (i == deferred) deferred_group = groups;
+        groups += plan.jobs[i].groups;
+        work += products[i].m * products[i].k * n;
         if (group_bytes < smallest_group) smallest_group = group_bytes;
     }
-    x8_call c = {.jobs = jobs, .count = count, .groups = groups, .decode = n == 1};
-    c.min_claim = n == 1 ? (int64_t)(MIN_CLAIM_BYTES / smallest_group) : 2;
-    if (c.min_claim < 1) c.min_claim = 1;
-    atomic_init(&c.next, 0);
-    if (threaded && work >= 32768) phi_pool_run(x8_task, &c);
-    else x8_task(&c, 0, 1);
-    for (int i = 0; i < 2 * MAX_PRODUCTS; i++) free(owned[i]);
-    return PHI_OK;
+    int64_t after = 0;
+    for (int i = count - 1; i >= 0; i--) {
+        plan.jobs[i].bytes_after = after;
+        after += plan.jobs[i].groups * plan.jobs[i].group_bytes;
+    }
+    if (deferred == count) deferred_group = groups;
+    // Inputs ready now; the deferred ones once the attention has run (at once when there is none).
+    const int ready_now = items == 0 ? count : deferred;
+    int status = PHI_OK;
+    for (int i = 0; i < ready_now && status == PHI_OK && n > 0; i++) status = x8_prepare(&plan, i, 0);
+    x8_side side = {.calls = calls, .count = call_count, .items = items, .scores = scores, .deferred = deferred,
+                    .deferred_group = deferred_group, .plan = &plan};
+    atomic_init(&side.next, 0);
+    atomic_init(&side.done, 0);
+    atomic_init(&side.ready, 0);
+    atomic_init(&side.failed, 0);
+    // Inside the dispatch the deferred inputs are quantized on one thread (no nested dispatch).
+    plan.threaded = threaded && items == 0;
+    if (status == PHI_OK) {
+        x8_call c = {.jobs = plan.jobs, .count = count, .groups = groups, .decode = n == 1, .side = items ? &side : NULL};
+        c.min_claim = n == 1 ? (int64_t)(MIN_CLAIM_BYTES / smallest_group) : 2;
+        if (c.min_claim < 1) c.min_claim = 1;
+        atomic_init(&c.next, 0);
+        if (threaded && (work >= 32768 || items > 0)) phi_pool_run(x8_task, &c);
+        else x8_task(&c, 0, 1);
+        if (atomic_load(&side.failed)) status = -3;
+    }
+    for (int i = 0; i < 2 * MAX_PRODUCTS; i++) free(plan.owned[i]);
+    return status;
 }
 
 int phi_x8_matmul(uint32_t type, const void *packed, int64_t m, int64_t k, const float *x, int64_t n,
                   const float *bias, float *y) {
     const phi_x8_product p = {.type = type, .packed = packed, .m = m, .k = k, .x = x, .bias = bias, .y = y, .ldy = m};
-    return x8_matmul(&p, 1, n, phi_quant_level(), 1);
+    return x8_matmul(&p, 1, n, phi_quant_level(), 1, NULL, 0, 1);
 }
 
 int phi_x8_matmul_many(const phi_x8_product *products, int count, int64_t n) {
-    return x8_matmul(products, count, n, phi_quant_level(), 1);
+    return x8_matmul(products, count, n, phi_quant_level(), 1, NULL, 0, count);
+}
+
+int phi_x8_matmul_many_after_attention(const phi_x8_product *products, int count, int64_t n, int deferred,
+                                       const phi_attention_call *calls, int call_count) {
+    return x8_matmul(products, count, n, phi_quant_level(), 1, calls, call_count, deferred);
 }
 
 int phi_x8_matmul_at_level(uint32_t type, const void *packed, int64_t m, int64_t k, const float *x, int64_t n,
                            float *y, int level) {
     const int detected = phi_quant_detected_level();
     const phi_x8_product p = {.type = type, .packed = packed, .m = m, .k = k, .x = x, .y = y, .ldy = m};
-    return x8_matmul(&p, 1, n, level < detected ? level : detected, 0);
+    return x8_matmul(&p, 1, n, level < detected ? level : detected, 0, NULL, 0, 1);
 }
 
 // An activation is applied here, group by group as the rows come out of the tiles, instead of over the whole result

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "phi_ops.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define PHI_X8_AVX2 1
@@ -301,6 +302,9 @@ void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const
 /// `phi_gelu_tanh`'s function on `n` floats, on the calling thread: the same bits as `phi_gelu_tanh` gives them where
 /// `n` is a multiple of 8 (its vector path) or on a scalar-only machine.
 void phi_internal_gelu_tanh(float *x, int64_t n);
+/// Query `i`, head `h` of one attention call (phi_ops.c) on the calling thread, exactly as `phi_attention` computes
+/// it; `scores` holds `c->start + c->n + 8` floats.
+void phi_internal_attention_item(const phi_attention_call *c, int64_t i, int h, float *scores);
 
 #if defined(__x86_64__) || defined(__i386__)
 /// 8 weight rows already unpacked to bytes (`rep`: per block 8 vectors, byte 4r+i of vector j = quant 4j+i of row

@@ -13,6 +13,15 @@ enum CausalAttention {
         queries: UnsafePointer<Float>, queryStride: Int, rows n: Int, start: Int,
         cache: KVCache, layer: Int, heads: Int, output: UnsafeMutablePointer<Float>
     ) {
+        call(queries: queries, queryStride: queryStride, rows: n, start: start, cache: cache, layer: layer, heads: heads,
+             output: output).run()
+    }
+
+    /// The same as a value (its pointers valid until the cache's next append to `layer`).
+    static func call(
+        queries: UnsafePointer<Float>, queryStride: Int, rows n: Int, start: Int,
+        cache: KVCache, layer: Int, heads: Int, output: UnsafeMutablePointer<Float>
+    ) -> AttentionCall {
         let d = cache.headDimension
         let scale = Float(1 / Double(d).squareRoot())
         // One head stride serves keys and values: `KVCache.append` reserves both buffers of a layer together.
@@ -20,14 +29,14 @@ enum CausalAttention {
         case .f32:
             let keys = cache.keys[layer], values = cache.values[layer]
             assert(keys.headStride == values.headStride)
-            ForwardOps.attention(
+            return AttentionCall(
                 queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.base!,
                 values: values.base!, kvWidth: d, kvHeadStride: keys.headStride, heads: heads,
                 kvHeads: cache.kvHeadCount, headDimension: d, scale: scale, output: output)
         case .f16:
             let keys = cache.keys16[layer], values = cache.values16[layer]
             assert(keys.headStride == values.headStride)
-            ForwardOps.attention(
+            return AttentionCall(
                 queries: queries, queryStride: queryStride, rows: n, start: start, keys: keys.base!,
                 values: values.base!, kvWidth: d, kvHeadStride: keys.headStride, heads: heads,
                 kvHeads: cache.kvHeadCount, headDimension: d, scale: scale, output: output)

@@ -69,7 +69,21 @@ struct BatchPlan {
         qkv: UnsafeMutablePointer<Float>, qkvWidth: Int, layer: Int, heads: Int, kvHeads: Int, headDimension d: Int,
         rope: (Int) -> RotaryEmbedding, output: UnsafeMutablePointer<Float>
     ) {
-        for (s, input) in inputs.enumerated() {
+        for call in prepareAttention(
+            qkv: qkv, qkvWidth: qkvWidth, layer: layer, heads: heads, kvHeads: kvHeads, headDimension: d, rope: rope,
+            output: output)
+        {
+            call.run()
+        }
+    }
+
+    /// `attend`'s RoPE and cache appends, and its attention as one call per sequence, to be run (`AttentionCall.run`,
+    /// or inside a products' dispatch) before anything else appends to these caches at `layer`.
+    func prepareAttention(
+        qkv: UnsafeMutablePointer<Float>, qkvWidth: Int, layer: Int, heads: Int, kvHeads: Int, headDimension d: Int,
+        rope: (Int) -> RotaryEmbedding, output: UnsafeMutablePointer<Float>
+    ) -> [AttentionCall] {
+        inputs.enumerated().map { s, input in
             let start = input.cache.count
             let rows = qkv + offsets[s] * qkvWidth
             let table = rope(s)
@@ -81,7 +95,7 @@ struct BatchPlan {
             input.cache.append(
                 layer: layer, keys: rows + heads * d, values: rows + (heads + kvHeads) * d, rows: segments[s],
                 stride: qkvWidth)
-            CausalAttention.attend(
+            return CausalAttention.call(
                 queries: rows, queryStride: qkvWidth, rows: segments[s], start: start, cache: input.cache,
                 layer: layer, heads: heads, output: output + offsets[s] * heads * d)
         }

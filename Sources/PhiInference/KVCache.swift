@@ -79,8 +79,10 @@ public final class KVCache {
         rows n: Int, stride: Int
     ) {
         let d = headDimension
-        // Doubling (from 64 positions) keeps the copies on growth linear in the sequence's length.
-        let target = max(count + n, min(capacity, 2 * max(count, 64)))
+        // Doubling (from 64 positions) keeps the copies on growth linear in the sequence's length. Twice what is
+        // needed, not twice what was there: a 1,024-token prompt reserved exactly 1,024 positions and the first
+        // decoded token copied the whole cache (phi-2: 0.67 GB, ~0.3 s).
+        let target = max(count + n, min(capacity, 2 * max(count + n, 64)))
         if precision == .f16 {
             for (buffer, source) in [(keys16[layer], newKeys), (values16[layer], newValues)] {
                 if buffer.reservedPositions < count + n { buffer.reserve(positions: target, keeping: count) }

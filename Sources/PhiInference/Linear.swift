@@ -54,13 +54,21 @@ extension Linear {
     /// their kernels allow (PhiKernels' `matmul(_:segments:)` over products), each result as the layer's own call
     /// gives it.
     static func apply(_ calls: [LinearCall], segments: [Int]) {
+        apply(calls, segments: segments, afterAttention: [], deferredFrom: calls.count)
+    }
+
+    /// `attention`, then the layers; those from `deferredFrom` on may read what the attention writes (PhiKernels'
+    /// `matmul(_:segments:afterAttention:deferredFrom:)`: one dispatch where the kernels allow).
+    static func apply(
+        _ calls: [LinearCall], segments: [Int], afterAttention attention: [AttentionCall], deferredFrom deferred: Int
+    ) {
         withBiases(calls[...], []) { biases in
             let products = zip(calls, biases).map { call, bias in
                 MatMulProduct(
                     x: call.x, weight: call.layer.weight, bias: bias, y: call.y, yStride: call.yStride,
                     activation: call.activation)
             }
-            matmul(products, segments: segments)
+            matmul(products, segments: segments, afterAttention: attention, deferredFrom: deferred)
         }
     }
 

@@ -130,12 +130,15 @@ public struct Phi2Model: CausalLanguageModel {
             // gelu is applied as fc1's rows are stored (on the workers), not after the dispatch on one thread.
             let fc1 = LinearCall(layer: layer.mlp.fc1, x: h.pointer, y: up.pointer, activation: .geluTanh)
             Linear.apply(projections + [fc1], segments: segments)
-            plan.attend(
+            // fc2 does not need the attention: the caller computes it while the other threads stream fc2, and the
+            // output projection that reads it comes last (one dispatch instead of attention's own and the pair's).
+            let attention = plan.prepareAttention(
                 qkv: qkv.pointer, qkvWidth: qkvWidth, layer: index, heads: heads, kvHeads: kvHeads, headDimension: d,
                 rope: { _ in rope }, output: attended.pointer)
             Linear.apply(
-                [LinearCall(layer: layer.attention.dense, x: attended.pointer, y: attentionOut.pointer),
-                 LinearCall(layer: layer.mlp.fc2, x: up.pointer, y: h.pointer)], segments: segments)
+                [LinearCall(layer: layer.mlp.fc2, x: up.pointer, y: h.pointer),
+                 LinearCall(layer: layer.attention.dense, x: attended.pointer, y: attentionOut.pointer)],
+                segments: segments, afterAttention: attention, deferredFrom: 1)
             x.add(attentionOut)
             x.add(h)
         }

@@ -40,23 +40,44 @@ public struct MatMulProduct {
 /// input shared by products of one type is quantized once: decode pays each dispatch's start and ragged end ~190
 /// times per phi-2 token otherwise. Other kernels run one product after the other.
 public func matmul(_ products: [MatMulProduct], segments: [Int], quantization: ActivationQuantization? = nil) {
+    matmul(products, segments: segments, afterAttention: [], deferredFrom: products.count, quantization: quantization)
+}
+
+/// The `attention` calls, then `products` as `matmul(_:segments:quantization:)` runs them; the products from
+/// `deferredFrom` on may read what the attention writes, the others must not. Where every weight takes the packed
+/// kernel all of it is one dispatch of the pool: the caller computes the attention while the other threads stream
+/// the products that do not need it (phi-2's fc2 beside its attention; its output projection comes last). Every
+/// result is bit for bit what the calls one after the other give.
+public func matmul(
+    _ products: [MatMulProduct], segments: [Int], afterAttention attention: [AttentionCall], deferredFrom deferred: Int,
+    quantization: ActivationQuantization? = nil
+) {
     precondition(segments.allSatisfy { $0 >= 0 }, "negative segment length")
     precondition(products.allSatisfy { $0.yStride >= $0.weight.rows }, "result stride shorter than a result row")
+    precondition((0...products.count).contains(deferred), "deferred products out of range")
     let n = segments.reduce(0, +)
-    guard n > 0, !products.isEmpty else { return }
+    guard n > 0, !products.isEmpty else {
+        for call in attention { call.run() }
+        return
+    }
     let mode = quantization ?? ComputeSettings.activationQuantization
     let packed = products.count <= 8 && products.allSatisfy {
         MatMulKernel(rows: n, weight: $0.weight, quantization: mode) == .quantizedPacked8 && $0.weight.columns > 0
     }
+    if packed && !attention.isEmpty {
+        withPackedPointers(products) { pointers in
+            let descriptors = descriptorsOf(products, pointers)
+            let calls = attention.map(\.raw)
+            let status = phi_x8_matmul_many_after_attention(
+                descriptors, Int32(descriptors.count), Int64(n), Int32(deferred), calls, Int32(calls.count))
+            precondition(status == 0, "phi_x8_matmul_many_after_attention failed (\(status))")
+        }
+        return
+    }
+    for call in attention { call.run() }
     if packed {
         withPackedPointers(products) { pointers in
-            let descriptors = products.indices.map { i in
-                phi_x8_product(
-                    type: products[i].weight.type.rawValue, packed: pointers[i], m: Int64(products[i].weight.rows),
-                    k: Int64(products[i].weight.columns), x: products[i].x, bias: products[i].bias, y: products[i].y,
-                    ldy: Int64(products[i].yStride),
-                    activation: products[i].activation == .geluTanh ? Int32(PHI_ACTIVATION_GELU_TANH) : 0)
-            }
+            let descriptors = descriptorsOf(products, pointers)
             let status = phi_x8_matmul_many(descriptors, Int32(descriptors.count), Int64(n))
             precondition(status == 0, "phi_x8_matmul_many failed (\(status))")
         }
@@ -88,6 +109,17 @@ private func applyGelu(_ y: UnsafeMutablePointer<Float>, rows: Int, width: Int, 
         ForwardOps.geluTanh(y, count: rows * width)
     } else {
         for t in 0..<rows { ForwardOps.geluTanh(y + t * stride, count: width) }
+    }
+}
+
+/// The C descriptions of packed products (`pointers`: their packed copies).
+private func descriptorsOf(_ products: [MatMulProduct], _ pointers: [UnsafeRawPointer]) -> [phi_x8_product] {
+    products.indices.map { i in
+        phi_x8_product(
+            type: products[i].weight.type.rawValue, packed: pointers[i], m: Int64(products[i].weight.rows),
+            k: Int64(products[i].weight.columns), x: products[i].x, bias: products[i].bias, y: products[i].y,
+            ldy: Int64(products[i].yStride),
+            activation: products[i].activation == .geluTanh ? Int32(PHI_ACTIVATION_GELU_TANH) : 0)
     }
 }
 

@@ -6,7 +6,7 @@ import Testing
 struct KVCacheTests {
     static let config = PhiModelConfig(
         architecture: .phi3, vocabularySize: 16, hiddenSize: 48, intermediateSize: 64, layerCount: 2, headCount: 6,
-        kvHeadCount: 3, ropeDimension: 8, ropeTheta: 10_000, normEpsilon: 1e-5, contextLength: 300,
+        kvHeadCount: 3, ropeDimension: 8, ropeTheta: 10_000, normEpsilon: 1e-5, contextLength: 600,
         tieWordEmbeddings: false)
 
     /// Key / value element of (layer, position, kv head, t) for one "generation" of writes, so that rows written
@@ -69,16 +69,16 @@ struct KVCacheTests {
 
     @Test(arguments: KVCachePrecision.allCases)
     func rowsSurviveGrowthTruncationAndReset(precision: KVCachePrecision) {
-        let cache = KVCache(config: Self.config, capacity: 300, precision: precision)
-        // 120 positions fit the first reservation (128); one at a time then crosses it (→ 256), and a 140-row
-        // prompt crosses the next (→ 270), each growth copying every head's run to its new place.
-        Self.append(cache, rows: 120, generation: 0)
-        #expect(max(cache.keys[0].reservedPositions, cache.keys16[0].reservedPositions) == 128)
-        for _ in 0..<10 { Self.append(cache, rows: 1, generation: 0) }
-        #expect(max(cache.keys[0].reservedPositions, cache.keys16[0].reservedPositions) == 256)
-        Self.append(cache, rows: 140, generation: 0)
-        #expect(max(cache.keys[1].reservedPositions, cache.keys16[1].reservedPositions) == 270)
-        Self.check(cache, generations: Array(repeating: 0, count: 270))
+        let cache = KVCache(config: Self.config, capacity: 600, precision: precision)
+        // A 100-row prompt reserves twice that (200); one at a time then crosses it (→ 402), and a 250-row prompt
+        // crosses the next (→ the capacity, 600), each growth copying every head's run to its new place.
+        Self.append(cache, rows: 100, generation: 0)
+        #expect(max(cache.keys[0].reservedPositions, cache.keys16[0].reservedPositions) == 200)
+        for _ in 0..<101 { Self.append(cache, rows: 1, generation: 0) }
+        #expect(max(cache.keys[0].reservedPositions, cache.keys16[0].reservedPositions) == 402)
+        Self.append(cache, rows: 250, generation: 0)
+        #expect(max(cache.keys[1].reservedPositions, cache.keys16[1].reservedPositions) == 600)
+        Self.check(cache, generations: Array(repeating: 0, count: 451))
 
         // A truncated tail is overwritten by the next appends; the kept prefix is untouched.
         cache.truncate(to: 50)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "phi_quant.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -29,6 +31,26 @@ void phi_attention(const float *q, int64_t q_stride, int64_t n, int64_t start, c
 void phi_attention_f16kv(const float *q, int64_t q_stride, int64_t n, int64_t start, const uint16_t *keys,
                          const uint16_t *values, int64_t kv_width, int64_t kv_head_stride, int heads, int kv_heads,
                          int head_dim, float scale, float *out);
+
+/// One sequence's `phi_attention` (or, with `f16`, `phi_attention_f16kv`) as a value: for
+/// `phi_x8_matmul_many_after_attention`.
+typedef struct {
+    const float *q;
+    int64_t q_stride, n, start;
+    const void *keys, *values;  // float, or IEEE half bit patterns with `f16`
+    int64_t kv_width, kv_head_stride;
+    int32_t heads, kv_heads, head_dim, f16;
+    float scale;
+    float *out;
+} phi_attention_call;
+
+/// The attention calls, then `phi_x8_matmul_many(products, count, n)`, in one dispatch of the pool: the workers start
+/// on products [0, deferred) while the caller computes the attention (any thread that runs out of those products
+/// helps); the products from `deferred` on read what the attention writes, so their inputs are quantized once it is
+/// all done. Every result is bit for bit what the calls one after the other give. Phi-2's attention and MLP read
+/// the same normed input: its attention overlaps fc2's stream, and its output projection comes last.
+int phi_x8_matmul_many_after_attention(const phi_x8_product *products, int count, int64_t n, int deferred,
+                                       const phi_attention_call *calls, int call_count);
 
 #ifdef __cplusplus
 }

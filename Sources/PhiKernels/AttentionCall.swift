@@ -1,0 +1,48 @@
+// One sequence's causal attention as a value, so that it can run inside a products' dispatch of the worker pool
+// (`matmul(_:segments:afterAttention:deferredFrom:)`) as well as on its own.
+import CPhiKernels
+
+/// The arguments of `ForwardOps.attention` for one sequence (a float32 or float16 cache).
+public struct AttentionCall {
+    var raw: phi_attention_call
+
+    /// Over a float32 cache (element (position p, kv head g, t) at `p·kvWidth + g·kvHeadStride + t`).
+    public init(
+        queries: UnsafePointer<Float>, queryStride: Int, rows: Int, start: Int, keys: UnsafePointer<Float>,
+        values: UnsafePointer<Float>, kvWidth: Int, kvHeadStride: Int, heads: Int, kvHeads: Int, headDimension: Int,
+        scale: Float, output: UnsafeMutablePointer<Float>
+    ) {
+        raw = phi_attention_call(
+            q: queries, q_stride: Int64(queryStride), n: Int64(rows), start: Int64(start), keys: keys, values: values,
+            kv_width: Int64(kvWidth), kv_head_stride: Int64(kvHeadStride), heads: Int32(heads), kv_heads: Int32(kvHeads),
+            head_dim: Int32(headDimension), f16: 0, scale: scale, out: output)
+    }
+
+    /// Over a float16 cache (IEEE half bit patterns), laid out as above.
+    public init(
+        queries: UnsafePointer<Float>, queryStride: Int, rows: Int, start: Int, keys: UnsafePointer<UInt16>,
+        values: UnsafePointer<UInt16>, kvWidth: Int, kvHeadStride: Int, heads: Int, kvHeads: Int, headDimension: Int,
+        scale: Float, output: UnsafeMutablePointer<Float>
+    ) {
+        raw = phi_attention_call(
+            q: queries, q_stride: Int64(queryStride), n: Int64(rows), start: Int64(start), keys: keys, values: values,
+            kv_width: Int64(kvWidth), kv_head_stride: Int64(kvHeadStride), heads: Int32(heads), kv_heads: Int32(kvHeads),
+            head_dim: Int32(headDimension), f16: 1, scale: scale, out: output)
+    }
+
+    /// Runs it on its own (split over the pool where it pays).
+    public func run() {
+        let r = raw
+        if r.f16 != 0 {
+            phi_attention_f16kv(
+                r.q, r.q_stride, r.n, r.start, r.keys.assumingMemoryBound(to: UInt16.self),
+                r.values.assumingMemoryBound(to: UInt16.self), r.kv_width, r.kv_head_stride, r.heads, r.kv_heads,
+                r.head_dim, r.scale, r.out)
+        } else {
+            phi_attention(
+                r.q, r.q_stride, r.n, r.start, r.keys.assumingMemoryBound(to: Float.self),
+                r.values.assumingMemoryBound(to: Float.self), r.kv_width, r.kv_head_stride, r.heads, r.kv_heads,
+                r.head_dim, r.scale, r.out)
+        }
+    }
+}
