@@ -12,10 +12,9 @@ public struct AttentionCall {
         values: UnsafePointer<Float>, kvWidth: Int, kvHeadStride: Int, heads: Int, kvHeads: Int, headDimension: Int,
         scale: Float, output: UnsafeMutablePointer<Float>
     ) {
-        raw = phi_attention_call(
-            q: queries, q_stride: Int64(queryStride), n: Int64(rows), start: Int64(start), keys: keys, values: values,
-            kv_width: Int64(kvWidth), kv_head_stride: Int64(kvHeadStride), heads: Int32(heads), kv_heads: Int32(kvHeads),
-            head_dim: Int32(headDimension), f16: 0, scale: scale, out: output)
+        self.init(
+            queries, queryStride, rows, start, UnsafeRawPointer(keys), UnsafeRawPointer(values), f16: false, kvWidth,
+            kvHeadStride, heads, kvHeads, headDimension, scale, output)
     }
 
     /// Over a float16 cache (IEEE half bit patterns), laid out as above.
@@ -24,10 +23,20 @@ public struct AttentionCall {
         values: UnsafePointer<UInt16>, kvWidth: Int, kvHeadStride: Int, heads: Int, kvHeads: Int, headDimension: Int,
         scale: Float, output: UnsafeMutablePointer<Float>
     ) {
+        self.init(
+            queries, queryStride, rows, start, UnsafeRawPointer(keys), UnsafeRawPointer(values), f16: true, kvWidth,
+            kvHeadStride, heads, kvHeads, headDimension, scale, output)
+    }
+
+    private init(
+        _ q: UnsafePointer<Float>, _ qStride: Int, _ n: Int, _ start: Int, _ keys: UnsafeRawPointer,
+        _ values: UnsafeRawPointer, f16: Bool, _ kvWidth: Int, _ kvHeadStride: Int, _ heads: Int, _ kvHeads: Int,
+        _ d: Int, _ scale: Float, _ output: UnsafeMutablePointer<Float>
+    ) {
         raw = phi_attention_call(
-            q: queries, q_stride: Int64(queryStride), n: Int64(rows), start: Int64(start), keys: keys, values: values,
+            q: q, q_stride: Int64(qStride), n: Int64(n), start: Int64(start), keys: keys, values: values,
             kv_width: Int64(kvWidth), kv_head_stride: Int64(kvHeadStride), heads: Int32(heads), kv_heads: Int32(kvHeads),
-            head_dim: Int32(headDimension), f16: 1, scale: scale, out: output)
+            head_dim: Int32(d), f16: f16 ? 1 : 0, scale: scale, out: output)
     }
 
     /// Runs it on its own (split over the pool where it pays).

@@ -59,43 +59,27 @@ struct GroupedMatMulTests {
         }
     }
 
-    @Test("packed weights: one pass gives each product's own result (decode, batched, prefill)", arguments: [1, 5, 9])
-    func packedProducts(rows n: Int) throws {
+    @Test(
+        "packed weights: one pass gives each product's own result (decode, batched, prefill), gelu in the stores the bits of gelu afterwards",
+        arguments: [1, 5, 9], [ProductActivation.none, .geluTanh])
+    func packedProducts(rows n: Int, activation: ProductActivation) throws {
         let weights = try [
             #require(try Self.weight(.q4_0, rows: 256, seed: 1).packedInGroupsOf8OnAnyCPU()),
             #require(try Self.weight(.q6_K, rows: 128, seed: 2).packedInGroupsOf8OnAnyCPU()),
             #require(try Self.weight(.q4_K, rows: 64, seed: 3).packedInGroupsOf8OnAnyCPU()),
         ]
-        Self.compare(weights, rows: n, segments: n == 5 ? [1, 3, 1] : [n])
+        Self.compare(weights, rows: n, segments: n == 5 ? [1, 3, 1] : [n], activation: activation)
     }
 
-    @Test("gelu in the packed kernels' stores: the bits of gelu over the results afterwards", arguments: [1, 5, 9])
-    func packedActivation(rows n: Int) throws {
-        let weights = try [
-            #require(try Self.weight(.q4_0, rows: 256, seed: 1).packedInGroupsOf8OnAnyCPU()),
-            #require(try Self.weight(.q6_K, rows: 128, seed: 2).packedInGroupsOf8OnAnyCPU()),
-            #require(try Self.weight(.q4_K, rows: 64, seed: 3).packedInGroupsOf8OnAnyCPU()),
-        ]
-        Self.compare(weights, rows: n, segments: n == 5 ? [1, 3, 1] : [n], activation: .geluTanh)
-    }
-
-    @Test("gelu after the other kernels' products, on their strided rows only")
-    func unpackedActivation() throws {
+    @Test(
+        "other kernels run one product after the other, results (and gelu) at their strided places only",
+        arguments: [ProductActivation.none, .geluTanh])
+    func unpackedProducts(activation: ProductActivation) throws {
         let weights = try [
             Self.weight(.q8_0, rows: 96, seed: 4),
             try #require(try Self.weight(.q4_0, rows: 64, seed: 5).packedInGroupsOf8OnAnyCPU()),
             WeightMatrix(rows: 44, columns: Self.k, floats: Self.values(44 * Self.k, seed: 6)),
         ]
-        for n in [1, 6] { Self.compare(weights, rows: n, segments: [n], activation: .geluTanh) }
-    }
-
-    @Test("other kernels run one product after the other, results at their strided places")
-    func unpackedProducts() throws {
-        let weights = try [
-            Self.weight(.q8_0, rows: 96, seed: 4),
-            try #require(try Self.weight(.q4_0, rows: 64, seed: 5).packedInGroupsOf8OnAnyCPU()),
-            WeightMatrix(rows: 40, columns: Self.k, floats: Self.values(40 * Self.k, seed: 6)),
-        ]
-        for n in [1, 6] { Self.compare(weights, rows: n, segments: [n]) }
+        for n in [1, 6] { Self.compare(weights, rows: n, segments: [n], activation: activation) }
     }
 }
