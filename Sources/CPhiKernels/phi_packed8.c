@@ -186,7 +186,7 @@ static void x8_side_run(x8_side *s, float **scores) {
         // Head-major within a call, as `phi_attention` claims them.
         phi_internal_attention_item(&s->calls[c], item % s->calls[c].n, (int)(item / s->calls[c].n), *scores);
         if (atomic_fetch_add_explicit(&s->done, 1, memory_order_acq_rel) + 1 == s->items) {
-            for (int i = s->deferred; i < s->plan->count; i++)
+            for (int i = s->deferred; i < s->plan->count && s->plan->n > 0; i++)
                 if (x8_prepare(s->plan, i, s->deferred) != 0) atomic_store(&s->failed, 1);
             atomic_store_explicit(&s->ready, 1, memory_order_release);
         }
