@@ -321,18 +321,23 @@ T_AVX2 static void attend_one_avx2(const attn_job *j, int64_t i, int h, float *s
 }
 #endif
 
-void phi_internal_attention_item(const phi_attention_call *c, int64_t i, int h, float *scores) {
-    attn_job j = {.q = c->q, .q_stride = c->q_stride, .n = c->n, .start = c->start, .keys = c->keys,
-                  .values = c->values, .kv_width = c->kv_width, .kv_head_stride = c->kv_head_stride,
-                  .heads = c->heads, .kv_heads = c->kv_heads, .d = c->head_dim, .f16 = c->f16, .scale = c->scale,
-                  .out = c->out};
+// Query i, head h through the vector path where the head dimension allows it, else the scalar one.
+static void attend_one(const attn_job *j, int64_t i, int h, float *scores) {
 #ifdef PHI_X86
-    if (use_avx2() && j.d % 8 == 0 && j.d <= 128) {
-        attend_one_avx2(&j, i, h, scores);
+    if (use_avx2() && j->d % 8 == 0 && j->d <= 128) {
+        attend_one_avx2(j, i, h, scores);
         return;
     }
 #endif
-    attend_one_scalar(&j, i, h, scores);
+    attend_one_scalar(j, i, h, scores);
+}
+
+void phi_internal_attention_item(const phi_attention_call *c, int64_t i, int h, float *scores) {
+    const attn_job j = {.q = c->q, .q_stride = c->q_stride, .n = c->n, .start = c->start, .keys = c->keys,
+                        .values = c->values, .kv_width = c->kv_width, .kv_head_stride = c->kv_head_stride,
+                        .heads = c->heads, .kv_heads = c->kv_heads, .d = c->head_dim, .f16 = c->f16,
+                        .scale = c->scale, .out = c->out};
+    attend_one(&j, i, h, scores);
 }
 
 static void attn_task(void *ptr, int ith, int nth) {
@@ -342,9 +347,6 @@ static void attn_task(void *ptr, int ith, int nth) {
     const int64_t total = j->n * j->heads;
     float *scores = malloc(sizeof(float) * (size_t)(j->start + j->n + 8));
     if (!scores) return;
-#ifdef PHI_X86
-    const int simd = use_avx2() && j->d % 8 == 0 && j->d <= 128;
-#endif
     for (;;) {
         const long long item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (item >= total) break;
@@ -352,14 +354,7 @@ static void attn_task(void *ptr, int ith, int nth) {
         // for 512 positions) are still in its L2. Query-major order went through every head (a layer's whole cache,
         // megabytes) between two queries of one head. (Results do not depend on the order.)
         const int h = (int)(item / j->n);
-        const int64_t i = item % j->n;
-#ifdef PHI_X86
-        if (simd) {
-            attend_one_avx2(j, i, h, scores);
-            continue;
-        }
-#endif
-        attend_one_scalar(j, i, h, scores);
+        attend_one(j, item % j->n, h, scores);
     }
     free(scores);
 }

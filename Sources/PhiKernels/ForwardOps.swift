@@ -25,9 +25,11 @@ public enum ForwardOps {
         values: UnsafePointer<Float>, kvWidth: Int, kvHeadStride: Int? = nil, heads: Int, kvHeads: Int,
         headDimension: Int, scale: Float, output: UnsafeMutablePointer<Float>
     ) {
-        phi_attention(
-            queries, Int64(queryStride), Int64(rows), Int64(start), keys, values, Int64(kvWidth),
-            Int64(kvHeadStride ?? headDimension), Int32(heads), Int32(kvHeads), Int32(headDimension), scale, output)
+        AttentionCall(
+            queries: queries, queryStride: queryStride, rows: rows, start: start, keys: keys, values: values,
+            kvWidth: kvWidth, kvHeadStride: kvHeadStride ?? headDimension, heads: heads, kvHeads: kvHeads,
+            headDimension: headDimension, scale: scale, output: output
+        ).run()
     }
 
     /// `attention` over a float16 cache (IEEE half bit patterns).
@@ -36,8 +38,10 @@ public enum ForwardOps {
         values: UnsafePointer<UInt16>, kvWidth: Int, kvHeadStride: Int? = nil, heads: Int, kvHeads: Int,
         headDimension: Int, scale: Float, output: UnsafeMutablePointer<Float>
     ) {
-        phi_attention_f16kv(
-            queries, Int64(queryStride), Int64(rows), Int64(start), keys, values, Int64(kvWidth),
-            Int64(kvHeadStride ?? headDimension), Int32(heads), Int32(kvHeads), Int32(headDimension), scale, output)
+        AttentionCall(
+            queries: queries, queryStride: queryStride, rows: rows, start: start, keys: keys, values: values,
+            kvWidth: kvWidth, kvHeadStride: kvHeadStride ?? headDimension, heads: heads, kvHeads: kvHeads,
+            headDimension: headDimension, scale: scale, output: output
+        ).run()
     }
 }
