@@ -115,14 +115,30 @@ typedef struct {
     atomic_int failed;
 } x8_side;
 
+// Decode's claims are split in flight (`x8_stream`, `x8_steal`): the caller waited 0.4-0.6 ms per phi-2 token for the
+// last worker to finish a share that ran slower than its own or stalled (the Zen 4 host's fast stretches, 65
+// dispatches). A piece is what the owner runs between looks at its span: a quarter of what is left, from 64 KB down
+// to the last, so a long share costs ~15 looks and its tail is fine-grained (a fixed 64 KB piece cost ~3% of decode
+// in calls and CASes). A k-sliced layout restarts a stream per slice and piece, so its claims run whole.
+enum { MAX_SPANS = 16, PIECE_BYTES = 64 << 10 };
+
+// A thread's claim in flight: first group not yet started << 32 | end. The owner takes pieces off its front, a thread
+// with nothing left to claim takes the back half of another's.
+typedef struct {
+    _Alignas(64) atomic_ullong v;
+} x8_span;
+
 typedef struct {
     const x8_job *jobs;
     int count;
     int64_t groups;     // of all products
     int64_t min_claim;  // groups
     int decode;         // one token: shrinking claims
+    int steal;          // decode with at most MAX_SPANS threads: claims are split in flight
     x8_side *side;      // or NULL
     atomic_llong next;  // first group not yet claimed
+    int64_t piece[MAX_PRODUCTS];  // least groups a thread runs between looks at its span (0: the whole claim)
+    x8_span spans[MAX_SPANS];
 } x8_call;
 
 static void x8_run(const x8_job *j, int64_t g0, int64_t g1) {
@@ -193,6 +209,73 @@ static void x8_side_run(x8_side *s, float **scores) {
     }
 }
 
+// Tests: decode's first claim takes a whole product, so the other threads find nothing to claim and must split it.
+static atomic_int whole_claims;
+
+int phi_x8_set_whole_decode_claims(int on) { return atomic_exchange(&whole_claims, on); }
+
+static inline unsigned long long span_pack(int64_t pos, int64_t end) {
+    return (unsigned long long)pos << 32 | (unsigned long long)end;
+}
+
+static int job_of(const x8_call *c, int64_t g) {
+    int job = 0;
+    while (g >= c->jobs[job].first + c->jobs[job].groups) job++;
+    return job;
+}
+
+// Runs [g0, g1) a piece at a time, each piece taken off the span's front with a CAS, so that a thief's CAS on the
+// same word (shortening the end) and the owner's never hand a group to both.
+static void x8_stream(x8_call *c, int ith, int64_t g0, int64_t g1) {
+    atomic_ullong *span = &c->spans[ith].v;
+    atomic_store_explicit(span, span_pack(g0, g1), memory_order_relaxed);
+    const int job = job_of(c, g0);
+    const x8_job *j = &c->jobs[job];
+    unsigned long long s = atomic_load_explicit(span, memory_order_relaxed);
+    for (;;) {
+        const int64_t pos = (int64_t)(s >> 32), end = (int64_t)(s & 0xffffffffu);
+        if (pos >= end) return;
+        int64_t step = (end - pos) / 4 > c->piece[job] ? (end - pos) / 4 : c->piece[job];
+        if (step > end - pos || c->piece[job] == 0) step = end - pos;
+        if (!atomic_compare_exchange_weak_explicit(span, &s, span_pack(pos + step, end), memory_order_relaxed,
+                                                   memory_order_relaxed))
+            continue;
+        x8_run(j, pos - j->first, pos + step - j->first);
+        s = atomic_load_explicit(span, memory_order_relaxed);
+    }
+}
+
+// Once nothing is left to claim: the back half of the longest span still worth splitting (at least two pieces), or 0.
+static int x8_steal(x8_call *c, int ith, int nth, int64_t *g0, int64_t *g1) {
+    for (;;) {
+        int victim = -1;
+        unsigned long long best = 0;
+        int64_t most = 0;
+        for (int u = 0; u < nth; u++) {
+            if (u == ith) continue;
+            const unsigned long long s = atomic_load_explicit(&c->spans[u].v, memory_order_relaxed);
+            const int64_t pos = (int64_t)(s >> 32), end = (int64_t)(s & 0xffffffffu);
+            if (end - pos > most) {
+                most = end - pos;
+                best = s;
+                victim = u;
+            }
+        }
+        if (victim < 0) return 0;
+        const int64_t pos = (int64_t)(best >> 32), end = (int64_t)(best & 0xffffffffu);
+        const int64_t piece = c->piece[job_of(c, pos)];
+        if (piece == 0 || most < 2 * piece) return 0;
+        const int64_t mid = pos + most / 2;
+        if (atomic_compare_exchange_strong_explicit(&c->spans[victim].v, &best, span_pack(pos, mid),
+                                                    memory_order_relaxed, memory_order_relaxed)) {
+            *g0 = mid;
+            *g1 = end;
+            phi_internal_count_steal();
+            return 1;
+        }
+    }
+}
+
 // The products' groups are claimed as one sequence, never across a product's end. Decode claims shrinking shares
 // (what is left ÷ threads, at least `min_claim`): the first claims give each thread one long contiguous stream,
 // the last small ones make the threads finish together instead of one streaming alone for half a chunk at the end
@@ -202,9 +285,11 @@ static void x8_side_run(x8_side *s, float **scores) {
 // both 0.95). Prefill claims 2 groups at a time, whose weights stay in cache while every token streams past them.
 //
 // With attention in the call, the caller (thread 0) computes it first while the others stream the products that do
-// not need it; a thread that reaches the deferred products first helps with what is left of it, then waits.
+// not need it; a thread that reaches the deferred products first helps with what is left of it, then waits. Once
+// nothing is left to claim, a decode thread takes over the back half of another's claim (`x8_steal`).
 static void x8_task(void *p, int ith, int nth) {
     x8_call *c = p;
+    const int steal = c->steal && nth <= MAX_SPANS;
     x8_side *side = c->side;
     float *scores = NULL;
     if (side && ith == 0) x8_side_run(side, &scores);
@@ -229,6 +314,7 @@ static void x8_task(void *p, int ith, int nth) {
             if (!side || g0 >= side->deferred_group) bytes += c->jobs[job].bytes_after;
             else bytes += c->jobs[job].bytes_after - c->jobs[side->deferred - 1].bytes_after;
             int64_t take = c->decode ? bytes / nth / c->jobs[job].group_bytes : 0;
+            if (steal && atomic_load_explicit(&whole_claims, memory_order_relaxed)) take = end - g0;
             if (take < c->min_claim) take = c->min_claim;
             g1 = g0 + take < end ? g0 + take : end;
         } while (!atomic_compare_exchange_weak_explicit(&c->next, &g0, g1, memory_order_relaxed,
@@ -240,9 +326,14 @@ static void x8_task(void *p, int ith, int nth) {
             continue;
         }
         while (g0 >= c->jobs[job].first + c->jobs[job].groups) job++;
-        x8_run(&c->jobs[job], g0 - c->jobs[job].first, g1 - c->jobs[job].first);
+        if (steal) x8_stream(c, ith, g0, g1);
+        else x8_run(&c->jobs[job], g0 - c->jobs[job].first, g1 - c->jobs[job].first);
     }
 done:
+    if (steal) {
+        int64_t g0, g1;
+        while (x8_steal(c, ith, nth, &g0, &g1)) x8_stream(c, ith, g0, g1);
+    }
     free(scores);
 }
 
@@ -297,6 +388,13 @@ static int x8_matmul(const phi_x8_product *products, int count, int64_t n, int l
         c.min_claim = n == 1 ? (int64_t)(MIN_CLAIM_BYTES / smallest_group) : 2;
         if (c.min_claim < 1) c.min_claim = 1;
         atomic_init(&c.next, 0);
+        c.steal = n == 1;
+        for (int i = 0; i < count; i++) {
+            const x8_job *j = &plan.jobs[i];
+            const int sliced = phi_x8_slice_count(j->format, products[i].k / j->format->block_values) > 1;
+            c.piece[i] = sliced ? 0 : PIECE_BYTES / j->group_bytes > 1 ? PIECE_BYTES / j->group_bytes : 1;
+        }
+        for (int t = 0; t < MAX_SPANS; t++) atomic_init(&c.spans[t].v, 0);
         if (threaded && (work >= 32768 || items > 0)) phi_pool_run(x8_task, &c);
         else x8_task(&c, 0, 1);
         if (atomic_load(&side.failed)) status = -3;

@@ -302,6 +302,8 @@ void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const
 /// `phi_gelu_tanh`'s function on `n` floats, on the calling thread: the same bits as `phi_gelu_tanh` gives them where
 /// `n` is a multiple of 8 (its vector path) or on a scalar-only machine.
 void phi_internal_gelu_tanh(float *x, int64_t n);
+/// Counts one decode claim split in flight (`phi_pool_counters.steals`; phi_pool.c).
+void phi_internal_count_steal(void);
 /// Query `i`, head `h` of one attention call (phi_ops.c) on the calling thread, exactly as `phi_attention` computes
 /// it; `scores` holds `c->start + c->n + 8` floats.
 void phi_internal_attention_item(const phi_attention_call *c, int64_t i, int h, float *scores);

@@ -87,6 +87,8 @@ public struct LocalBenchmarkResult: Sendable, Codable {
     public var decodeSerialNanosecondsPerToken: Double = 0
     public var decodeDispatchesPerToken: Double = 0
     public var decodeWaitNanosecondsPerToken: Double = 0
+    /// Shares split in flight per decoded token (`PoolCounters.steals`).
+    public var decodeStealsPerToken: Double = 0
     public var peakRSSBytes: Int
     public var weightBytes: Int
     public var kvCacheBytes: Int
@@ -163,6 +165,7 @@ public enum LocalBenchmark {
         var decodeSamples: [Double] = []
         var decodeProbes: [Double] = []
         var serialPerToken: [Double] = [], dispatchesPerToken: [Double] = [], waitPerToken: [Double] = []
+        var stealsPerToken: [Double] = []
         let gen = max(1, options.generatedTokens)
         let context = max(1, options.decodeContext)
         var peakBeforeProbes = 0
@@ -185,6 +188,7 @@ public enum LocalBenchmark {
             serialPerToken.append(Double(Int(elapsed) - (pool1.insideNanoseconds - pool0.insideNanoseconds)) / Double(gen))
             dispatchesPerToken.append(Double(pool1.dispatches - pool0.dispatches) / Double(gen))
             waitPerToken.append(Double(pool1.waitNanoseconds - pool0.waitNanoseconds) / Double(gen))
+            stealsPerToken.append(Double(pool1.steals - pool0.steals) / Double(gen))
             decodeSamples.append(Double(gen) / dt)
             log("decode \(gen) rep \(rep + 1): \(String(format: "%.2f", Double(gen) / dt)) tok/s")
         }
@@ -217,7 +221,8 @@ public enum LocalBenchmark {
             rooflineFraction: decode / roofline, decodeProbeBandwidths: decodeProbes, decodeRepFractions: repFractions,
             pairedRooflineFraction: median(repFractions), barrierNanoseconds: barrier,
             decodeSerialNanosecondsPerToken: median(serialPerToken), decodeDispatchesPerToken: median(dispatchesPerToken),
-            decodeWaitNanosecondsPerToken: median(waitPerToken), peakRSSBytes: peak,
+            decodeWaitNanosecondsPerToken: median(waitPerToken), decodeStealsPerToken: median(stealsPerToken),
+            peakRSSBytes: peak,
             weightBytes: weightBytes, kvCacheBytes: kvBytes,
             rssRatio: Double(peak) / Double(max(1, weightBytes + kvBytes)))
     }

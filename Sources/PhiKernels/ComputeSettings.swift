@@ -100,11 +100,21 @@ public enum ComputeSettings {
         return try body()
     }
 
+    /// Runs `body` with one-token products claimed whole by the first thread to reach each, so that the others can
+    /// only split those claims in flight (restored afterwards; process-wide, for tests).
+    public static func withWholeDecodeClaims<T>(_ body: () throws -> T) rethrows -> T {
+        let previous = phi_x8_set_whole_decode_claims(1)
+        defer { _ = phi_x8_set_whole_decode_claims(previous) }
+        return try body()
+    }
+
     /// The worker pool's running totals (every dispatch since the process started).
     public static var poolCounters: PoolCounters {
         var c = phi_pool_counters()
         phi_pool_read_counters(&c)
-        return PoolCounters(dispatches: Int(c.dispatches), insideNanoseconds: Int(c.inside_ns), waitNanoseconds: Int(c.wait_ns))
+        return PoolCounters(
+            dispatches: Int(c.dispatches), insideNanoseconds: Int(c.inside_ns), waitNanoseconds: Int(c.wait_ns),
+            steals: Int(c.steals))
     }
 
     /// Mean cost of one empty dispatch + barrier of the worker pool, in nanoseconds.
@@ -124,10 +134,12 @@ public enum ComputeSettings {
     }
 }
 
-/// Totals of the worker pool's dispatches: their count, the time spent inside them, and the part of it the
-/// dispatching thread waited, its own share done, for the last worker.
+/// Totals of the worker pool's dispatches: their count, the time spent inside them, the part of it the
+/// dispatching thread waited, its own share done, for the last worker, and how many decode shares a thread with
+/// nothing left to claim split with the thread running them.
 public struct PoolCounters: Sendable {
     public var dispatches: Int
     public var insideNanoseconds: Int
     public var waitNanoseconds: Int
+    public var steals: Int
 }

@@ -189,7 +189,7 @@ struct BenchCommand: ParsableCommand {
                 "serial         \(f(r.decodeSerialNanosecondsPerToken / 1e6, 3)) ms per token outside the worker pool's dispatches "
                     + "(\(f(100 * r.decodeSerialNanosecondsPerToken / tokenNanoseconds, 1))% of a token); "
                     + "\(f(r.decodeDispatchesPerToken, 1)) dispatches per token, \(f(r.decodeWaitNanosecondsPerToken / 1e6, 3)) ms "
-                    + "of them waiting for the last thread")
+                    + "of them waiting for the last thread, \(f(r.decodeStealsPerToken, 1)) shares split")
             lines += [
                 "weights read   \(f(r.weightsReadBandwidthBytesPerSecond / 1e9)) GB/s (the probe over the mapped weights; decode "
                     + "reached \(f(100 * r.decodeTokensPerSecond * Double(r.weightBytesPerToken) / max(1, r.weightsReadBandwidthBytesPerSecond), 1))% of it)",

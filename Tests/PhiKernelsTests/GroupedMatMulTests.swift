@@ -8,9 +8,11 @@ import Testing
 struct GroupedMatMulTests {
     static let k = 512
 
-    static func weight(_ type: GGMLType, rows: Int, seed: UInt64) throws -> WeightMatrix {
-        let bytes = TestBlocks.random(type, count: rows * k, seed: seed)
-        return try bytes.withUnsafeBytes { try WeightMatrix(name: "w\(seed)", type: type, rows: rows, columns: k, copying: $0) }
+    static func weight(_ type: GGMLType, rows: Int, columns: Int = k, seed: UInt64) throws -> WeightMatrix {
+        let bytes = TestBlocks.random(type, count: rows * columns, seed: seed)
+        return try bytes.withUnsafeBytes {
+            try WeightMatrix(name: "w\(seed)", type: type, rows: rows, columns: columns, copying: $0)
+        }
     }
 
     static func values(_ count: Int, seed: UInt64) -> [Float] {

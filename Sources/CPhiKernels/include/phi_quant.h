@@ -121,6 +121,9 @@ typedef struct {
 /// inputs are ready together): one dispatch and one finish instead of one per product, and one quantization of an
 /// input shared by products of one type. Each result equals `phi_x8_matmul`'s bit for bit.
 int phi_x8_matmul_many(const phi_x8_product *products, int count, int64_t n);
+/// Tests: with `on`, a one-token call's first claim of a product takes all of it, so the other threads can only
+/// split it in flight (process-wide). Returns the previous setting.
+int phi_x8_set_whole_decode_claims(int on);
 /// The same on one thread at a given level (clamped to the detected one): the scalar and AVX2 paths agree bit for
 /// bit. For tests.
 int phi_x8_matmul_at_level(uint32_t type, const void *packed, int64_t m, int64_t k, const float *x, int64_t n,
@@ -148,6 +151,7 @@ typedef struct {
     int64_t dispatches;
     int64_t inside_ns;  // from entry to return: the task on every thread, then the wait for the last one
     int64_t wait_ns;    // of which the caller, done with its share, waited for the workers
+    int64_t steals;     // decode claims whose back half another thread took over (`phi_packed8.c`)
 } phi_pool_counters;
 void phi_pool_read_counters(phi_pool_counters *out);
 /// Mean nanoseconds per `phi_pool_run` of a task in which every thread checks in and waits for all the others
