@@ -133,8 +133,7 @@ typedef struct {
     int count;
     int64_t groups;     // of all products
     int64_t min_claim;  // groups
-    int decode;         // one token: shrinking claims
-    int steal;          // decode with at most MAX_SPANS threads: claims are split in flight
+    int decode;         // one token: shrinking claims, split in flight (with at most MAX_SPANS threads)
     x8_side *side;      // or NULL
     atomic_llong next;  // first group not yet claimed
     int64_t piece[MAX_PRODUCTS];  // least groups a thread runs between looks at its span (0: the whole claim)
@@ -289,7 +288,7 @@ static int x8_steal(x8_call *c, int ith, int nth, int64_t *g0, int64_t *g1) {
 // nothing is left to claim, a decode thread takes over the back half of another's claim (`x8_steal`).
 static void x8_task(void *p, int ith, int nth) {
     x8_call *c = p;
-    const int steal = c->steal && nth <= MAX_SPANS;
+    const int steal = c->decode && nth <= MAX_SPANS;
     x8_side *side = c->side;
     float *scores = NULL;
     if (side && ith == 0) x8_side_run(side, &scores);
@@ -388,7 +387,6 @@ static int x8_matmul(const phi_x8_product *products, int count, int64_t n, int l
         c.min_claim = n == 1 ? (int64_t)(MIN_CLAIM_BYTES / smallest_group) : 2;
         if (c.min_claim < 1) c.min_claim = 1;
         atomic_init(&c.next, 0);
-        c.steal = n == 1;
         for (int i = 0; i < count; i++) {
             const x8_job *j = &plan.jobs[i];
             const int sliced = phi_x8_slice_count(j->format, products[i].k / j->format->block_values) > 1;
