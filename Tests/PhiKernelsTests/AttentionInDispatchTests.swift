@@ -24,8 +24,9 @@ struct AttentionInDispatchTests {
     }
 
     /// Sequences of `segments[s]` new queries after `starts[s]` cached positions, head-major caches of `capacity`
-    /// positions; a product on another input first, then two deferred ones sharing the attention's output.
-    static func compare(segments: [Int], starts: [Int], f16: Bool, packed: Bool) throws {
+    /// positions; a product on another input first, then two deferred ones sharing the attention's output (with
+    /// `deferredFrom` 0 the first is deferred too).
+    static func compare(segments: [Int], starts: [Int], f16: Bool, packed: Bool, deferredFrom: Int = 1) throws {
         let n = segments.reduce(0, +), capacity = 24, qStride = width + 8
         let queries = values(n * qStride, seed: 1)
         let caches = segments.indices.map { s in
@@ -86,7 +87,9 @@ struct AttentionInDispatchTests {
                                 MatMulProduct(x: a, weight: weights[2], y: y2, activation: .geluTanh),
                             ]
                             if fused {
-                                matmul(products, segments: segments, afterAttention: calls, deferredFrom: 1, quantization: .llamaCpp)
+                                matmul(
+                                    products, segments: segments, afterAttention: calls, deferredFrom: deferredFrom,
+                                    quantization: .llamaCpp)
                             } else {
                                 for call in calls { call.run() }
                                 matmul(products, segments: segments, quantization: .llamaCpp)
@@ -105,11 +108,16 @@ struct AttentionInDispatchTests {
         }
     }
 
-    @Test("packed products: decode, two sequences, prefill; float32 and float16 caches", arguments: [false, true])
+    @Test(
+        "packed products: decode, two sequences, prefill, every product deferred; float32 and float16 caches",
+        arguments: [false, true])
     func packed(f16: Bool) throws {
         try Self.compare(segments: [1], starts: [13], f16: f16, packed: true)
         try Self.compare(segments: [1, 2], starts: [5, 9], f16: f16, packed: true)
         try Self.compare(segments: [9], starts: [3], f16: f16, packed: true)
+        // Every product deferred: the threads share the attention, then the products.
+        try Self.compare(segments: [1], starts: [13], f16: f16, packed: true, deferredFrom: 0)
+        try Self.compare(segments: [9], starts: [3], f16: f16, packed: true, deferredFrom: 0)
     }
 
     @Test("other kernels: the attention, then the products one after the other")
