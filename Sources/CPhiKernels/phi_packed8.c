@@ -217,6 +217,9 @@ static inline unsigned long long span_pack(int64_t pos, int64_t end) {
     return (unsigned long long)pos << 32 | (unsigned long long)end;
 }
 
+static inline int64_t span_pos(unsigned long long s) { return (int64_t)(s >> 32); }
+static inline int64_t span_end(unsigned long long s) { return (int64_t)(s & 0xffffffffu); }
+
 static int job_of(const x8_call *c, int64_t g) {
     int job = 0;
     while (g >= c->jobs[job].first + c->jobs[job].groups) job++;
@@ -232,7 +235,7 @@ static void x8_stream(x8_call *c, int ith, int64_t g0, int64_t g1) {
     const x8_job *j = &c->jobs[job];
     unsigned long long s = atomic_load_explicit(span, memory_order_relaxed);
     for (;;) {
-        const int64_t pos = (int64_t)(s >> 32), end = (int64_t)(s & 0xffffffffu);
+        const int64_t pos = span_pos(s), end = span_end(s);
         if (pos >= end) return;
         int64_t step = (end - pos) / 4 > c->piece[job] ? (end - pos) / 4 : c->piece[job];
         if (step > end - pos || c->piece[job] == 0) step = end - pos;
@@ -253,15 +256,14 @@ static int x8_steal(x8_call *c, int ith, int nth, int64_t *g0, int64_t *g1) {
         for (int u = 0; u < nth; u++) {
             if (u == ith) continue;
             const unsigned long long s = atomic_load_explicit(&c->spans[u].v, memory_order_relaxed);
-            const int64_t pos = (int64_t)(s >> 32), end = (int64_t)(s & 0xffffffffu);
-            if (end - pos > most) {
-                most = end - pos;
+            if (span_end(s) - span_pos(s) > most) {
+                most = span_end(s) - span_pos(s);
                 best = s;
                 victim = u;
             }
         }
         if (victim < 0) return 0;
-        const int64_t pos = (int64_t)(best >> 32), end = (int64_t)(best & 0xffffffffu);
+        const int64_t pos = span_pos(best), end = span_end(best);
         const int64_t piece = c->piece[job_of(c, pos)];
         if (piece == 0 || most < 2 * piece) return 0;
         const int64_t mid = pos + most / 2;
