@@ -100,6 +100,11 @@ Q8_TILE_AVX2(tile_avx2_4, 4)
 
 Q8_TILE_VNNI(tile_vnni_1, 1)
 Q8_TILE_VNNI(tile_vnni_4, 4)
+#define Q8_PAIR_VNNI(NAME, T) PHI_X8_BLOCK32_TILE_VNNI_PAIR(NAME, T, GROUP_BLOCK, VNNI_PREFETCH, 5, Q8_0_VECTOR)
+Q8_PAIR_VNNI(tile_pair_1, 1)
+Q8_PAIR_VNNI(tile_pair_2, 2)
+Q8_PAIR_VNNI(tile_pair_3, 3)
+Q8_PAIR_VNNI(tile_pair_4, 4)
 #endif
 
 const phi_x8_format phi_x8_q8_0 = {
@@ -107,6 +112,6 @@ const phi_x8_format phi_x8_q8_0 = {
     .file_block = 34,
     .group_block = GROUP_BLOCK,
     .pack_block = pack_block,
-    .tiles = PHI_X8_TILES_VNNI(tile_avx2_4, tile_avx2_1, tile_scalar, tile_vnni_4, tile_vnni_1),
+    .tiles = PHI_X8_TILES_VNNI_PAIR(tile_avx2_4, tile_avx2_1, tile_scalar, tile_vnni_4, tile_vnni_1, tile_pair),
     .slice_blocks = PHI_X8_SLICE_BLOCKS,
 };

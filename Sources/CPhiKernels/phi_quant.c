@@ -1453,14 +1453,6 @@ T_AVX2 void phi_internal_repacked_q4_0_avx2(const void *rep, const float *dws, c
     for (int t = 0; t < tokens; t++) _mm256_storeu_ps(out + 8 * t, v[t]);
 }
 
-T_AVX512 void phi_internal_repacked_q4_0_vnni(const void *rep, const float *dws, const uint8_t *const *act, int64_t nb,
-                                              int tokens, float *out) {
-    __m256 v[4];
-    if (tokens == 4) repacked_8x4(rep, dws, act, nb, v);
-    else repacked_8x1(rep, dws, act, nb, v);
-    for (int t = 0; t < tokens; t++) _mm256_storeu_ps(out + 8 * t, v[t]);
-}
-
 static float vec_dot_avx512(uint32_t type, const void *w, const void *act, int64_t k) {
     if (!vnni_type(type)) return vec_dot_avx2(type, w, act, k);
     const uint8_t *wr[1] = {w}, *ar[1] = {act};

@@ -15,11 +15,15 @@
 /// lane in one instruction where AVX2 needs `maddubs` + `madd` or int16 adds.
 #define PHI_TARGET_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 /// A format's `phi_x8_tiles`: its AVX2 (and VNNI) tiles where they are built, the scalar one everywhere.
-#define PHI_X8_TILES(vector4, vector1, scalar) {vector4, vector1, scalar, NULL, NULL}
-#define PHI_X8_TILES_VNNI(vector4, vector1, scalar, vnni4, vnni1) {vector4, vector1, scalar, vnni4, vnni1}
+#define PHI_X8_TILES(vector4, vector1, scalar) {vector4, vector1, scalar, NULL, NULL, {NULL}}
+#define PHI_X8_TILES_VNNI(vector4, vector1, scalar, vnni4, vnni1) {vector4, vector1, scalar, vnni4, vnni1, {NULL}}
+/// … with `pair` the name stem of its paired tiles for 1–4 tokens (`pair##_1` … `pair##_4`).
+#define PHI_X8_TILES_VNNI_PAIR(vector4, vector1, scalar, vnni4, vnni1, pair)                                          \
+    {vector4, vector1, scalar, vnni4, vnni1, {pair##_1, pair##_2, pair##_3, pair##_4}}
 #else
-#define PHI_X8_TILES(vector4, vector1, scalar) {NULL, NULL, scalar, NULL, NULL}
-#define PHI_X8_TILES_VNNI(vector4, vector1, scalar, vnni4, vnni1) {NULL, NULL, scalar, NULL, NULL}
+#define PHI_X8_TILES(vector4, vector1, scalar) {NULL, NULL, scalar, NULL, NULL, {NULL}}
+#define PHI_X8_TILES_VNNI(vector4, vector1, scalar, vnni4, vnni1) {NULL, NULL, scalar, NULL, NULL, {NULL}}
+#define PHI_X8_TILES_VNNI_PAIR(vector4, vector1, scalar, vnni4, vnni1, pair) {NULL, NULL, scalar, NULL, NULL, {NULL}}
 #endif
 
 /// Prepares `n` activation rows of `x[n × k]` for `type` weights into `act` (rows `arb` bytes apart), over the
@@ -171,6 +175,63 @@ PHI_TARGET_AVX2 static inline void phi_k4_x8_unpack_header_avx2(const uint8_t *p
         for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);                                           \
     }
 
+/// Two groups' 8 floats (a[0..7], b[0..7]) in one 512-bit register, and back.
+PHI_TARGET_VNNI static inline __m512 phi_x8_join(const float *a, const float *b) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(a))),
+                                               _mm256_castps_pd(_mm256_loadu_ps(b)), 1));
+}
+PHI_TARGET_VNNI static inline void phi_x8_split(__m512 v, float *a, float *b) {
+    _mm256_storeu_ps(a, _mm512_castps512_ps256(v));
+    _mm256_storeu_ps(b, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
+/// `PHI_X8_BLOCK32_TILE_VNNI` for T tokens (1–4) over two groups at once (`ga`, `gb`, each in the 1-group layout;
+/// sums from and into `outa` / `outb`, `[8t + row]` each): vector j of both groups side by side in one 512-bit
+/// register, so each `vpdpbusd` and each broadcast of a token's 4 bytes serves 16 rows. Every (row, token) gets the
+/// 1-group tile's integers and float steps, so the same bits. Why: the 1-group 4-token tile runs at ~19 GB/s of
+/// weights on the Zen 4 host (~28 cycles a block for its 32 `vpdpbusd`, which can issue in 16), this one at ~25 GB/s
+/// (C harness, weights in L2); prefill and batched decode are bound by it.
+#define PHI_X8_BLOCK32_TILE_VNNI_PAIR(NAME, T, GROUP_BLOCK, AHEAD, PREFETCH_LINES, VECTOR)                             \
+    PHI_TARGET_VNNI static void NAME(const uint8_t *ga, const uint8_t *gb, const uint8_t *const *act, int64_t nb,     \
+                                     float *outa, float *outb) {                                                     \
+        const float *ds[T];                                                                                          \
+        const int32_t *cs[T];                                                                                        \
+        __m512 acc[T];                                                                                               \
+        for (int t = 0; t < T; t++) {                                                                                \
+            ds[t] = phi_act32_scales(act[t], nb);                                                                    \
+            cs[t] = phi_act32_corrections(act[t], nb);                                                               \
+            acc[t] = phi_x8_join(outa + 8 * t, outb + 8 * t);                                                        \
+        }                                                                                                            \
+        for (int64_t b = 0; b < nb; b++) {                                                                           \
+            const uint8_t *pa = ga + (size_t)b * (GROUP_BLOCK), *pb = gb + (size_t)b * (GROUP_BLOCK);                \
+            for (int c = 0; c < (PREFETCH_LINES); c++) {                                                             \
+                _mm_prefetch((const char *)(pa + (AHEAD) * (GROUP_BLOCK) + 64 * c), _MM_HINT_T0);                    \
+                _mm_prefetch((const char *)(pb + (AHEAD) * (GROUP_BLOCK) + 64 * c), _MM_HINT_T0);                    \
+            }                                                                                                        \
+            __m512i s[T], s2[T];                                                                                     \
+            for (int t = 0; t < T; t++) {                                                                            \
+                s[t] = _mm512_set1_epi32(cs[t][b]);                                                                  \
+                s2[t] = _mm512_setzero_si512();                                                                      \
+            }                                                                                                        \
+            _Pragma("clang loop unroll(full)") for (int j = 0; j < 8; j++) {                                         \
+                const __m512i u = _mm512_inserti64x4(_mm512_castsi256_si512(VECTOR(pa, j)), VECTOR(pb, j), 1);       \
+                _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                                     \
+                    int32_t y4;                                                                                      \
+                    memcpy(&y4, act[t] + b * 32 + 4 * j, 4);                                                         \
+                    if (j & 1) s2[t] = _mm512_dpbusd_epi32(s2[t], u, _mm512_set1_epi32(y4));                         \
+                    else s[t] = _mm512_dpbusd_epi32(s[t], u, _mm512_set1_epi32(y4));                                 \
+                }                                                                                                    \
+            }                                                                                                        \
+            const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(                                               \
+                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)pa)),                          \
+                _mm_loadu_si128((const __m128i *)(const void *)pb), 1));                                             \
+            for (int t = 0; t < T; t++)                                                                              \
+                acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(ds[t][b])),                                \
+                                         _mm512_cvtepi32_ps(_mm512_add_epi32(s[t], s2[t])), acc[t]);                 \
+        }                                                                                                            \
+        for (int t = 0; t < T; t++) phi_x8_split(acc[t], outa + 8 * t, outb + 8 * t);                               \
+    }
+
 /// VNNI tiles of Q4_K / Q5_K: vector v of chunk j (`lo`: sub-block 2j, `hi`: 2j+1, one row per int32 lane) against
 /// token `a`'s 4 matching bytes of each sub-block, added into the rows' int32 sums `even` and `odd`.
 PHI_TARGET_VNNI static inline void phi_k4_x8_dot_vnni(const phi_q8k *a, int j, int v, __m256i lo, __m256i hi,
@@ -227,7 +288,7 @@ typedef struct {
     const uint8_t *slice_act;  // slices > 1: slice s of token t's activation at slice_act + (s·n + t)·slice_arb, or
                                // NULL: copied per tile call (a prefill call whose `range` fell back to the tiles)
     size_t slice_arb;
-    int activation;  // PHI_ACTIVATION_*, applied by `phi_x8_store`
+    int activation;  // PHI_ACTIVATION_*, applied by `phi_x8_activate`
 } phi_x8_range;
 
 /// A format's kernels for one group of 8 rows: `vector4` / `vector1` (AVX2; NULL where not built) for 4 tokens / 1
@@ -241,6 +302,10 @@ typedef struct {
     void (*scalar)(const uint8_t *group, const uint8_t *act, int64_t nb, float *out);
     void (*vnni4)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
     void (*vnni1)(const uint8_t *group, const uint8_t *const *act, int64_t nb, float *out);
+    /// The VNNI tiles over two groups at once for 1–4 tokens (`vnni_pair[tokens - 1]`; `outa`, `outb`: each group's
+    /// `out`), the same bits as the 1-group tiles; NULL: one group at a time.
+    void (*vnni_pair[4])(const uint8_t *ga, const uint8_t *gb, const uint8_t *const *act, int64_t nb, float *outa,
+                         float *outb);
 } phi_x8_tiles;
 
 /// A weight type's 8-row layout (phi_packed8.c drives it).
@@ -258,7 +323,7 @@ typedef struct {
     void (*range)(const phi_x8_range *r, int64_t g0, int64_t g1);
     /// Rows of more blocks than this are packed in k-slices (0: never; only 32-value formats, whose tiles carry).
     int64_t slice_blocks;
-    /// From this many tokens on (level ≥ AVX2), `range` sums whole rows against the whole activation and needs no
+    /// From this many tokens on, at the AVX2 level, `range` sums whole rows against the whole activation and needs no
     /// per-slice copies of it (0: never).
     int64_t whole_rows_tokens;
 } phi_x8_format;
@@ -297,8 +362,10 @@ extern const phi_x8_format phi_x8_q6_K;
 /// them), slice by slice for a k-sliced layout (sums carried in `y`), each result plus bias into `y`.
 void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t group_block, const phi_x8_tiles *tiles);
 
-/// Writes `out[8i + row]` (+ bias, then the range's activation) for tokens t..t+tokens of group g.
+/// Writes `out[8i + row]` (+ bias) for tokens t..t+tokens of group g.
 void phi_x8_store(const phi_x8_range *r, int64_t g, int64_t t, int tokens, const float *out);
+/// Applies the range's activation to rows [8·g0, 8·g1) of every token, once they are all stored.
+void phi_x8_activate(const phi_x8_range *r, int64_t g0, int64_t g1);
 /// `phi_gelu_tanh`'s function on `n` floats, on the calling thread: the same bits as `phi_gelu_tanh` gives them where
 /// `n` is a multiple of 8 (its vector path) or on a scalar-only machine.
 void phi_internal_gelu_tanh(float *x, int64_t n);
@@ -313,9 +380,6 @@ void phi_internal_attention_item(const phi_attention_call *c, int64_t i, int h, 
 /// r; `dws`: per block the 8 rows' scales) against `tokens` (1 or 4) prepared Q4_0 activation rows: `out[8t + r]`.
 /// Needs AVX2.
 void phi_internal_repacked_q4_0_avx2(const void *rep, const float *dws, const uint8_t *const *act, int64_t nb,
-                                     int tokens, float *out);
-/// The same with `vpdpbusd` (the same integers, so the same results). Needs AVX512-VNNI + VL.
-void phi_internal_repacked_q4_0_vnni(const void *rep, const float *dws, const uint8_t *const *act, int64_t nb,
                                      int tokens, float *out);
 #endif
 

@@ -55,7 +55,9 @@ struct PackedRows8Tests {
     @Test("the scalar, AVX2 and AVX-512 VNNI paths agree bit for bit", arguments: types)
     func scalarAndVectorPathsAgree(type: GGMLType) throws {
         let w = try Self.weight(type, seed: 7)
-        for n in [1, 4, 5, 9] {
+        // From 2 tokens on the VNNI level runs two groups per tile (9 groups: 4 pairs and a lone one), up to 4 tokens
+        // at a time: 2, 4, 4 + 1, 4 + 2, 4 + 3, 4 + 4 + 1.
+        for n in [1, 2, 4, 5, 6, 7, 9] {
             let x = Self.activations(n * Self.columns(type), seed: 100 + UInt64(n))
             let scalar = try #require(QuantizedKernels.packed8Products(weight: w, x: x, rows: n, level: .scalar))
             let vector = try #require(QuantizedKernels.packed8Products(weight: w, x: x, rows: n, level: .avx2))
