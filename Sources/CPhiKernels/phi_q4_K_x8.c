@@ -148,6 +148,20 @@ K4_TILE_AVX2(tile_avx2_4, 4)
 
 K4_TILE_VNNI(tile_vnni_1, 1)
 K4_TILE_VNNI(tile_vnni_4, 4)
+
+#define K4_PREFETCH(p, j)                                                                                          \
+    for (int c = 0; c < 4; c++) _mm_prefetch((const char *)((p) + VNNI_PREFETCH * GROUP_BLOCK + 256 * (j) + 64 * c), _MM_HINT_T0)
+#define K4_LOHI(p, j, v, lo, hi)                                                                                   \
+    do {                                                                                                             \
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)((p) + QUANTS + (8 * (j) + (v)) * 32));  \
+        (lo) = _mm256_and_si256(q, _mm256_set1_epi8(15));                                                            \
+        (hi) = _mm256_and_si256(_mm256_srli_epi16(q, 4), _mm256_set1_epi8(15));                                      \
+    } while (0)
+#define K4_PAIR_VNNI(NAME, T) PHI_K4_X8_TILE_VNNI_PAIR(NAME, T, GROUP_BLOCK, K4_PREFETCH, K4_LOHI)
+K4_PAIR_VNNI(tile_pair_1, 1)
+K4_PAIR_VNNI(tile_pair_2, 2)
+K4_PAIR_VNNI(tile_pair_3, 3)
+K4_PAIR_VNNI(tile_pair_4, 4)
 #endif
 
 const phi_x8_format phi_x8_q4_K = {
@@ -155,5 +169,5 @@ const phi_x8_format phi_x8_q4_K = {
     .file_block = 144,
     .group_block = GROUP_BLOCK,
     .pack_block = pack_block,
-    .tiles = PHI_X8_TILES_VNNI(tile_avx2_4, tile_avx2_1, tile_scalar, tile_vnni_4, tile_vnni_1),
+    .tiles = PHI_X8_TILES_VNNI_PAIR(tile_avx2_4, tile_avx2_1, tile_scalar, tile_vnni_4, tile_vnni_1, tile_pair),
 };

@@ -175,6 +175,23 @@ K5_TILE_AVX2(tile_avx2_4, 4)
 
 K5_TILE_VNNI(tile_vnni_1, 1)
 K5_TILE_VNNI(tile_vnni_4, 4)
+
+#define K5_PREFETCH(p, j)                                                                                          \
+    for (int c = 0; c < 6; c++) _mm_prefetch((const char *)((p) + VNNI_PREFETCH * GROUP_BLOCK + 384 * (j) + 64 * c), _MM_HINT_T0)
+#define K5_LOHI(p, j, v, lo, hi)                                                                                   \
+    do {                                                                                                             \
+        const __m256i low = _mm256_set1_epi8(15), bit4 = _mm256_set1_epi8(16);                                      \
+        const __m256i h0 = _mm256_loadu_si256((const __m256i *)(const void *)((p) + HIGH + (2 * (j)) * 32));         \
+        const __m256i h1 = _mm256_loadu_si256((const __m256i *)(const void *)((p) + HIGH + (2 * (j) + 1) * 32));     \
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)((p) + QUANTS + (8 * (j) + (v)) * 32));  \
+        (lo) = _mm256_or_si256(_mm256_and_si256(q, low), _mm256_and_si256(fifth_bits(h0, v), bit4));                 \
+        (hi) = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), _mm256_and_si256(fifth_bits(h1, v), bit4)); \
+    } while (0)
+#define K5_PAIR_VNNI(NAME, T) PHI_K4_X8_TILE_VNNI_PAIR(NAME, T, GROUP_BLOCK, K5_PREFETCH, K5_LOHI)
+K5_PAIR_VNNI(tile_pair_1, 1)
+K5_PAIR_VNNI(tile_pair_2, 2)
+K5_PAIR_VNNI(tile_pair_3, 3)
+K5_PAIR_VNNI(tile_pair_4, 4)
 #endif
 
 const phi_x8_format phi_x8_q5_K = {
@@ -182,5 +199,5 @@ const phi_x8_format phi_x8_q5_K = {
     .file_block = 176,
     .group_block = GROUP_BLOCK,
     .pack_block = pack_block,
-    .tiles = PHI_X8_TILES_VNNI(tile_avx2_4, tile_avx2_1, tile_scalar, tile_vnni_4, tile_vnni_1),
+    .tiles = PHI_X8_TILES_VNNI_PAIR(tile_avx2_4, tile_avx2_1, tile_scalar, tile_vnni_4, tile_vnni_1, tile_pair),
 };

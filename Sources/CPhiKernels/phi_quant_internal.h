@@ -250,6 +250,68 @@ PHI_TARGET_VNNI static inline __m256i phi_k4_x8_scaled_vnni(const uint8_t *u, in
     return _mm256_add_epi32(_mm256_mullo_epi32(even, se), _mm256_mullo_epi32(odd, so));
 }
 
+/// The K-quant VNNI tiles (Q4_K, Q5_K) for T tokens (1–4) over two groups at once (`ga`, `gb`: results into `outa`,
+/// `outb`, `[8t + row]`), as `PHI_X8_BLOCK32_TILE_VNNI_PAIR` does for the 32-value formats: `LOHI(p, u, j, v, lo,
+/// hi)` gives one group's vectors as its 1-group tile builds them, and both groups' sit side by side in a 512-bit
+/// register, so each `vpdpbusd` and broadcast serves 16 rows; scales, mins and float steps stay per group. The same
+/// integers and float steps, so the same bits. `PREFETCH(p)` prefetches one group's next super-block chunk.
+#define PHI_K4_X8_TILE_VNNI_PAIR(NAME, T, GROUP_BLOCK, PREFETCH, LOHI)                                              \
+    PHI_TARGET_VNNI static void NAME(const uint8_t *ga, const uint8_t *gb, const uint8_t *const *bytes, int64_t nb,  \
+                                     float *outa, float *outb) {                                                     \
+        const phi_q8k *act[T];                                                                                       \
+        for (int t = 0; t < T; t++) act[t] = (const phi_q8k *)(const void *)bytes[t];                                \
+        __m256 acca[T], accma[T], accb[T], accmb[T];                                                                 \
+        for (int t = 0; t < T; t++) acca[t] = accma[t] = accb[t] = accmb[t] = _mm256_setzero_ps();                   \
+        for (int64_t b = 0; b < nb; b++) {                                                                           \
+            const uint8_t *pa = ga + (size_t)b * (GROUP_BLOCK), *pb = gb + (size_t)b * (GROUP_BLOCK);                \
+            uint8_t ua[128] __attribute__((aligned(32))), ub[128] __attribute__((aligned(32)));                      \
+            phi_k4_x8_unpack_header_avx2(pa, ua);                                                                    \
+            phi_k4_x8_unpack_header_avx2(pb, ub);                                                                    \
+            __m512i isum[T];                                                                                         \
+            for (int j = 0; j < 4; j++) {                                                                            \
+                PREFETCH(pa, j);                                                                                     \
+                PREFETCH(pb, j);                                                                                     \
+                __m512i even[T], odd[T];                                                                             \
+                for (int t = 0; t < T; t++) even[t] = odd[t] = _mm512_setzero_si512();                               \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < 8; v++) {                                     \
+                    __m256i loa, hia, lob, hib;                                                                      \
+                    LOHI(pa, j, v, loa, hia);                                                                        \
+                    LOHI(pb, j, v, lob, hib);                                                                        \
+                    const __m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(loa), lob, 1);                      \
+                    const __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(hia), hib, 1);                      \
+                    _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                                 \
+                        int32_t y0, y1;                                                                              \
+                        memcpy(&y0, act[t][b].qs + 64 * j + 4 * v, 4);                                               \
+                        memcpy(&y1, act[t][b].qs + 64 * j + 32 + 4 * v, 4);                                          \
+                        even[t] = _mm512_dpbusd_epi32(even[t], lo, _mm512_set1_epi32(y0));                           \
+                        odd[t] = _mm512_dpbusd_epi32(odd[t], hi, _mm512_set1_epi32(y1));                             \
+                    }                                                                                                \
+                }                                                                                                    \
+                const __m512i se = phi_k4_x8_join_scales(ua + 16 * j, ub + 16 * j);                                  \
+                const __m512i so = phi_k4_x8_join_scales(ua + 16 * j + 8, ub + 16 * j + 8);                          \
+                for (int t = 0; t < T; t++) {                                                                        \
+                    const __m512i s = _mm512_add_epi32(_mm512_mullo_epi32(even[t], se), _mm512_mullo_epi32(odd[t], so)); \
+                    isum[t] = j == 0 ? s : _mm512_add_epi32(isum[t], s);                                             \
+                }                                                                                                    \
+            }                                                                                                        \
+            for (int t = 0; t < T; t++) {                                                                            \
+                phi_k4_x8_finish(pa, ua + 64, &act[t][b], _mm512_castsi512_si256(isum[t]), &acca[t], &accma[t]);     \
+                phi_k4_x8_finish(pb, ub + 64, &act[t][b], _mm512_extracti64x4_epi64(isum[t], 1), &accb[t], &accmb[t]); \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int t = 0; t < T; t++) {                                                                                \
+            _mm256_storeu_ps(outa + 8 * t, _mm256_sub_ps(acca[t], accma[t]));                                        \
+            _mm256_storeu_ps(outb + 8 * t, _mm256_sub_ps(accb[t], accmb[t]));                                        \
+        }                                                                                                            \
+    }
+
+/// Two groups' 8 unpacked scales of one sub-block (`ua`, `ub`), widened to int32 side by side.
+PHI_TARGET_VNNI static inline __m512i phi_k4_x8_join_scales(const uint8_t *ua, const uint8_t *ub) {
+    return _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)ua))),
+        _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)ub)), 1);
+}
+
 /// A super-block's float steps for 8 rows and one token: msum = Σ_s min_rs · (bsums[2s] + bsums[2s+1]) with the
 /// unpacked `mins`, then acc = fma(d_r · d_t, isum, acc) and accm = fma(dmin_r · d_t, msum, accm).
 PHI_TARGET_AVX2 static inline void phi_k4_x8_finish(const uint8_t *p, const uint8_t *mins, const phi_q8k *a,
