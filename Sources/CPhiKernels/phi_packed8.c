@@ -194,12 +194,11 @@ static void x8_side_run(x8_side *s, float **scores) {
             abort();
         }
         int c = 0;
-        while (item >= s->calls[c].n * s->calls[c].heads) {
-            item -= s->calls[c].n * s->calls[c].heads;
+        while (item >= phi_internal_attention_items(&s->calls[c])) {
+            item -= phi_internal_attention_items(&s->calls[c]);
             c++;
         }
-        // Head-major within a call, as `phi_attention` claims them.
-        phi_internal_attention_item(&s->calls[c], item % s->calls[c].n, (int)(item / s->calls[c].n), *scores);
+        phi_internal_attention_item(&s->calls[c], item, *scores);
         if (atomic_fetch_add_explicit(&s->done, 1, memory_order_acq_rel) + 1 == s->items) {
             for (int i = s->deferred; i < s->plan->count && s->plan->n > 0; i++)
                 if (x8_prepare(s->plan, i, s->deferred) != 0) atomic_store(&s->failed, 1);
@@ -349,8 +348,8 @@ static int x8_matmul(const phi_x8_product *products, int count, int64_t n, int l
     int64_t items = 0, scores = 0;
     for (int c = 0; c < call_count; c++) {
         if (calls[c].n < 0 || calls[c].heads < 1) return PHI_ERR_BAD_COUNT;
-        items += calls[c].n * calls[c].heads;
-        if (calls[c].start + calls[c].n + 8 > scores) scores = calls[c].start + calls[c].n + 8;
+        items += phi_internal_attention_items(&calls[c]);
+        if (phi_internal_attention_scores(&calls[c]) > scores) scores = phi_internal_attention_scores(&calls[c]);
     }
     if (n == 0 && items == 0) return PHI_OK;
     x8_plan plan = {.products = products, .count = count, .n = n, .level = level, .threaded = threaded};
@@ -476,8 +475,11 @@ void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t grou
     // stretches: a line's round trip 344 ns against 58) each reload of such a line stalls. In a C harness there,
     // phi-2's fc2 (k = 10,240, 4 slices) read 0.751 of the probe with its sums in y and 0.809 on the stack, against
     // 0.844 for fc1 (k = 2,560); at ~33 GB/s 0.957 either way. Many tokens (a chunk under one group) keep them in y.
+    // A chunk holds whole pairs where groups go through the tiles two at a time: a chunk of one group (129 to 256
+    // tokens) would run every group alone; such calls keep their sums in y.
     _Alignas(64) float stack[CARRY_FLOATS];
-    const int64_t chunk = CARRY_FLOATS / (8 * n);
+    const int pairs = vnni && tiles->vnni_pair[0] && !copy && n >= 2;
+    const int64_t chunk = pairs ? CARRY_FLOATS / (8 * n) & ~(int64_t)1 : CARRY_FLOATS / (8 * n);
     float *carry = slices > 1 && chunk > 0 ? stack : NULL;
     const int64_t step = carry ? chunk : g1 - g0;
     for (int64_t c0 = g0; c0 < g1; c0 += step) {
@@ -492,7 +494,7 @@ void phi_x8_run_tiles(const phi_x8_range *r, int64_t g0, int64_t g1, size_t grou
             for (int64_t g = c0; g < c1;) {
                 // Two groups at a time where the format has paired tiles (every call of 2 tokens or more: decode's
                 // single token keeps one stream per thread), up to 4 tokens per tile.
-                const int pair = vnni && tiles->vnni_pair[0] && !copy && n >= 2 && g + 1 < c1;
+                const int pair = pairs && g + 1 < c1;
                 for (int64_t t = 0; t < n;) {
                     const int tokens = pair ? (n - t >= 4 ? 4 : (int)(n - t)) : vector && !copy && n - t >= 4 ? 4 : 1;
                     const uint8_t *at[4];

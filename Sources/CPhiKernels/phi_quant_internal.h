@@ -433,9 +433,12 @@ void phi_x8_activate(const phi_x8_range *r, int64_t g0, int64_t g1);
 void phi_internal_gelu_tanh(float *x, int64_t n);
 /// Counts one decode claim split in flight (`phi_pool_counters.steals`; phi_pool.c).
 void phi_internal_count_steal(void);
-/// Query `i`, head `h` of one attention call (phi_ops.c) on the calling thread, exactly as `phi_attention` computes
-/// it; `scores` holds `c->start + c->n + 8` floats.
-void phi_internal_attention_item(const phi_attention_call *c, int64_t i, int h, float *scores);
+/// An attention call's work items (phi_attention.c): (head, block of up to 4 queries), as `phi_attention` claims them.
+int64_t phi_internal_attention_items(const phi_attention_call *c);
+/// Floats of the `scores` buffer `phi_internal_attention_item` needs for `c`.
+int64_t phi_internal_attention_scores(const phi_attention_call *c);
+/// Item `item` of one attention call on the calling thread, exactly as `phi_attention` computes it.
+void phi_internal_attention_item(const phi_attention_call *c, int64_t item, float *scores);
 
 #if defined(__x86_64__) || defined(__i386__)
 /// 8 weight rows already unpacked to bytes (`rep`: per block 8 vectors, byte 4r+i of vector j = quant 4j+i of row

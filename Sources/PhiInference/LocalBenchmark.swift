@@ -18,12 +18,16 @@ public struct LocalBenchmarkOptions: Sendable {
     public var bandwidthProbeBytes: Int
     /// Pack Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K weights at load as the gateway does (false: the file's layout, for comparison).
     public var packWeights: Bool
+    /// Prompt tokens per forward call while prefilling, as the engine feeds a served prompt (nil: the whole prompt
+    /// in one call).
+    public var prefillChunkTokens: Int?
 
     public init(
         threads: Int? = nil, promptTokens: [Int] = [128, 512], generatedTokens: Int = 64, decodeContext: Int = 0,
         repetitions: Int = 3, quantization: ActivationQuantization = .llamaCpp, bandwidthProbeBytes: Int = 512 << 20,
-        packWeights: Bool = true
+        packWeights: Bool = true, prefillChunkTokens: Int? = SequenceDecoder.defaultPrefillChunkTokens
     ) {
+        self.prefillChunkTokens = prefillChunkTokens
         self.decodeContext = decodeContext
         self.packWeights = packWeights
         self.threads = threads
@@ -52,6 +56,8 @@ public struct LocalBenchmarkResult: Sendable, Codable {
     public var packedMatrices: Int = 0
     public var activationQuantization: Bool
     public var prefill: [Prefill]
+    /// Prompt tokens per forward call (nil: each prompt in one call).
+    public var prefillChunkTokens: Int?
     public var decodeTokens: Int
     /// Positions cached before each decode repetition (`LocalBenchmarkOptions.decodeContext`).
     public var decodeContext: Int = 0
@@ -154,7 +160,7 @@ public enum LocalBenchmark {
                 let cache = model.makeCache(capacity: n)
                 let tokens = randomTokens(n)
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                _ = try model.forward(tokens, cache: cache, logits: .last)
+                try prefillPrompt(tokens, model: model, cache: cache, chunk: options.prefillChunkTokens)
                 let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 samples.append(Double(n) / dt)
                 log("prefill \(n) rep \(rep + 1): \(String(format: "%.2f", Double(n) / dt)) tok/s")
@@ -175,7 +181,7 @@ public enum LocalBenchmark {
             decodeProbes.append(ComputeSettings.readBandwidth(bytes: options.bandwidthProbeBytes, repetitions: 3))
             resetPeakRSS()
             let cache = model.makeCache(capacity: context + gen)
-            var logits = try model.forward(randomTokens(context), cache: cache, logits: .last)
+            var logits = try prefillPrompt(randomTokens(context), model: model, cache: cache, chunk: options.prefillChunkTokens)
             let pool0 = ComputeSettings.poolCounters
             let t0 = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<gen {
@@ -212,7 +218,7 @@ public enum LocalBenchmark {
                 + (ComputeSettings.level == .avx512 && !ComputeSettings.extensions.isEmpty
                     ? " + " + ComputeSettings.extensions.description : ""),
             packedMatrices: loaded.packedMatrices,
-            activationQuantization: options.quantization == .llamaCpp, prefill: prefill, decodeTokens: gen,
+            activationQuantization: options.quantization == .llamaCpp, prefill: prefill, prefillChunkTokens: options.prefillChunkTokens, decodeTokens: gen,
             decodeContext: options.decodeContext, kvBytesPerDecodedToken: kvPerToken,
             decodeTokensPerSecond: decode, decodeSamples: decodeSamples, weightBytesPerToken: perToken,
             readBandwidthBytesPerSecond: bandwidth, readBandwidthSamples: [bandwidthBefore, bandwidthAfter],
@@ -225,6 +231,22 @@ public enum LocalBenchmark {
             peakRSSBytes: peak,
             weightBytes: weightBytes, kvCacheBytes: kvBytes,
             rssRatio: Double(peak) / Double(max(1, weightBytes + kvBytes)))
+    }
+
+    /// Runs a prompt as the engine does (`SequenceDecoder`): in forward calls of at most `chunk` tokens, each
+    /// rotated for the whole prompt's length; returns the last position's logits.
+    @discardableResult
+    static func prefillPrompt(
+        _ tokens: [Int], model: some CausalLanguageModel, cache: KVCache, chunk: Int?
+    ) throws(PhiInferenceError) -> [Float] {
+        let step = max(1, chunk ?? tokens.count)
+        let end = cache.count + tokens.count
+        var logits: [Float] = []
+        for start in stride(from: 0, to: tokens.count, by: step) {
+            let part = Array(tokens[start..<min(tokens.count, start + step)])
+            logits = try model.forward(batch: [BatchedSequenceInput(tokens: part, cache: cache, scalingLength: end)])[0]
+        }
+        return logits
     }
 
     static func median(_ values: [Double]) -> Double {

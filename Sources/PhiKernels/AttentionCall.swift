@@ -39,19 +39,10 @@ public struct AttentionCall {
             head_dim: Int32(d), f16: f16 ? 1 : 0, scale: scale, out: output)
     }
 
-    /// Runs it on its own (split over the pool where it pays).
-    public func run() {
-        let r = raw
-        if r.f16 != 0 {
-            phi_attention_f16kv(
-                r.q, r.q_stride, r.n, r.start, r.keys.assumingMemoryBound(to: UInt16.self),
-                r.values.assumingMemoryBound(to: UInt16.self), r.kv_width, r.kv_head_stride, r.heads, r.kv_heads,
-                r.head_dim, r.scale, r.out)
-        } else {
-            phi_attention(
-                r.q, r.q_stride, r.n, r.start, r.keys.assumingMemoryBound(to: Float.self),
-                r.values.assumingMemoryBound(to: Float.self), r.kv_width, r.kv_head_stride, r.heads, r.kv_heads,
-                r.head_dim, r.scale, r.out)
-        }
+    /// Runs it on its own (split over the pool where it pays), at `level` where given (capped at the level in use;
+    /// every level gives the same bits).
+    public func run(level: KernelLevel? = nil) {
+        var call = raw
+        phi_attention_run(&call, Int32(level?.rawValue ?? -1))
     }
 }

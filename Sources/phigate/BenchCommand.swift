@@ -107,6 +107,11 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Repetitions (medians are reported).")
         var reps: Int = 3
 
+        @Option(help: ArgumentHelp(
+            "Prompt tokens per forward call while prefilling (0: each prompt in one call).",
+            discussion: "Defaults to the chunk the engine feeds a served prompt in, so prefill rates are what a request sees."))
+        var prefillChunk: Int = SequenceDecoder.defaultPrefillChunkTokens
+
         @Flag(help: "Exact float32 products (no activation quantization).")
         var exact = false
         @Flag(help: "Keep Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights in the file's layout instead of packing them in 8-row groups (for comparison).")
@@ -123,6 +128,7 @@ struct BenchCommand: ParsableCommand {
         func validate() throws {
             if promptSizes == nil { throw ValidationError("--prompt-tokens: expected integers like 128,512") }
             if genTokens < 1 || reps < 1 || (threads ?? 1) < 1 { throw ValidationError("counts must be positive") }
+            if prefillChunk < 0 { throw ValidationError("--prefill-chunk: expected 0 or more tokens, got \(prefillChunk)") }
             if context < 0 { throw ValidationError("--context: expected 0 or more positions, got \(context)") }
             if let kernelLevel, levelCap(kernelLevel) == nil {
                 throw ValidationError("--kernel-level: expected scalar, avx2 or avx512, got '\(kernelLevel)'")
@@ -143,7 +149,8 @@ struct BenchCommand: ParsableCommand {
             let options = LocalBenchmarkOptions(
                 threads: threads, promptTokens: promptSizes ?? [], generatedTokens: genTokens, decodeContext: context,
                 repetitions: reps,
-                quantization: exact ? .off : .llamaCpp, bandwidthProbeBytes: max(16, probeMiB) << 20, packWeights: !noPack)
+                quantization: exact ? .off : .llamaCpp, bandwidthProbeBytes: max(16, probeMiB) << 20, packWeights: !noPack,
+                prefillChunkTokens: prefillChunk > 0 ? prefillChunk : nil)
             let r = try LocalBenchmark.run(path: model, options: options, log: { if !json { Standard.error($0 + "\n") } })
             if json {
                 let encoder = JSONEncoder()
@@ -160,7 +167,10 @@ struct BenchCommand: ParsableCommand {
             if r.packedMatrices > 0 {
                 lines.append("layout         \(r.packedMatrices) matrices (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) packed in groups of 8 rows at load")
             }
-            for p in r.prefill { lines.append("prefill \(p.tokens)    \(f(p.tokensPerSecond)) tok/s  (reps \(p.samples.map { f($0) }.joined(separator: ", ")))") }
+            let chunking = r.prefillChunkTokens.map { "in chunks of \($0), " } ?? "in one call, "
+            for p in r.prefill {
+                lines.append("prefill \(p.tokens)    \(f(p.tokensPerSecond)) tok/s  (\(chunking)reps \(p.samples.map { f($0) }.joined(separator: ", ")))")
+            }
             lines += [
                 "decode         \(f(r.decodeTokensPerSecond)) tok/s over \(r.decodeTokens) tokens"
                     + (r.decodeContext > 0 ? " after \(r.decodeContext) cached positions" : "")

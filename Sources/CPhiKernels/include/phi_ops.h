@@ -23,7 +23,7 @@ void phi_silu_mul(const float *gate, const float *up, float *out, int64_t n);
 /// headDim; `[kvHead][position][headDim]`: kv_width = headDim, kv_head_stride = positions·headDim): for queries
 /// `i` in [0, n) at positions `start + i` (rows `q_stride` apart, heads contiguous),
 /// `out[i][h] = softmax(q·kᵀ·scale over 0...start+i) · v`, grouped-query heads sharing K/V. Work split over
-/// (query, head) pairs on the worker pool.
+/// (head, block of 4 queries) items on the worker pool.
 void phi_attention(const float *q, int64_t q_stride, int64_t n, int64_t start, const float *keys,
                    const float *values, int64_t kv_width, int64_t kv_head_stride, int heads, int kv_heads,
                    int head_dim, float scale, float *out);
@@ -43,6 +43,10 @@ typedef struct {
     float scale;
     float *out;
 } phi_attention_call;
+
+/// Runs one call at `level` (a `PHI_LEVEL_*`; higher than the current level, or negative: the current level). Every
+/// level gives the same bits on a float32 or float16 cache.
+void phi_attention_run(const phi_attention_call *c, int level);
 
 /// The attention calls, then `phi_x8_matmul_many(products, count, n)`, in one dispatch of the pool: the workers start
 /// on products [0, deferred) while the caller computes the attention (any thread that runs out of those products
