@@ -28,6 +28,7 @@ public final class Generator {
         prefillChunkTokens: Int = SequenceDecoder.defaultPrefillChunkTokens
     ) throws(PhiInferenceError) {
         let cache = cache ?? model.model.makeCache()
+        cache.reserve(forPositions: cache.count + promptTokens.count)
         decoder = try SequenceDecoder(
             model: model, tokenizer: tokenizer, promptTokens: promptTokens, parameters: parameters,
             initialPositions: cache.count, capacity: cache.capacity, prefillChunkTokens: prefillChunkTokens)

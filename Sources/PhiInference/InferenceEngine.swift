@@ -240,6 +240,7 @@ public final class InferenceEngine: Sendable {
 
     private func start(_ job: Job) -> ActiveSequence? {
         let cache = model.model.makeCache(capacity: job.positions, precision: compute.kvCache)
+        cache.reserve(forPositions: job.promptTokens.count)
         do {
             var decoder = try SequenceDecoder(
                 model: model, tokenizer: tokenizer, promptTokens: job.promptTokens, parameters: job.parameters,

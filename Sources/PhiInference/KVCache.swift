@@ -72,6 +72,25 @@ public final class KVCache {
         count = newCount
     }
 
+    /// Reserves now what appending up to `positions` positions in one call would (`append`'s growth rule), so a
+    /// prompt fed in chunks maps and populates its storage once instead of at each growth, and copies nothing:
+    /// phi-3-mini spent 3.5 % of a 2,048-token prefill in chunks populating pages. Call before the first chunk.
+    public func reserve(forPositions positions: Int) {
+        let target = Self.reservation(needed: min(positions, capacity), capacity: capacity)
+        if precision == .f16 {
+            for buffer in keys16 + values16 where buffer.reservedPositions < target { buffer.reserve(positions: target, keeping: count) }
+        } else {
+            for buffer in keys + values where buffer.reservedPositions < target { buffer.reserve(positions: target, keeping: count) }
+        }
+    }
+
+    /// Positions to reserve when `needed` no longer fit. Doubling (from 64 positions) keeps the copies on growth
+    /// linear in the sequence's length. Twice what is needed, not twice what was there: a 1,024-token prompt
+    /// reserved exactly 1,024 positions and the first decoded token copied the whole cache (phi-2: 0.67 GB, ~0.3 s).
+    static func reservation(needed: Int, capacity: Int) -> Int {
+        max(needed, min(capacity, 2 * max(needed, 64)))
+    }
+
     /// Appends `n` rows of keys and values for `layer` at positions `count..<count+n` (each row `rowWidth`
     /// floats, `[kvHead][headDim]`, rows `stride` apart).
     func append(
@@ -79,10 +98,7 @@ public final class KVCache {
         rows n: Int, stride: Int
     ) {
         let d = headDimension
-        // Doubling (from 64 positions) keeps the copies on growth linear in the sequence's length. Twice what is
-        // needed, not twice what was there: a 1,024-token prompt reserved exactly 1,024 positions and the first
-        // decoded token copied the whole cache (phi-2: 0.67 GB, ~0.3 s).
-        let target = max(count + n, min(capacity, 2 * max(count + n, 64)))
+        let target = Self.reservation(needed: count + n, capacity: capacity)
         if precision == .f16 {
             for (buffer, source) in [(keys16[layer], newKeys), (values16[layer], newValues)] {
                 if buffer.reservedPositions < count + n { buffer.reserve(positions: target, keeping: count) }

@@ -241,6 +241,7 @@ public enum LocalBenchmark {
     ) throws(PhiInferenceError) -> [Float] {
         let step = max(1, chunk ?? tokens.count)
         let end = cache.count + tokens.count
+        cache.reserve(forPositions: end)
         var logits: [Float] = []
         for start in stride(from: 0, to: tokens.count, by: step) {
             let part = Array(tokens[start..<min(tokens.count, start + step)])

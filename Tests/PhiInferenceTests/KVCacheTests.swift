@@ -67,6 +67,33 @@ struct KVCacheTests {
         #expect(differing == 0, "first: \(wrong.prefix(3))")
     }
 
+    /// A prompt's reservation made up front is the one appending it in one call makes, so its chunks append without
+    /// growing (nothing remapped or copied; in chunks of 50 it grew twice, to 300), and the rows a reservation keeps
+    /// are intact.
+    @Test(arguments: KVCachePrecision.allCases)
+    func reservingForAPromptIsWhatItsChunksGrowTo(precision: KVCachePrecision) {
+        func reserved(_ cache: KVCache) -> [Int] {
+            (0..<cache.layerCount).flatMap {
+                [cache.keys[$0].reservedPositions, cache.values[$0].reservedPositions,
+                 cache.keys16[$0].reservedPositions, cache.values16[$0].reservedPositions]
+            }
+        }
+        let grown = KVCache(config: Self.config, capacity: 600, precision: precision)
+        Self.append(grown, rows: 250, generation: 0)
+        let upFront = KVCache(config: Self.config, capacity: 600, precision: precision)
+        upFront.reserve(forPositions: 250)
+        let before = reserved(upFront)
+        #expect(before == reserved(grown) && before.max() == 500)
+        for _ in 0..<5 { Self.append(upFront, rows: 50, generation: 0) }
+        #expect(reserved(upFront) == before)
+        Self.check(upFront, generations: Array(repeating: 0, count: 250))
+
+        // Later: a longer prompt after the cached rows; capped at the capacity.
+        upFront.reserve(forPositions: 5_000)
+        #expect(reserved(upFront).max() == 600)
+        Self.check(upFront, generations: Array(repeating: 0, count: 250))
+    }
+
     @Test(arguments: KVCachePrecision.allCases)
     func rowsSurviveGrowthTruncationAndReset(precision: KVCachePrecision) {
         let cache = KVCache(config: Self.config, capacity: 600, precision: precision)
