@@ -31,28 +31,27 @@ struct AttentionQueryBlockTests {
                 var out = [Float](repeating: .nan, count: count * heads * d)
                 q.withUnsafeBufferPointer { qp in
                     out.withUnsafeMutableBufferPointer { o in
-                        let queries = qp.baseAddress! + first * heads * d
+                        let (queries, output) = (qp.baseAddress! + first * heads * d, o.baseAddress!)
+                        let (stride, at) = (heads * d, start + first)
                         if f16 {
                             kHalf.withUnsafeBufferPointer { kp in
                                 vHalf.withUnsafeBufferPointer { vp in
                                     AttentionCall(
-                                        queries: queries, queryStride: heads * d, rows: count, start: start + first,
-                                        keys: kp.baseAddress!, values: vp.baseAddress!, kvWidth: width, kvHeadStride: d,
-                                        heads: heads, kvHeads: kvHeads, headDimension: d, scale: scale,
-                                        output: o.baseAddress!
+                                        queries: queries, queryStride: stride, rows: count, start: at, keys: kp.baseAddress!,
+                                        values: vp.baseAddress!, kvWidth: width, kvHeadStride: d, heads: heads,
+                                        kvHeads: kvHeads, headDimension: d, scale: scale, output: output
                                     ).run(level: level)
                                 }
                             }
-                        } else {
-                            k.withUnsafeBufferPointer { kp in
-                                v.withUnsafeBufferPointer { vp in
-                                    AttentionCall(
-                                        queries: queries, queryStride: heads * d, rows: count, start: start + first,
-                                        keys: kp.baseAddress!, values: vp.baseAddress!, kvWidth: width, kvHeadStride: d,
-                                        heads: heads, kvHeads: kvHeads, headDimension: d, scale: scale,
-                                        output: o.baseAddress!
-                                    ).run(level: level)
-                                }
+                            return
+                        }
+                        k.withUnsafeBufferPointer { kp in
+                            v.withUnsafeBufferPointer { vp in
+                                AttentionCall(
+                                    queries: queries, queryStride: stride, rows: count, start: at, keys: kp.baseAddress!,
+                                    values: vp.baseAddress!, kvWidth: width, kvHeadStride: d, heads: heads, kvHeads: kvHeads,
+                                    headDimension: d, scale: scale, output: output
+                                ).run(level: level)
                             }
                         }
                     }
