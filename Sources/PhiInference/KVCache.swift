@@ -74,13 +74,18 @@ public final class KVCache {
 
     /// Reserves now what appending up to `positions` positions in one call would (`append`'s growth rule), so a
     /// prompt fed in chunks maps and populates its storage once instead of at each growth, and copies nothing:
-    /// phi-3-mini spent 3.5 % of a 2,048-token prefill in chunks populating pages. Call before the first chunk.
+    /// 3.7 % of a 2,048-token phi-3-mini prefill in chunks was page population (2.0 % with this). Call it before
+    /// the first chunk.
     public func reserve(forPositions positions: Int) {
         let target = Self.reservation(needed: min(positions, capacity), capacity: capacity)
         if precision == .f16 {
-            for buffer in keys16 + values16 where buffer.reservedPositions < target { buffer.reserve(positions: target, keeping: count) }
+            for buffer in keys16 + values16 where buffer.reservedPositions < target {
+                buffer.reserve(positions: target, keeping: count)
+            }
         } else {
-            for buffer in keys + values where buffer.reservedPositions < target { buffer.reserve(positions: target, keeping: count) }
+            for buffer in keys + values where buffer.reservedPositions < target {
+                buffer.reserve(positions: target, keeping: count)
+            }
         }
     }
 

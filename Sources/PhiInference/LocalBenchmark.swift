@@ -218,7 +218,8 @@ public enum LocalBenchmark {
                 + (ComputeSettings.level == .avx512 && !ComputeSettings.extensions.isEmpty
                     ? " + " + ComputeSettings.extensions.description : ""),
             packedMatrices: loaded.packedMatrices,
-            activationQuantization: options.quantization == .llamaCpp, prefill: prefill, prefillChunkTokens: options.prefillChunkTokens, decodeTokens: gen,
+            activationQuantization: options.quantization == .llamaCpp, prefill: prefill,
+            prefillChunkTokens: options.prefillChunkTokens, decodeTokens: gen,
             decodeContext: options.decodeContext, kvBytesPerDecodedToken: kvPerToken,
             decodeTokensPerSecond: decode, decodeSamples: decodeSamples, weightBytesPerToken: perToken,
             readBandwidthBytesPerSecond: bandwidth, readBandwidthSamples: [bandwidthBefore, bandwidthAfter],
