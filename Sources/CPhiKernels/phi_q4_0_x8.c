@@ -63,8 +63,8 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
 // → 0.951 of the read probe in the ~60 GB/s stretches (128 rounds), 1.008 → 1.017 at ~34 GB/s. `bench local`
 // alternated with the previous build, median of the reps in the fast stretches: phi-2 77.1 → 81.2 % of the roofline,
 // phi-3-mini 76.7 → 84.2 %; at ~34 GB/s no change (two sets: phi-2 92.0 → 94.2 and 92.8 → 92.2 %, phi-3-mini 95.7 →
-// 94.7 and 91.2 → 91.6 %). The Q8_0 and K-quant tiles read no better without theirs (Q4_K_M files lost up to 4 points
-// at ~34 GB/s) and keep them.
+// 94.7 and 91.2 → 91.6 %). Q4_K's tile does the same (phi_q4_K_x8.c). The Q8_0 and Q5_K tiles keep theirs: a build
+// without them too read phi-2 Q8_0 no faster and lost up to 4 points on the Q4_K_M files at ~34 GB/s.
 #define DECODE_PREFETCH_LINES 0
 
 #ifdef PHI_X8_AVX2
