@@ -51,21 +51,12 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
     memcpy(out, acc, sizeof acc);
 }
 
-// How far ahead the VNNI tiles of 2 tokens or more prefetch: 32 blocks (4.6 KB). On the Zen 4 host whose DRAM reads
-// 50 GB/s in its fast moments, a stream 1.2 KB ahead kept too few lines in flight (2 threads reached 0.66 of the read
-// probe; ~4.5 KB ahead: 0.81-0.88).
+// How far ahead the VNNI tiles prefetch (1 token: `PHI_DECODE_PREFETCH_LINES`): 32 blocks (4.6 KB).
+// On the Zen 4 host whose DRAM reads 50 GB/s in its fast moments, a stream 1.2 KB ahead kept too few lines in flight (2
+// threads reached 0.66 of the read probe; ~4.5 KB ahead: 0.81-0.88).
 #ifndef VNNI_PREFETCH
 #define VNNI_PREFETCH 32
 #endif
-
-// Decode's 1-token tile prefetches nothing now: it streams better on the hardware prefetchers alone. Same host, C
-// harness (two threads over 472 MB of packed Q4_0, the tile with and without its 3 lines, in the same rounds): 0.927
-// → 0.951 of the read probe in the ~60 GB/s stretches (128 rounds), 1.008 → 1.017 at ~34 GB/s. `bench local`
-// alternated with the previous build, median of the reps in the fast stretches: phi-2 77.1 → 81.2 % of the roofline,
-// phi-3-mini 76.7 → 84.2 %; at ~34 GB/s no change (two sets: phi-2 92.0 → 94.2 and 92.8 → 92.2 %, phi-3-mini 95.7 →
-// 94.7 and 91.2 → 91.6 %). Q4_K's tile does the same (phi_q4_K_x8.c). The Q8_0 and Q5_K tiles keep theirs: a build
-// without them too read phi-2 Q8_0 no faster and lost up to 4 points on the Q4_K_M files at ~34 GB/s.
-#define DECODE_PREFETCH_LINES 0
 
 #ifdef PHI_X8_AVX2
 
@@ -121,7 +112,7 @@ X8_TILE_AVX2(tile_avx2_4, 4)
                      _mm256_set1_epi8(15))
 #define X8_TILE_VNNI(NAME, T, LINES) PHI_X8_BLOCK32_TILE_VNNI(NAME, T, GROUP_BLOCK, VNNI_PREFETCH, LINES, Q4_0_VECTOR)
 
-X8_TILE_VNNI(tile_vnni_1, 1, DECODE_PREFETCH_LINES)
+X8_TILE_VNNI(tile_vnni_1, 1, PHI_DECODE_PREFETCH_LINES)
 X8_TILE_VNNI(tile_vnni_4, 4, 3)
 #define X8_PAIR_VNNI(NAME, T) PHI_X8_BLOCK32_TILE_VNNI_PAIR(NAME, T, GROUP_BLOCK, VNNI_PREFETCH, 3, Q4_0_VECTOR)
 X8_PAIR_VNNI(tile_pair_1, 1)

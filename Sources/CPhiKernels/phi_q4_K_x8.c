@@ -61,19 +61,12 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
     for (int r = 0; r < 8; r++) out[r] = acc[r] - accm[r];
 }
 
-// How far ahead the VNNI tiles of 2 tokens or more prefetch: 4 super-blocks (4.6 KB). On the Zen 4 host whose DRAM
-// reads 50 GB/s in its fast moments, a stream 1.2 KB ahead kept too few lines in flight (2 threads reached 0.66 of the
-// read probe; ~4.5 KB ahead: 0.81-0.88).
+// How far ahead the VNNI tiles prefetch (1 token: `PHI_DECODE_PREFETCH_LINES`): 4 super-blocks (4.6 KB).
+// On the Zen 4 host whose DRAM reads 50 GB/s in its fast moments, a stream 1.2 KB ahead kept too few lines in flight (2
+// threads reached 0.66 of the read probe; ~4.5 KB ahead: 0.81-0.88).
 #ifndef VNNI_PREFETCH
 #define VNNI_PREFETCH 4
 #endif
-
-// Decode's 1-token tile prefetches nothing, as Q4_0's (phi_q4_0_x8.c). C harness (two threads, 472 MB of packed Q4_K,
-// the tile with and without its 4 lines per 256 bytes, same rounds): 0.814 → 0.871 of the read probe in the ~60 GB/s
-// stretches (6 rounds), 0.962 → 0.973 at ~34 GB/s (42); 1 or 2 of the 4 lines read 0.72-0.83. `bench local`
-// alternated with the previous build, medians of the reps: phi-2 Q4_K_M 75.7 → 76.4 % of the roofline in the fast
-// stretches (26.71 → 29.18 tokens/s), 92.6 → 92.6 % at ~34 GB/s; phi-3-mini Q4_K_M 80.9 → 82.6 % and 93.7 → 95.4 %.
-#define DECODE_PREFETCH_LINES 0
 
 #ifdef PHI_X8_AVX2
 
@@ -154,7 +147,7 @@ K4_TILE_AVX2(tile_avx2_4, 4)
         for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, _mm256_sub_ps(acc[t], accm[t]));                    \
     }
 
-K4_TILE_VNNI(tile_vnni_1, 1, DECODE_PREFETCH_LINES)
+K4_TILE_VNNI(tile_vnni_1, 1, PHI_DECODE_PREFETCH_LINES)
 K4_TILE_VNNI(tile_vnni_4, 4, 4)
 
 #define K4_PREFETCH(p, j)                                                                                          \

@@ -46,8 +46,9 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
     memcpy(out, acc, sizeof acc);
 }
 
-// How far ahead the VNNI tiles prefetch: 16 blocks (4.3 KB). On the Zen 4 host whose DRAM reads 50 GB/s in its fast moments, a
-// stream 1.2 KB ahead kept too few lines in flight (2 threads reached 0.66 of the read probe; ~4.5 KB ahead: 0.81-0.88).
+// How far ahead the VNNI tiles prefetch (1 token: `PHI_DECODE_PREFETCH_LINES`): 16 blocks (4.3 KB).
+// On the Zen 4 host whose DRAM reads 50 GB/s in its fast moments, a stream 1.2 KB ahead kept too few lines in flight (2
+// threads reached 0.66 of the read probe; ~4.5 KB ahead: 0.81-0.88).
 #ifndef VNNI_PREFETCH
 #define VNNI_PREFETCH 16
 #endif
@@ -96,10 +97,10 @@ Q8_TILE_AVX2(tile_avx2_4, 4)
 // exactly. One instruction per vector and token instead of four.
 #define Q8_0_VECTOR(p, j)                                                                                          \
     _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)((p) + 16 + 32 * (j))), _mm256_set1_epi8((char)0x80))
-#define Q8_TILE_VNNI(NAME, T) PHI_X8_BLOCK32_TILE_VNNI(NAME, T, GROUP_BLOCK, VNNI_PREFETCH, 5, Q8_0_VECTOR)
+#define Q8_TILE_VNNI(NAME, T, LINES) PHI_X8_BLOCK32_TILE_VNNI(NAME, T, GROUP_BLOCK, VNNI_PREFETCH, LINES, Q8_0_VECTOR)
 
-Q8_TILE_VNNI(tile_vnni_1, 1)
-Q8_TILE_VNNI(tile_vnni_4, 4)
+Q8_TILE_VNNI(tile_vnni_1, 1, PHI_DECODE_PREFETCH_LINES)
+Q8_TILE_VNNI(tile_vnni_4, 4, 5)
 #define Q8_PAIR_VNNI(NAME, T) PHI_X8_BLOCK32_TILE_VNNI_PAIR(NAME, T, GROUP_BLOCK, VNNI_PREFETCH, 5, Q8_0_VECTOR)
 Q8_PAIR_VNNI(tile_pair_1, 1)
 Q8_PAIR_VNNI(tile_pair_2, 2)
