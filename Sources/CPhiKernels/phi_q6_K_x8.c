@@ -16,9 +16,6 @@
 // every four vectors come out with one `and`, the fourth with eight instructions: 22 per 8 vectors, where the
 // file's split into a nibble and 2 high bits takes 34 (decode streams Q6_K at the speed of its unpacking).
 //
-// where byte 4r+i of the unpacked vector U(p, k) is value 32p + 2k + i (i < 2) or 32p + 16 + 2k + i − 2 (i ≥ 2) of
-// row r, unsigned (0..63), and the reordered activation holds the same values' quants at 32p + 4k + i.
-//
 // Result of (row r, token t): with isum = Σ_s sc_rs · Σ_{v in s} u_rv · y_tv and msum = Σ_s sc_rs · bsum_ts (exact
 // integers), acc = fma(d_r · d_t, float(isum − 32 · msum), acc) over super-blocks in order. The AVX2 and scalar paths
 // compute exactly that; the file layout's kernel differs only in rounding.
@@ -118,9 +115,11 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
 
 // 8 rows × T tokens; each token's integers and float steps are the same whatever T is (and as `tile_scalar`).
 // u ≤ 63 and |y| ≤ 127: a `maddubs` pair is at most 16,002, two added 32,004 (no saturation); then `madd` by the
-// scale pair widens to int32.
-#define K6_TILE_AVX2(NAME, T)                                                                                      \
-    PHI_TARGET_AVX2 static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {     \
+// scale pair widens to int32. With VNNI, isum is kept in CHAINS = 4 int32 chains (k / 2, summed at the end: the same
+// integers), so that `vpdpwssd`'s latency does not serialize a super-block's 32 updates (AVX2's latency-1 add needs
+// no split, and its 16 registers have no room for one).
+#define K6_TILE(NAME, T, TARGET, MADD_ADD, CHAINS)                                                                 \
+    TARGET static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {     \
         const phi_q8k *act[T];                                                                                       \
         for (int t = 0; t < T; t++) act[t] = (const phi_q8k *)(const void *)bytes[t];                                \
         const __m256i six = _mm256_set1_epi8(63), top = _mm256_set1_epi8((char)0xC0);                                \
@@ -128,7 +127,7 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
         for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();                                                    \
         for (int64_t b = 0; b < nb; b++) {                                                                           \
             const uint8_t *p = group + (size_t)b * GROUP_BLOCK;                                                      \
-            __m256i isum[T], msum[T];                                                                                \
+            __m256i isum[T][CHAINS], msum[T];                                                                        \
             for (int pair = 0; pair < 8; pair++) {                                                                   \
                 for (int c = 0; c < 3; c++)                                                                          \
                     _mm_prefetch((const char *)(p + GROUP_BLOCK + 210 * pair + 64 * c), _MM_HINT_T0);                \
@@ -155,20 +154,22 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
                         memcpy(&y1, act[t][b].qs + 32 * pair + 4 * k + 4, 4);                                        \
                         const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(u[0], _mm256_set1_epi32(y0)),      \
                                                              _mm256_maddubs_epi16(u[1], _mm256_set1_epi32(y1)));     \
-                        const __m256i s = _mm256_madd_epi16(s16, sc);                                                \
-                        isum[t] = pair == 0 && k == 0 ? s : _mm256_add_epi32(isum[t], s);                            \
+                        __m256i *is = &isum[t][(k / 2) % (CHAINS)];                                                  \
+                        *is = pair == 0 && k / 2 < (CHAINS) ? _mm256_madd_epi16(s16, sc) : MADD_ADD(*is, s16, sc);   \
                     }                                                                                                \
                 }                                                                                                    \
                 for (int t = 0; t < T; t++) {                                                                        \
                     int32_t bs;                                                                                      \
                     memcpy(&bs, act[t][b].bsums + 2 * pair, 4);                                                      \
-                    const __m256i m = _mm256_madd_epi16(sc, _mm256_set1_epi32(bs));                                  \
-                    msum[t] = pair == 0 ? m : _mm256_add_epi32(msum[t], m);                                          \
+                    const __m256i bsv = _mm256_set1_epi32(bs);                                                       \
+                    msum[t] = pair == 0 ? _mm256_madd_epi16(sc, bsv) : MADD_ADD(msum[t], sc, bsv);                   \
                 }                                                                                                    \
             }                                                                                                        \
             const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));                     \
             for (int t = 0; t < T; t++) {                                                                            \
-                const __m256i total = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(msum[t], 5));                     \
+                __m256i is = isum[t][0];                                                                             \
+                for (int c = 1; c < (CHAINS); c++) is = _mm256_add_epi32(is, isum[t][c]);                            \
+                const __m256i total = _mm256_sub_epi32(is, _mm256_slli_epi32(msum[t], 5));                          \
                 acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(act[t][b].d)), _mm256_cvtepi32_ps(total),   \
                                          acc[t]);                                                                    \
             }                                                                                                        \
@@ -176,8 +177,13 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
         for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);                                           \
     }
 
-K6_TILE_AVX2(tile_avx2_1, 1)
-K6_TILE_AVX2(tile_avx2_4, 4)
+// acc + Σ pairs of a·b (int16 → int32): `madd` then an add on AVX2, one `vpdpwssd` with VNNI (the same integers).
+#define K6_MADD_ADD_AVX2(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
+#define K6_MADD_ADD_VNNI(acc, a, b) _mm256_dpwssd_epi32((acc), (a), (b))
+K6_TILE(tile_avx2_1, 1, PHI_TARGET_AVX2, K6_MADD_ADD_AVX2, 1)
+K6_TILE(tile_avx2_4, 4, PHI_TARGET_AVX2, K6_MADD_ADD_AVX2, 1)
+K6_TILE(tile_vnni_1, 1, PHI_TARGET_VNNI, K6_MADD_ADD_VNNI, 4)
+K6_TILE(tile_vnni_4, 4, PHI_TARGET_VNNI, K6_MADD_ADD_VNNI, 4)
 #endif
 
 const phi_x8_format phi_x8_q6_K = {
@@ -186,5 +192,5 @@ const phi_x8_format phi_x8_q6_K = {
     .group_block = GROUP_BLOCK,
     .pack_block = pack_block,
     .prepare_activations = reorder_activations,
-    .tiles = PHI_X8_TILES(tile_avx2_4, tile_avx2_1, tile_scalar),
+    .tiles = PHI_X8_TILES_VNNI(tile_avx2_4, tile_avx2_1, tile_scalar, tile_vnni_4, tile_vnni_1),
 };
