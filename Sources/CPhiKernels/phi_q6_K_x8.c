@@ -118,7 +118,7 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
 // scale pair widens to int32. With VNNI, isum is kept in CHAINS = 4 int32 chains (k / 2, summed at the end: the same
 // integers), so that `vpdpwssd`'s latency does not serialize a super-block's 32 updates (AVX2's latency-1 add needs
 // no split, and its 16 registers have no room for one).
-#define K6_TILE(NAME, T, TARGET, MADD_ADD, CHAINS)                                                                 \
+#define K6_TILE(NAME, T, TARGET, MADD_ADD, CHAINS, LINES)                                                          \
     TARGET static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {     \
         const phi_q8k *act[T];                                                                                       \
         for (int t = 0; t < T; t++) act[t] = (const phi_q8k *)(const void *)bytes[t];                                \
@@ -129,7 +129,7 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
             const uint8_t *p = group + (size_t)b * GROUP_BLOCK;                                                      \
             __m256i isum[T][CHAINS], msum[T];                                                                        \
             for (int pair = 0; pair < 8; pair++) {                                                                   \
-                for (int c = 0; c < 3; c++)                                                                          \
+                for (int c = 0; c < (LINES); c++)                                                                    \
                     _mm_prefetch((const char *)(p + GROUP_BLOCK + 210 * pair + 64 * c), _MM_HINT_T0);                \
                 const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + SCALES + 16 * pair))); \
                 __m256i uv[8];                                                                                       \
@@ -180,10 +180,12 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
 // acc + Σ pairs of a·b (int16 → int32): `madd` then an add on AVX2, one `vpdpwssd` with VNNI (the same integers).
 #define K6_MADD_ADD_AVX2(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
 #define K6_MADD_ADD_VNNI(acc, a, b) _mm256_dpwssd_epi32((acc), (a), (b))
-K6_TILE(tile_avx2_1, 1, PHI_TARGET_AVX2, K6_MADD_ADD_AVX2, 1)
-K6_TILE(tile_avx2_4, 4, PHI_TARGET_AVX2, K6_MADD_ADD_AVX2, 1)
-K6_TILE(tile_vnni_1, 1, PHI_TARGET_VNNI, K6_MADD_ADD_VNNI, 4)
-K6_TILE(tile_vnni_4, 4, PHI_TARGET_VNNI, K6_MADD_ADD_VNNI, 4)
+// Prefetch: LINES cache lines per 32-value pair, one super-block ahead; none in decode's 1-token VNNI tile
+// (`PHI_DECODE_PREFETCH_LINES`).
+K6_TILE(tile_avx2_1, 1, PHI_TARGET_AVX2, K6_MADD_ADD_AVX2, 1, 3)
+K6_TILE(tile_avx2_4, 4, PHI_TARGET_AVX2, K6_MADD_ADD_AVX2, 1, 3)
+K6_TILE(tile_vnni_1, 1, PHI_TARGET_VNNI, K6_MADD_ADD_VNNI, 4, PHI_DECODE_PREFETCH_LINES)
+K6_TILE(tile_vnni_4, 4, PHI_TARGET_VNNI, K6_MADD_ADD_VNNI, 4, 3)
 #endif
 
 const phi_x8_format phi_x8_q6_K = {

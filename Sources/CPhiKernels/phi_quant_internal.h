@@ -132,12 +132,13 @@ PHI_TARGET_AVX2 static inline void phi_k4_x8_unpack_header_avx2(const uint8_t *p
                                                                      _mm256_and_si256(_mm256_srli_epi16(hi, 2), top)));
 }
 
-/// Cache lines per block that decode's 1-token VNNI tiles of Q4_0, Q8_0 and Q4_K prefetch ahead: none, the stream is
-/// left to the hardware prefetchers (their tiles of 2 tokens or more keep the prefetch). On the Zen 4 host, C harness
-/// (two threads over 0.5-0.9 GB of packed weights, each tile with and without its prefetch in the same rounds),
-/// fraction of the read probe in the ~60 GB/s stretches and at ~34 GB/s: Q4_0 0.927 → 0.951 (128 rounds) and
-/// 1.008 → 1.017 (213); Q4_K 0.814 → 0.871 (6) and 0.962 → 0.973 (42); Q8_0 0.951 → 0.964 (9) and 0.967 → 0.994 (23).
-/// Q5_K's tile read 0.890 → 0.695 at ~34 GB/s without its prefetch and keeps it. `bench local`: README, "Measured".
+/// Cache lines per block that decode's 1-token VNNI tiles of Q4_0, Q8_0, Q4_K and Q6_K prefetch ahead: none, the
+/// stream is left to the hardware prefetchers (their tiles of 2 tokens or more keep the prefetch). On the Zen 4 host, C
+/// harness (two threads over 0.5-0.9 GB of packed weights, each tile with and without its prefetch in the same
+/// rounds), fraction of the read probe in the ~60 GB/s stretches and at ~34 GB/s: Q4_0 0.927 → 0.951 (128 rounds) and
+/// 1.008 → 1.017 (213); Q4_K 0.814 → 0.871 (6) and 0.962 → 0.973 (42); Q8_0 0.951 → 0.964 (9) and 0.967 → 0.994 (23);
+/// Q6_K 0.851 → 0.953 (11) and 0.998 → 1.030 (15). Q5_K's tile read 0.890 → 0.695 at ~34 GB/s without its prefetch
+/// and keeps it. `bench local`: README, "Measured".
 #define PHI_DECODE_PREFETCH_LINES 0
 
 /// The VNNI tile of the 32-value formats (Q4_0, Q8_0): 8 rows × T tokens (`out[8t + row]`) of a group whose blocks
