@@ -14,11 +14,12 @@
 // where byte 4r+i of the unpacked vector U(p, k) is value 32p + 2k + i (i < 2) or 32p + 16 + 2k + i − 2 (i ≥ 2) of
 // row r, unsigned (0..63), and the reordered activation holds the same values' quants at 32p + 4k + i. Three of
 // every four vectors come out with one `and`, the fourth with eight instructions: 22 per 8 vectors, where the
-// file's split into a nibble and 2 high bits takes 34 (decode streams Q6_K at the speed of its unpacking).
+// file's split into a nibble and 2 high bits takes 34 (on the AVX2 host, decode streamed Q6_K at the speed of its
+// unpacking).
 //
 // Result of (row r, token t): with isum = Σ_s sc_rs · Σ_{v in s} u_rv · y_tv and msum = Σ_s sc_rs · bsum_ts (exact
-// integers), acc = fma(d_r · d_t, float(isum − 32 · msum), acc) over super-blocks in order. The AVX2 and scalar paths
-// compute exactly that; the file layout's kernel differs only in rounding.
+// integers), acc = fma(d_r · d_t, float(isum − 32 · msum), acc) over super-blocks in order. The AVX2, VNNI and scalar
+// paths compute exactly that; the file layout's kernel differs only in rounding.
 #include "phi_quant.h"
 #include "phi_kernels.h"
 #include "phi_quant_internal.h"
@@ -119,7 +120,7 @@ static void tile_scalar(const uint8_t *group, const uint8_t *act, int64_t nb, fl
 // integers), so that `vpdpwssd`'s latency does not serialize a super-block's 32 updates (AVX2's latency-1 add needs
 // no split, and its 16 registers have no room for one).
 #define K6_TILE(NAME, T, TARGET, MADD_ADD, CHAINS, LINES)                                                          \
-    TARGET static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {     \
+    TARGET static void NAME(const uint8_t *group, const uint8_t *const *bytes, int64_t nb, float *out) {           \
         const phi_q8k *act[T];                                                                                       \
         for (int t = 0; t < T; t++) act[t] = (const phi_q8k *)(const void *)bytes[t];                                \
         const __m256i six = _mm256_set1_epi8(63), top = _mm256_set1_epi8((char)0xC0);                                \
